@@ -1,0 +1,125 @@
+//! The command line: argument parsing (clap) and one module per subcommand. Nothing here knows
+//! about caches or layers; commands call into `daemon` and print.
+
+pub mod status;
+pub mod stop;
+pub mod up;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Loaded};
+use crate::paths::Paths;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "isartor",
+    version,
+    about = "A prompt firewall: answers repeated and easy LLM requests locally, forwards the rest",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]
+    #[arg(long, global = true, env = "ISARTOR_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the daemon (in the foreground, or in the background with --detach)
+    Up(up::UpArgs),
+    /// Stop the running daemon, letting in-flight requests finish
+    Stop(stop::StopArgs),
+    /// Say whether the daemon runs, with its pid, address and uptime
+    Status(status::StatusArgs),
+}
+
+/// What every command needs: where things are and which config file was asked for.
+pub struct Context {
+    pub paths: Paths,
+    pub config_path: Option<PathBuf>,
+}
+
+impl Context {
+    /// Loads the configuration and prints its warnings to stderr.
+    pub fn load_config(&self) -> Result<Config> {
+        let Loaded {
+            config, warnings, ..
+        } = Config::load(
+            self.config_path.as_deref(),
+            &self.paths.config_file(),
+            std::env::vars(),
+        )?;
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(config)
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let ctx = Context {
+        paths: Paths::discover()?,
+        config_path: cli.config,
+    };
+    match cli.command {
+        Command::Up(args) => up::run(&ctx, args),
+        Command::Stop(args) => stop::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+    }
+}
+
+/// Whether `GET http://addr/healthz` answers 200 within `timeout`.
+pub fn healthz(addr: &str, timeout: Duration) -> bool {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return false;
+    };
+    rt.block_on(async {
+        let Ok(client) = reqwest::Client::builder().no_proxy().timeout(timeout).build() else {
+            return false;
+        };
+        client
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+}
+
+/// `3725` → `1h 02m 05s`.
+pub fn human_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s:02}s"),
+        _ => format!("{h}h {m:02}m {s:02}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(65), "1m 05s");
+        assert_eq!(human_duration(3725), "1h 02m 05s");
+    }
+}

@@ -1,0 +1,63 @@
+//! `isartor stop [--force]`: SIGTERM (or SIGKILL) the daemon and wait until it has let go of its
+//! pid file, i.e. drained and exited.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use super::Context;
+use crate::daemon::pidfile::{self, Probe};
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Kill at once (SIGKILL) instead of draining in-flight requests
+    #[arg(long)]
+    pub force: bool,
+
+    /// How long to wait for the daemon to exit
+    #[arg(long, default_value_t = 20, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+pub fn run(ctx: &Context, args: StopArgs) -> Result<ExitCode> {
+    let pid_file = ctx.paths.pid_file();
+    let info = match pidfile::probe(&pid_file)? {
+        Probe::NotRunning => {
+            println!("isartor is not running");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Probe::Stale(info) => {
+            let by = info.map(|i| format!(" left by pid {}", i.pid)).unwrap_or_default();
+            println!("isartor is not running (removed a stale pid file{by})");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Probe::Running(None) => bail!("isartor is still starting; try again in a moment"),
+        Probe::Running(Some(info)) => info,
+    };
+    let signal = if args.force {
+        Signal::SIGKILL
+    } else {
+        Signal::SIGTERM
+    };
+    let pid = i32::try_from(info.pid).context("pid out of range")?;
+    match kill(Pid::from_raw(pid), signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot signal pid {pid}")),
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    while let Probe::Running(_) = pidfile::probe(&pid_file)? {
+        if Instant::now() >= deadline {
+            bail!(
+                "isartor (pid {pid}) is still running after {} s; `isartor stop --force` kills it",
+                args.timeout
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("isartor stopped (pid {pid})");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,469 @@
+//! Typed configuration: built-in defaults < `isartor.toml` < `ISARTOR__SECTION__KEY` environment
+//! variables, then [`Config::validate`] with messages that name the key, the value and what is
+//! allowed. Unknown keys are errors, never silently ignored.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+/// The prefix of configuration environment variables; sections and keys are joined by `__`.
+pub const ENV_PREFIX: &str = "ISARTOR__";
+
+/// A secret string: never printed by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheMode {
+    Exact,
+    Semantic,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    Memory,
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheScope {
+    Tenant,
+    Global,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Openai,
+    Azure,
+    Anthropic,
+    Xai,
+    Gemini,
+    Ollama,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Openai => "openai",
+            Provider::Azure => "azure",
+            Provider::Anthropic => "anthropic",
+            Provider::Xai => "xai",
+            Provider::Gemini => "gemini",
+            Provider::Ollama => "ollama",
+        }
+    }
+
+    /// Whether the provider speaks the OpenAI chat-completions protocol.
+    pub fn is_openai_family(self) -> bool {
+        matches!(
+            self,
+            Provider::Openai | Provider::Azure | Provider::Xai | Provider::Ollama
+        )
+    }
+
+    /// Whether calls need an API key (a local ollama does not).
+    pub fn needs_key(self) -> bool {
+        self != Provider::Ollama
+    }
+
+    fn default_url(self) -> Option<&'static str> {
+        match self {
+            Provider::Openai => Some("https://api.openai.com/v1/chat/completions"),
+            Provider::Xai => Some("https://api.x.ai/v1/chat/completions"),
+            Provider::Ollama => Some("http://127.0.0.1:11434/v1/chat/completions"),
+            Provider::Anthropic => Some("https://api.anthropic.com/v1/messages"),
+            Provider::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
+            Provider::Azure => None,
+        }
+    }
+}
+
+/// Every setting. Field names are the toml keys; `ISARTOR__<NAME>` overrides each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub host_port: String,
+    pub gateway_api_key: Secret,
+    pub cache_mode: CacheMode,
+    pub similarity_threshold: f64,
+    pub cache_ttl_secs: u64,
+    pub cache_max_capacity: u64,
+    pub cache_backend: CacheBackend,
+    pub redis_url: String,
+    pub cache_scope: CacheScope,
+    pub llm_provider: Provider,
+    pub external_llm_url: String,
+    pub external_llm_api_key: Secret,
+    pub external_llm_api_key_file: String,
+    pub external_llm_model: String,
+    pub azure_deployment_id: String,
+    pub azure_api_version: String,
+    pub l3_timeout_secs: u64,
+    pub offline_mode: bool,
+    pub enable_monitoring: bool,
+    pub otel_exporter_endpoint: String,
+    pub max_body_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            host_port: "127.0.0.1:8080".into(),
+            gateway_api_key: Secret::default(),
+            cache_mode: CacheMode::Both,
+            similarity_threshold: 0.85,
+            cache_ttl_secs: 300,
+            cache_max_capacity: 10_000,
+            cache_backend: CacheBackend::Memory,
+            redis_url: String::new(),
+            cache_scope: CacheScope::Tenant,
+            llm_provider: Provider::Openai,
+            external_llm_url: String::new(),
+            external_llm_api_key: Secret::default(),
+            external_llm_api_key_file: String::new(),
+            external_llm_model: "gpt-4o-mini".into(),
+            azure_deployment_id: String::new(),
+            azure_api_version: "2024-10-21".into(),
+            l3_timeout_secs: 120,
+            offline_mode: false,
+            enable_monitoring: false,
+            otel_exporter_endpoint: String::new(),
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// A configuration problem, worded for the person who has to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+/// A loaded configuration plus the warnings met on the way (e.g. misspelt variables).
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads defaults < file < environment. `explicit` is `--config PATH` (must exist);
+    /// otherwise `default_file` is read when present.
+    pub fn load(
+        explicit: Option<&Path>,
+        default_file: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, ConfigError> {
+        let file = match explicit {
+            Some(p) if !p.exists() => {
+                return Err(err(format!("config file {} does not exist", p.display())));
+            }
+            Some(p) => Some(p.to_path_buf()),
+            None => default_file.exists().then(|| default_file.to_path_buf()),
+        };
+        let mut table = Table::new();
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| err(format!("cannot read config file {}: {e}", path.display())))?;
+            // Deserialising the file alone gives errors with its own line numbers.
+            toml::from_str::<Config>(&text)
+                .map_err(|e| err(format!("in {}: {e}", path.display())))?;
+            table = text.parse::<Table>().map_err(|e| err(e.to_string()))?;
+        }
+        let (env_table, warnings) = env_overrides(env)?;
+        merge(&mut table, env_table);
+        let config = Config::deserialize(Value::Table(table)).map_err(|e| err(e.to_string()))?;
+        config.validate()?;
+        Ok(Loaded {
+            config,
+            warnings,
+            file,
+        })
+    }
+
+    /// Checks ranges and combinations; every message names the key, the value and what is allowed.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if !(self.similarity_threshold > 0.0 && self.similarity_threshold <= 1.0) {
+            return Err(err(format!(
+                "similarity_threshold = {}: must be greater than 0 and at most 1",
+                self.similarity_threshold
+            )));
+        }
+        for (key, value) in [
+            ("cache_ttl_secs", self.cache_ttl_secs),
+            ("cache_max_capacity", self.cache_max_capacity),
+            ("l3_timeout_secs", self.l3_timeout_secs),
+            ("max_body_bytes", self.max_body_bytes),
+        ] {
+            if value == 0 {
+                return Err(err(format!("{key} = 0: must be at least 1")));
+            }
+        }
+        if self.cache_backend == CacheBackend::Redis
+            && !(self.redis_url.starts_with("redis://") || self.redis_url.starts_with("rediss://"))
+        {
+            return Err(err(format!(
+                "redis_url = {:?}: cache_backend = \"redis\" needs a redis:// or rediss:// URL",
+                self.redis_url
+            )));
+        }
+        if !self.llm_provider.is_openai_family() {
+            return Err(err(format!(
+                "llm_provider = \"{}\": not available in this build yet; use openai, azure, xai or ollama",
+                self.llm_provider.name()
+            )));
+        }
+        if !self.external_llm_api_key_file.is_empty() {
+            self.read_key_file()?;
+        }
+        self.l3_endpoint()?;
+        Ok(())
+    }
+
+    /// The address to listen on (`localhost` is accepted and means 127.0.0.1).
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let bad = || {
+            err(format!(
+                "host_port = {:?}: expected IP:PORT such as 127.0.0.1:8080",
+                self.host_port
+            ))
+        };
+        if let Ok(addr) = self.host_port.parse::<SocketAddr>() {
+            return Ok(addr);
+        }
+        match self.host_port.split_once(':') {
+            Some(("localhost", port)) => {
+                let port: u16 = port.parse().map_err(|_| bad())?;
+                Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+            }
+            Some(_) => self
+                .host_port
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(bad),
+            None => Err(bad()),
+        }
+    }
+
+    fn read_key_file(&self) -> Result<String, ConfigError> {
+        let path = &self.external_llm_api_key_file;
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| err(format!("external_llm_api_key_file = {path:?}: cannot read it: {e}")))
+    }
+
+    /// The provider key: `external_llm_api_key`, else the contents of `external_llm_api_key_file`.
+    pub fn provider_key(&self) -> Option<Secret> {
+        if !self.external_llm_api_key.is_empty() {
+            return Some(self.external_llm_api_key.clone());
+        }
+        if self.external_llm_api_key_file.is_empty() {
+            return None;
+        }
+        self.read_key_file()
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(Secret)
+    }
+
+    /// The full L3 endpoint URL: the configured one (a base URL is completed) or the provider's.
+    pub fn l3_endpoint(&self) -> Result<String, ConfigError> {
+        let provider = self.llm_provider;
+        let configured = self.external_llm_url.trim();
+        if configured.is_empty() {
+            return provider.default_url().map(str::to_string).ok_or_else(|| {
+                err(format!(
+                    "external_llm_url is empty: llm_provider = \"{}\" needs it, e.g. https://<resource>.openai.azure.com",
+                    provider.name()
+                ))
+            });
+        }
+        let url = reqwest::Url::parse(configured).map_err(|e| {
+            err(format!(
+                "external_llm_url = {configured:?}: not a URL ({e}); expected e.g. https://api.openai.com/v1"
+            ))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(err(format!(
+                "external_llm_url = {configured:?}: the scheme must be http or https"
+            )));
+        }
+        if !provider.is_openai_family() || url.path().ends_with("/chat/completions") {
+            return Ok(configured.to_string());
+        }
+        let base = configured.trim_end_matches('/');
+        if provider == Provider::Azure {
+            if self.azure_deployment_id.is_empty() {
+                return Err(err(
+                    "azure_deployment_id is empty: llm_provider = \"azure\" needs the deployment name",
+                ));
+            }
+            return Ok(format!(
+                "{base}/openai/deployments/{}/chat/completions?api-version={}",
+                self.azure_deployment_id, self.azure_api_version
+            ));
+        }
+        Ok(format!("{base}/chat/completions"))
+    }
+
+    pub fn l3_timeout(&self) -> Duration {
+        Duration::from_secs(self.l3_timeout_secs)
+    }
+
+    /// Every key as (dotted name, default value), for docs and the misspelling check.
+    pub fn keys() -> Vec<(String, Value)> {
+        let defaults = Value::try_from(Config::default()).expect("defaults serialise");
+        let mut out = Vec::new();
+        flatten("", &defaults, &mut out);
+        out
+    }
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Table(t) => {
+            for (k, v) in t {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&name, v, out);
+            }
+        }
+        other => out.push((prefix.to_string(), other.clone())),
+    }
+}
+
+fn merge(into: &mut Table, from: Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Table(a)), Value::Table(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The env variable name of a dotted key: `layer2.sidecar_url` → `ISARTOR__LAYER2__SIDECAR_URL`.
+pub fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('.', "__").to_ascii_uppercase())
+}
+
+/// Turns `ISARTOR__…` variables into a table typed like the defaults, and warns about
+/// single-underscore lookalikes of real keys.
+fn env_overrides(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(Table, Vec<String>), ConfigError> {
+    let keys = Config::keys();
+    let mut table = Table::new();
+    let mut warnings = Vec::new();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("ISARTOR_"))
+        .collect();
+    vars.sort();
+    for (var, raw) in vars {
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            let loose = var["ISARTOR_".len()..].to_ascii_lowercase();
+            if let Some((key, _)) = keys.iter().find(|(k, _)| k.replace('.', "_") == loose) {
+                warnings.push(format!(
+                    "{var} is ignored: configuration variables use a double underscore, did you mean {}?",
+                    env_name(key)
+                ));
+            }
+            continue;
+        };
+        let dotted = rest.to_ascii_lowercase().replace("__", ".");
+        let Some((_, default)) = keys.iter().find(|(k, _)| *k == dotted) else {
+            return Err(err(format!(
+                "{var}: unknown setting {dotted:?}; docs/configuration.md lists every key"
+            )));
+        };
+        let value = typed_like(default, &raw).map_err(|allowed| {
+            err(format!("{var} = {raw:?}: expected {allowed}"))
+        })?;
+        let mut single = Table::new();
+        insert_dotted(&mut single, &dotted, value);
+        // Deserialise this one value alone so a bad enum value names its variable.
+        Config::deserialize(Value::Table(single.clone()))
+            .map_err(|e| err(format!("{var} = {raw:?}: {e}")))?;
+        merge(&mut table, single);
+    }
+    Ok((table, warnings))
+}
+
+fn typed_like(default: &Value, raw: &str) -> Result<Value, &'static str> {
+    let raw = raw.trim();
+    Ok(match default {
+        Value::String(_) => Value::String(raw.to_string()),
+        Value::Integer(_) => Value::Integer(raw.parse().map_err(|_| "a whole number")?),
+        Value::Float(_) => Value::Float(raw.parse().map_err(|_| "a number such as 0.85")?),
+        Value::Boolean(_) => Value::Boolean(match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return Err("true or false"),
+        }),
+        Value::Array(_) => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
+        Value::Datetime(_) | Value::Table(_) => return Err("a section's keys, not the section"),
+    })
+}
+
+fn insert_dotted(table: &mut Table, dotted: &str, value: Value) {
+    match dotted.split_once('.') {
+        None => {
+            table.insert(dotted.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let sub = table
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Table(Table::new()));
+            if let Value::Table(sub) = sub {
+                insert_dotted(sub, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

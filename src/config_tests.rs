@@ -1,0 +1,144 @@
+//! Unit tests of configuration loading and validation.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("isartor.toml");
+    if let Some(text) = file {
+        std::fs::write(&path, text).unwrap();
+    }
+    Config::load(None, &path, env(vars))
+}
+
+#[test]
+fn defaults_match_the_documented_values() {
+    let c = load(None, &[]).unwrap().config;
+    assert_eq!(c, Config::default());
+    assert_eq!(c.host_port, "127.0.0.1:8080");
+    assert_eq!(c.cache_mode, CacheMode::Both);
+    assert_eq!(c.similarity_threshold, 0.85);
+    assert_eq!(c.cache_ttl_secs, 300);
+    assert_eq!(c.cache_max_capacity, 10_000);
+    assert_eq!(c.cache_scope, CacheScope::Tenant);
+    assert_eq!(c.llm_provider, Provider::Openai);
+    assert_eq!(c.external_llm_model, "gpt-4o-mini");
+    assert_eq!(
+        c.l3_endpoint().unwrap(),
+        "https://api.openai.com/v1/chat/completions"
+    );
+}
+
+#[test]
+fn env_overrides_file_overrides_defaults() {
+    let file = "cache_ttl_secs = 60\ncache_mode = \"exact\"\nsimilarity_threshold = 0.9\n";
+    let c = load(Some(file), &[]).unwrap().config;
+    assert_eq!((c.cache_ttl_secs, c.cache_mode), (60, CacheMode::Exact));
+    let c = load(
+        Some(file),
+        &[
+            ("ISARTOR__CACHE_TTL_SECS", "7"),
+            ("ISARTOR__OFFLINE_MODE", "yes"),
+            ("ISARTOR__SIMILARITY_THRESHOLD", "0.5"),
+            ("ISARTOR__GATEWAY_API_KEY", "12345"),
+        ],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.cache_ttl_secs, 7);
+    assert_eq!(c.cache_mode, CacheMode::Exact);
+    assert!(c.offline_mode);
+    assert_eq!(c.similarity_threshold, 0.5);
+    assert_eq!(c.gateway_api_key.expose(), "12345");
+    assert_eq!(format!("{:?}", c.gateway_api_key), "\"***\"");
+}
+
+#[test]
+fn single_underscore_lookalike_warns_with_the_right_spelling() {
+    let loaded = load(None, &[("ISARTOR_CACHE_MODE", "exact"), ("ISARTOR_CONFIG", "x")]).unwrap();
+    assert_eq!(loaded.config.cache_mode, CacheMode::Both);
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(loaded.warnings[0].contains("ISARTOR__CACHE_MODE"));
+}
+
+#[test]
+fn bad_values_name_the_key_the_value_and_what_is_allowed() {
+    let cases: &[(Option<&str>, &[(&str, &str)], &[&str])] = &[
+        (None, &[("ISARTOR__CACHE_MODE", "fuzzy")], &["ISARTOR__CACHE_MODE", "fuzzy", "exact", "semantic", "both"]),
+        (None, &[("ISARTOR__CACHE_TTL_SECS", "soon")], &["ISARTOR__CACHE_TTL_SECS", "soon", "whole number"]),
+        (None, &[("ISARTOR__NO_SUCH_KEY", "1")], &["ISARTOR__NO_SUCH_KEY", "unknown"]),
+        (Some("cache_mode = \"fuzzy\""), &[], &["cache_mode", "fuzzy", "semantic"]),
+        (Some("no_such_key = 1"), &[], &["no_such_key"]),
+        (None, &[("ISARTOR__SIMILARITY_THRESHOLD", "1.5")], &["similarity_threshold", "1.5", "at most 1"]),
+        (None, &[("ISARTOR__HOST_PORT", "nowhere")], &["host_port", "nowhere", "IP:PORT"]),
+        (None, &[("ISARTOR__CACHE_MAX_CAPACITY", "0")], &["cache_max_capacity", "at least 1"]),
+        (None, &[("ISARTOR__CACHE_BACKEND", "redis")], &["redis_url", "redis://"]),
+        (None, &[("ISARTOR__LLM_PROVIDER", "azure")], &["external_llm_url"]),
+        (None, &[("ISARTOR__EXTERNAL_LLM_URL", "ftp://x")], &["external_llm_url", "http"]),
+        (None, &[("ISARTOR__EXTERNAL_LLM_API_KEY_FILE", "/no/such/file")], &["external_llm_api_key_file", "/no/such/file"]),
+    ];
+    for (file, vars, needles) in cases {
+        let e = load(*file, vars).unwrap_err().to_string();
+        for n in *needles {
+            assert!(e.contains(n), "{vars:?} {file:?}: {e:?} lacks {n:?}");
+        }
+    }
+}
+
+#[test]
+fn explicit_config_path_must_exist() {
+    let e = Config::load(Some(Path::new("/no/such.toml")), Path::new("/x"), env(&[])).unwrap_err();
+    assert!(e.to_string().contains("/no/such.toml"));
+}
+
+#[test]
+fn endpoint_completion_per_provider() {
+    let endpoint = |vars: &[(&str, &str)]| load(None, vars).unwrap().config.l3_endpoint().unwrap();
+    assert_eq!(
+        endpoint(&[("ISARTOR__EXTERNAL_LLM_URL", "https://api.openai.com/v1/")]),
+        "https://api.openai.com/v1/chat/completions"
+    );
+    assert_eq!(
+        endpoint(&[("ISARTOR__EXTERNAL_LLM_URL", "http://127.0.0.1:9/v1/chat/completions")]),
+        "http://127.0.0.1:9/v1/chat/completions"
+    );
+    assert_eq!(
+        endpoint(&[("ISARTOR__LLM_PROVIDER", "xai")]),
+        "https://api.x.ai/v1/chat/completions"
+    );
+    assert_eq!(
+        endpoint(&[
+            ("ISARTOR__LLM_PROVIDER", "azure"),
+            ("ISARTOR__EXTERNAL_LLM_URL", "https://r.openai.azure.com"),
+            ("ISARTOR__AZURE_DEPLOYMENT_ID", "gpt4"),
+        ]),
+        "https://r.openai.azure.com/openai/deployments/gpt4/chat/completions?api-version=2024-10-21"
+    );
+}
+
+#[test]
+fn key_file_is_read_and_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "sk-test\n").unwrap();
+    let c = load(None, &[("ISARTOR__EXTERNAL_LLM_API_KEY_FILE", key.to_str().unwrap())])
+        .unwrap()
+        .config;
+    assert_eq!(c.provider_key().unwrap().expose(), "sk-test");
+}
+
+#[test]
+fn every_key_is_documented() {
+    let docs = include_str!("../docs/configuration.md");
+    for (key, _) in Config::keys() {
+        assert!(docs.contains(&format!("`{key}`")), "docs/configuration.md lacks `{key}`");
+        assert!(docs.contains(&env_name(&key)), "docs/configuration.md lacks {}", env_name(&key));
+    }
+}

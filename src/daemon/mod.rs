@@ -1,0 +1,107 @@
+//! Process lifecycle: [`start`] wires config → pipeline → gateway on a bound listener and returns
+//! a handle; [`pidfile`] records and locks the running daemon; [`detach`] starts it in the
+//! background. Shutdown is one cancellation token that every listener watches (mini-redis style).
+
+pub mod detach;
+pub mod pidfile;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::gateway::{self, Gateway};
+use crate::pipeline::Pipeline;
+use crate::telemetry::Bus;
+
+/// How long a stopping daemon waits for in-flight requests.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running daemon.
+pub struct Daemon {
+    addr: SocketAddr,
+    bus: Bus,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Binds the listener and starts serving. Port 0 picks a free port; [`Daemon::addr`] tells which.
+pub async fn start(config: Config) -> Result<Daemon> {
+    config.validate().map_err(anyhow::Error::from)?;
+    let addr = config.listen_addr()?;
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "{addr} is already in use: another isartor (see `isartor status`) or another program is \
+             listening there; stop it or choose another port with host_port / ISARTOR__HOST_PORT"
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {addr}")),
+    };
+    let addr = listener.local_addr()?;
+    let bus = Bus::default();
+    let pipeline = Arc::new(Pipeline::new(&config, bus.clone())?);
+    for (layer, health) in [("l1b", pipeline.health().l1b), ("l3", pipeline.health().l3)] {
+        if health.status != "ready" {
+            tracing::warn!("{layer}: {}", health.detail);
+        }
+    }
+    let gateway = Arc::new(Gateway::new(&config, pipeline));
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(gateway::serve(
+        listener,
+        gateway,
+        shutdown.clone(),
+        DRAIN_TIMEOUT,
+    ));
+    Ok(Daemon {
+        addr,
+        bus,
+        shutdown,
+        task,
+    })
+}
+
+impl Daemon {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The request-event bus (metrics, control socket and tests subscribe here).
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// A token that stops the daemon when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting, drains in-flight requests (bounded), and returns when done.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.wait().await;
+    }
+
+    /// Waits until the daemon has stopped (after its token was cancelled).
+    pub async fn wait(self) {
+        if let Err(e) = self.task.await {
+            tracing::error!("gateway task failed: {e}");
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn termination_signal() -> Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}

@@ -1,0 +1,320 @@
+//! Canonical cache keys: SHA-256 over an unambiguous serialisation of the parts of an
+//! [`Exchange`] that can change the answer.
+//!
+//! What enters the key: format namespace, tenant, model, system text, messages, tools,
+//! tool_choice and the output-affecting params. What never does: `stream` (replies are stored
+//! canonically and rendered either way), request ids and metadata (dropped by the decoders), and
+//! tool-call ids, which are renamed to their order of first appearance so two sessions whose
+//! upstream minted different ids still share entries while the call/result pairing is kept.
+//!
+//! The encoding is tagged and length-prefixed and sorts object keys itself, so it does not depend
+//! on how `serde_json` orders maps.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Exchange, Message, Part};
+
+/// Bumped whenever the canonical form changes, so old stored entries can never be misread.
+const KEY_VERSION: &[u8] = b"isartor-key-v1";
+
+/// A SHA-256 cache key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CacheKey(pub [u8; 32]);
+
+impl fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CacheKey({self})")
+    }
+}
+
+/// The exact-cache key of an exchange.
+pub fn exact_key(exchange: &Exchange) -> CacheKey {
+    let mut w = Canon::new();
+    w.str(exchange.format.namespace());
+    w.str(&exchange.tenant);
+    w.str(&exchange.model);
+    w.tag(b'S');
+    w.len(exchange.system.len());
+    for s in &exchange.system {
+        w.str(s);
+    }
+    w.tag(b'M');
+    w.len(exchange.messages.len());
+    for m in &exchange.messages {
+        w.message(m);
+    }
+    w.opt_value(exchange.tools.as_ref());
+    w.opt_value(exchange.tool_choice.as_ref());
+    w.tag(b'P');
+    w.len(exchange.params.len());
+    for (k, v) in &exchange.params {
+        w.str(k);
+        w.value(v);
+    }
+    w.finish()
+}
+
+/// Streams the canonical encoding straight into the hasher.
+struct Canon {
+    hasher: Sha256,
+    /// Tool-call ids seen so far, mapped to their ordinal.
+    ids: HashMap<String, u64>,
+}
+
+impl Canon {
+    fn new() -> Canon {
+        let mut hasher = Sha256::new();
+        hasher.update(KEY_VERSION);
+        Canon {
+            hasher,
+            ids: HashMap::new(),
+        }
+    }
+
+    fn finish(self) -> CacheKey {
+        CacheKey(self.hasher.finalize().into())
+    }
+
+    fn tag(&mut self, tag: u8) {
+        self.hasher.update([tag]);
+    }
+
+    fn len(&mut self, n: usize) {
+        self.hasher.update((n as u64).to_le_bytes());
+    }
+
+    fn str(&mut self, s: &str) {
+        self.tag(b's');
+        self.len(s.len());
+        self.hasher.update(s.as_bytes());
+    }
+
+    fn tool_id(&mut self, id: &str) {
+        let next = self.ids.len() as u64;
+        let ordinal = *self.ids.entry(id.to_string()).or_insert(next);
+        self.tag(b'#');
+        self.hasher.update(ordinal.to_le_bytes());
+    }
+
+    fn message(&mut self, m: &Message) {
+        self.str(&m.role);
+        self.len(m.parts.len());
+        for p in &m.parts {
+            self.part(p);
+        }
+        self.len(m.extra.len());
+        for (k, v) in &m.extra {
+            self.str(k);
+            self.value(v);
+        }
+    }
+
+    fn part(&mut self, p: &Part) {
+        match p {
+            Part::Text { text } => {
+                self.tag(b't');
+                self.str(text);
+            }
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => {
+                self.tag(b'c');
+                self.tool_id(id);
+                self.str(name);
+                self.str(arguments);
+            }
+            Part::ToolResult { id, content } => {
+                self.tag(b'r');
+                self.tool_id(id);
+                self.len(content.len());
+                for c in content {
+                    self.part(c);
+                }
+            }
+            Part::Refusal { text } => {
+                self.tag(b'f');
+                self.str(text);
+            }
+            Part::Other { value } => {
+                self.tag(b'o');
+                self.value(value);
+            }
+        }
+    }
+
+    fn opt_value(&mut self, v: Option<&Value>) {
+        match v {
+            None => self.tag(b'-'),
+            Some(v) => self.value(v),
+        }
+    }
+
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Null => self.tag(b'n'),
+            Value::Bool(b) => self.tag(if *b { b'T' } else { b'F' }),
+            Value::Number(n) => {
+                // Numbers compare by value: 1, 1.0 and 1e0 mean the same temperature.
+                self.tag(b'd');
+                match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                        self.hasher.update((f as i64).to_le_bytes())
+                    }
+                    Some(f) => self.hasher.update(f.to_bits().to_le_bytes()),
+                    None => self.str(&n.to_string()),
+                }
+            }
+            Value::String(s) => self.str(s),
+            Value::Array(items) => {
+                self.tag(b'a');
+                self.len(items.len());
+                for item in items {
+                    self.value(item);
+                }
+            }
+            Value::Object(map) => {
+                self.tag(b'{');
+                self.len(map.len());
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_unstable();
+                for k in keys {
+                    self.str(k);
+                    self.value(&map[k]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{ClientInfo, Format, Surface};
+    use serde_json::json;
+
+    fn exchange() -> Exchange {
+        Exchange {
+            surface: Surface::Gateway,
+            format: Format::OpenAiChat,
+            tenant: "t".into(),
+            model: "gpt-4o-mini".into(),
+            system: vec!["be brief".into()],
+            messages: vec![Message {
+                role: "user".into(),
+                parts: vec![Part::text("hi")],
+                extra: Default::default(),
+            }],
+            tools: None,
+            tool_choice: None,
+            params: Default::default(),
+            stream: false,
+            stream_usage: false,
+            raw: Default::default(),
+            client: ClientInfo::default(),
+            headers: Default::default(),
+            credential: None,
+        }
+    }
+
+    #[test]
+    fn stream_flag_and_raw_body_do_not_change_the_key() {
+        let a = exchange();
+        let mut b = exchange();
+        b.stream = true;
+        b.stream_usage = true;
+        b.raw = bytes::Bytes::from_static(b"{\"different\":true}");
+        assert_eq!(exact_key(&a), exact_key(&b));
+    }
+
+    #[test]
+    fn every_answer_affecting_field_changes_the_key() {
+        let base = exact_key(&exchange());
+        let variants: Vec<Box<dyn Fn(&mut Exchange)>> = vec![
+            Box::new(|e| e.format = Format::Native),
+            Box::new(|e| e.tenant = "other".into()),
+            Box::new(|e| e.model = "gpt-4o".into()),
+            Box::new(|e| e.system = vec!["be verbose".into()]),
+            Box::new(|e| e.system.clear()),
+            Box::new(|e| e.messages[0].parts = vec![Part::text("hi!")]),
+            Box::new(|e| e.messages[0].role = "assistant".into()),
+            Box::new(|e| e.tools = Some(json!([{"type": "function"}]))),
+            Box::new(|e| e.tool_choice = Some(json!("auto"))),
+            Box::new(|e| {
+                e.params.insert("temperature".into(), json!(0.2));
+            }),
+        ];
+        for (i, change) in variants.iter().enumerate() {
+            let mut e = exchange();
+            change(&mut e);
+            assert_ne!(exact_key(&e), base, "variant {i} kept the key");
+        }
+    }
+
+    #[test]
+    fn object_key_order_and_number_spelling_do_not_matter() {
+        let mut a = exchange();
+        let mut b = exchange();
+        a.params
+            .insert("response_format".into(), json!({"type": "json", "strict": true}));
+        b.params
+            .insert("response_format".into(), json!({"strict": true, "type": "json"}));
+        a.params.insert("temperature".into(), json!(1));
+        b.params.insert("temperature".into(), json!(1.0));
+        assert_eq!(exact_key(&a), exact_key(&b));
+    }
+
+    #[test]
+    fn tool_call_ids_are_renamed_but_pairing_is_kept() {
+        let convo = |first: &str, second: &str, result_for: &str| {
+            let mut e = exchange();
+            e.messages.push(Message {
+                role: "assistant".into(),
+                parts: vec![
+                    Part::ToolCall {
+                        id: first.into(),
+                        name: "ls".into(),
+                        arguments: "{}".into(),
+                    },
+                    Part::ToolCall {
+                        id: second.into(),
+                        name: "pwd".into(),
+                        arguments: "{}".into(),
+                    },
+                ],
+                extra: Default::default(),
+            });
+            e.messages.push(Message {
+                role: "tool".into(),
+                parts: vec![Part::ToolResult {
+                    id: result_for.into(),
+                    content: vec![Part::text("out")],
+                }],
+                extra: Default::default(),
+            });
+            exact_key(&e)
+        };
+        assert_eq!(convo("call_a", "call_b", "call_a"), convo("x1", "x2", "x1"));
+        assert_ne!(convo("call_a", "call_b", "call_a"), convo("x1", "x2", "x2"));
+    }
+
+    #[test]
+    fn strings_cannot_run_into_each_other() {
+        let mut a = exchange();
+        let mut b = exchange();
+        a.system = vec!["ab".into(), "c".into()];
+        b.system = vec!["a".into(), "bc".into()];
+        assert_ne!(exact_key(&a), exact_key(&b));
+    }
+}

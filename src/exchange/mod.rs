@@ -1,0 +1,378 @@
+//! The canonical request/response model that every surface decodes into and encodes from.
+//!
+//! An [`Exchange`] is one client request in a format-neutral shape (plus the client's raw body,
+//! kept for byte-faithful pass-through). A [`Reply`] is one complete answer in a format-neutral
+//! shape; caches store replies and each format renders them as JSON or SSE on the way out.
+
+pub mod collect;
+pub mod key;
+pub mod native;
+pub mod openai;
+pub mod sse;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Which listener a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Surface {
+    Gateway,
+    Proxy,
+}
+
+/// The wire format a client spoke. It namespaces cache keys: a reply cached for one format is
+/// never served to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// `POST /api/chat`: `{"prompt": "...", "model"?: "..."}`.
+    Native,
+    /// `POST /v1/chat/completions`.
+    OpenAiChat,
+}
+
+impl Format {
+    /// The namespace string that enters the cache key.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::OpenAiChat => "openai.chat",
+        }
+    }
+}
+
+/// One piece of message content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Part {
+    Text {
+        text: String,
+    },
+    /// A call the assistant asked for; `arguments` is the JSON text as the model wrote it.
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
+    /// The result a client sends back for a tool call.
+    ToolResult {
+        id: String,
+        content: Vec<Part>,
+    },
+    /// An assistant refusal (OpenAI `refusal`).
+    Refusal {
+        text: String,
+    },
+    /// Anything else (images, audio, files): kept as JSON, compared canonically.
+    Other {
+        value: Value,
+    },
+}
+
+impl Part {
+    pub fn text(text: impl Into<String>) -> Part {
+        Part::Text { text: text.into() }
+    }
+}
+
+/// A conversation turn. Roles are the client's own words (`user`, `assistant`, `tool`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub parts: Vec<Part>,
+    /// Extra per-message fields that affect the answer (e.g. OpenAI `name`), canonical JSON.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl Message {
+    /// The concatenated text parts of this turn.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            if let Part::Text { text } = part {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(text);
+            }
+        }
+        out
+    }
+}
+
+/// The client program behind a request, guessed from its User-Agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub tool: String,
+}
+
+impl ClientInfo {
+    pub fn from_user_agent(user_agent: Option<&str>) -> ClientInfo {
+        ClientInfo {
+            tool: client_tool(user_agent.unwrap_or("")).to_string(),
+        }
+    }
+}
+
+/// Maps a User-Agent to a short tool name for telemetry.
+pub fn client_tool(user_agent: &str) -> &'static str {
+    let ua = user_agent.to_ascii_lowercase();
+    const KNOWN: &[(&str, &str)] = &[
+        ("claude-cli", "claude-code"),
+        ("claude-code", "claude-code"),
+        ("codex", "codex"),
+        ("githubcopilot", "copilot"),
+        ("copilot", "copilot"),
+        ("antigravity", "antigravity"),
+        ("anthropic/python", "anthropic-python"),
+        ("anthropic/js", "anthropic-js"),
+        ("openai/python", "openai-python"),
+        ("openai/js", "openai-js"),
+        ("curl/", "curl"),
+        ("python-requests", "python-requests"),
+        ("wrk", "wrk"),
+    ];
+    if ua.is_empty() {
+        return "unknown";
+    }
+    KNOWN
+        .iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map(|(_, tool)| *tool)
+        .unwrap_or("other")
+}
+
+/// Who sent a request and where it arrived: what a decoder needs besides the body.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub surface: Surface,
+    pub tenant: String,
+    pub client: ClientInfo,
+    /// Client headers worth forwarding upstream (hop-by-hop and credentials already removed).
+    pub headers: http::HeaderMap,
+    /// The client's own upstream credential, used for L3 when no provider key is configured.
+    pub credential: Option<String>,
+}
+
+/// One client request in canonical form.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub surface: Surface,
+    pub format: Format,
+    /// Cache scope: a hash of the caller's credential, or `global`.
+    pub tenant: String,
+    pub model: String,
+    /// System instructions, in order (leading system/developer turns for OpenAI).
+    pub system: Vec<String>,
+    pub messages: Vec<Message>,
+    pub tools: Option<Value>,
+    pub tool_choice: Option<Value>,
+    /// Every other top-level field that can change the answer (temperature, max_tokens, …).
+    pub params: BTreeMap<String, Value>,
+    /// Whether the client asked for a streamed (SSE) reply. Not part of the cache key.
+    pub stream: bool,
+    /// OpenAI `stream_options.include_usage`: render a usage chunk when streaming.
+    pub stream_usage: bool,
+    /// The client's body exactly as sent, for byte-faithful pass-through.
+    pub raw: Bytes,
+    pub client: ClientInfo,
+    /// Client headers to forward upstream with `raw`.
+    pub headers: http::HeaderMap,
+    /// The client's own upstream credential (see [`Origin::credential`]).
+    pub credential: Option<String>,
+}
+
+impl Exchange {
+    /// The last user turn's text, if the conversation ends with one.
+    pub fn last_user_text(&self) -> Option<String> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map(Message::text)
+    }
+
+    /// A rough token count of the prompt (4 bytes per token) for when no usage is known.
+    pub fn estimated_prompt_tokens(&self) -> u64 {
+        let system: usize = self.system.iter().map(String::len).sum();
+        let messages: usize = self.messages.iter().map(|m| m.text().len()).sum();
+        estimate_tokens(system + messages)
+    }
+}
+
+/// Estimated tokens for `bytes` of English text or code.
+pub fn estimate_tokens(bytes: usize) -> u64 {
+    (bytes as u64).div_ceil(4)
+}
+
+/// Why a request (or a reply) could not be decoded: becomes a 400 in the client's format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DecodeError {
+    pub message: String,
+    /// The offending parameter, when there is one (OpenAI reports it as `param`).
+    pub param: Option<String>,
+}
+
+impl DecodeError {
+    pub fn new(message: impl Into<String>) -> DecodeError {
+        DecodeError {
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    pub fn param(param: &str, message: impl Into<String>) -> DecodeError {
+        DecodeError {
+            message: message.into(),
+            param: Some(param.to_string()),
+        }
+    }
+}
+
+/// Why a generation stopped, in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+    Other(String),
+}
+
+/// Token usage of one answer, as the provider reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+/// One generated alternative (OpenAI `choices[i]`; other formats have exactly one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub index: u32,
+    pub parts: Vec<Part>,
+    pub finish: Option<FinishReason>,
+}
+
+/// A complete answer in canonical form: what caches store and every format renders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub id: String,
+    pub model: String,
+    /// Unix seconds when the answer was generated.
+    pub created: u64,
+    pub choices: Vec<Choice>,
+    pub usage: Usage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_fingerprint: Option<String>,
+}
+
+impl Reply {
+    /// The text of the first choice (what the native format returns as `message`).
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        if let Some(choice) = self.choices.first() {
+            for part in &choice.parts {
+                match part {
+                    Part::Text { text } | Part::Refusal { text } => out.push_str(text),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
+    /// A reply is worth caching when every choice finished.
+    pub fn is_complete(&self) -> bool {
+        !self.choices.is_empty() && self.choices.iter().all(|c| c.finish.is_some())
+    }
+
+    /// Usage to report for this reply, estimated from the text when the provider gave none.
+    pub fn usage_or_estimate(&self, prompt_tokens: u64) -> Usage {
+        if self.usage.total() > 0 {
+            return self.usage;
+        }
+        let output: usize = self
+            .choices
+            .iter()
+            .flat_map(|c| &c.parts)
+            .map(|p| match p {
+                Part::Text { text } | Part::Refusal { text } => text.len(),
+                Part::ToolCall {
+                    name, arguments, ..
+                } => name.len() + arguments.len(),
+                _ => 0,
+            })
+            .sum();
+        Usage {
+            input_tokens: prompt_tokens,
+            output_tokens: estimate_tokens(output),
+            ..Usage::default()
+        }
+    }
+}
+
+/// Unix time in seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A fresh random id with a prefix, e.g. `chatcmpl-3f9a…`.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}-{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_tool_recognises_common_agents() {
+        assert_eq!(client_tool("claude-cli/1.0.3 (external, cli)"), "claude-code");
+        assert_eq!(client_tool("OpenAI/Python 1.99.0"), "openai-python");
+        assert_eq!(client_tool("curl/8.5.0"), "curl");
+        assert_eq!(client_tool(""), "unknown");
+        assert_eq!(client_tool("Mozilla/5.0"), "other");
+    }
+
+    #[test]
+    fn usage_estimate_only_when_provider_gave_none() {
+        let mut reply = Reply {
+            id: "x".into(),
+            model: "m".into(),
+            created: 0,
+            choices: vec![Choice {
+                index: 0,
+                parts: vec![Part::text("12345678")],
+                finish: Some(FinishReason::Stop),
+            }],
+            usage: Usage::default(),
+            system_fingerprint: None,
+        };
+        assert_eq!(reply.usage_or_estimate(10).output_tokens, 2);
+        assert_eq!(reply.usage_or_estimate(10).input_tokens, 10);
+        reply.usage.input_tokens = 7;
+        reply.usage.output_tokens = 3;
+        assert_eq!(reply.usage_or_estimate(10).total(), 10);
+    }
+}

@@ -1,0 +1,114 @@
+//! Turning pipeline outcomes and errors into HTTP responses in the client's own format, with the
+//! `X-Isartor-Layer` / `X-Isartor-Deflected` headers.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+
+use crate::exchange::{Format, native, openai};
+use crate::pipeline::Outcome;
+use crate::telemetry::Layer;
+
+/// Every response body the gateway sends.
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// How the client wants its reply rendered.
+#[derive(Debug, Clone, Copy)]
+pub struct Render {
+    pub format: Format,
+    pub stream: bool,
+    pub stream_usage: bool,
+}
+
+pub fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
+
+pub fn json(status: StatusCode, bytes: Bytes) -> Response<Body> {
+    let mut r = Response::new(full(bytes));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn sse(events: Vec<Bytes>) -> Response<Body> {
+    let stream = futures_util::stream::iter(events.into_iter().map(|b| Ok(Frame::data(b))));
+    let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// An error in the client's format.
+pub fn error(
+    format: Format,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    param: Option<&str>,
+) -> Response<Body> {
+    let body = match format {
+        Format::OpenAiChat => openai::error_body(status.as_u16(), code, message, param),
+        Format::Native => native::error_body(code, message),
+    };
+    json(status, body)
+}
+
+fn with_layer(mut r: Response<Body>, layer: Layer, ok: bool) -> Response<Body> {
+    let h = r.headers_mut();
+    h.insert("x-isartor-layer", HeaderValue::from_static(layer.as_str()));
+    let deflected = ok && layer.deflects();
+    h.insert(
+        "x-isartor-deflected",
+        HeaderValue::from_static(if deflected { "true" } else { "false" }),
+    );
+    r
+}
+
+/// Renders a pipeline outcome; publishes the request's event for outcomes that end here.
+pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
+    match outcome {
+        Outcome::Reply {
+            layer,
+            reply,
+            tracker,
+        } => {
+            let response = match (render.format, render.stream) {
+                (Format::OpenAiChat, false) => json(StatusCode::OK, openai::render_json(&reply)),
+                (Format::OpenAiChat, true) => sse(openai::render_sse(&reply, render.stream_usage)),
+                (Format::Native, _) => {
+                    json(StatusCode::OK, native::render_json(&reply, layer.number()))
+                }
+            };
+            tracker.finish(Some(layer), 200, None);
+            with_layer(response, layer, true)
+        }
+        Outcome::Stream {
+            layer,
+            status,
+            headers,
+            body,
+        } => {
+            let mut r = Response::new(StreamBody::new(body.map(|b| b.map(Frame::data))).boxed_unsync());
+            *r.status_mut() = status;
+            *r.headers_mut() = headers;
+            with_layer(r, layer, status.is_success())
+        }
+        Outcome::Failed {
+            layer,
+            error,
+            tracker,
+        } => {
+            tracker.finish(Some(layer), error.status.as_u16(), Some(error.code));
+            let r = self::error(render.format, error.status, error.code, &error.message, None);
+            with_layer(r, layer, false)
+        }
+    }
+}

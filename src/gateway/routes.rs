@@ -1,0 +1,234 @@
+//! Method + path → handler. Each handler reads and checks its input, builds an [`Exchange`]
+//! through the format's decoder, and hands it to the pipeline.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::respond::{self, Body, Render};
+use super::{Gateway, auth};
+use crate::exchange::{ClientInfo, DecodeError, Exchange, Format, Origin, Surface, native, openai};
+use crate::upstream::forwardable;
+
+/// Known routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Healthz,
+    Health,
+    Models,
+    Chat(Format),
+}
+
+/// Routes by path first, so a known path with the wrong method gets 405 (with `Allow`), not 404.
+fn route(method: &Method, path: &str) -> Result<Route, Response<Body>> {
+    let (route, allowed) = match path {
+        "/healthz" => (Route::Healthz, Method::GET),
+        "/health" => (Route::Health, Method::GET),
+        "/v1/models" => (Route::Models, Method::GET),
+        "/api/chat" => (Route::Chat(Format::Native), Method::POST),
+        "/v1/chat/completions" => (Route::Chat(Format::OpenAiChat), Method::POST),
+        _ => {
+            return Err(respond::error(
+                error_format(path),
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("no route for {method} {path}"),
+                None,
+            ));
+        }
+    };
+    let head_ok = allowed == Method::GET && method == Method::HEAD;
+    if method != allowed && !head_ok {
+        let mut r = respond::error(
+            error_format(path),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            &format!("{path} accepts {allowed}, not {method}"),
+            None,
+        );
+        let allow = if allowed == Method::GET { "GET, HEAD" } else { "POST" };
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        return Err(r);
+    }
+    Ok(route)
+}
+
+/// The error format for a path a client used: native under `/api/`, OpenAI's elsewhere.
+fn error_format(path: &str) -> Format {
+    if path.starts_with("/api/") {
+        Format::Native
+    } else {
+        Format::OpenAiChat
+    }
+}
+
+pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
+    let route = match route(req.method(), req.uri().path()) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    if route != Route::Healthz
+        && let Some(key) = &gw.key
+        && !key.accepts(req.headers())
+    {
+        let tool = user_agent_tool(req.headers());
+        gw.pipeline
+            .bus()
+            .track(Surface::Gateway, &tool)
+            .finish(None, 401, Some("unauthorized"));
+        return respond::error(
+            error_format(req.uri().path()),
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "missing or wrong gateway key: send it as X-API-Key or Authorization: Bearer",
+            None,
+        );
+    }
+    match route {
+        Route::Healthz => respond::json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#)),
+        Route::Health => health(&gw),
+        Route::Models => models(&gw),
+        Route::Chat(format) => chat(gw, format, req).await,
+    }
+}
+
+fn user_agent_tool(headers: &HeaderMap) -> String {
+    ClientInfo::from_user_agent(headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())).tool
+}
+
+fn health(gw: &Gateway) -> Response<Body> {
+    let layers = gw.pipeline.health();
+    let degraded = [&layers.l1a, &layers.l1b, &layers.l2, &layers.l3]
+        .iter()
+        .any(|l| l.status == "degraded");
+    let body = json!({
+        "status": if degraded { "degraded" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": gw.started.elapsed().as_secs(),
+        "layers": layers,
+    });
+    respond::json(StatusCode::OK, Bytes::from(body.to_string()))
+}
+
+fn models(gw: &Gateway) -> Response<Body> {
+    let body = json!({
+        "object": "list",
+        "data": [{"id": gw.default_model, "object": "model", "created": 0, "owned_by": "isartor"}],
+    });
+    respond::json(StatusCode::OK, Bytes::from(body.to_string()))
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    TooLarge,
+    Broken(String),
+}
+
+async fn read_body(body: Incoming, headers: &HeaderMap, max: u64) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(BodyError::TooLarge);
+    }
+    match Limited::new(body, max as usize).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(e) => Err(BodyError::Broken(e.to_string())),
+    }
+}
+
+async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let tool = user_agent_tool(&parts.headers);
+    let tracker = gw.pipeline.bus().track(Surface::Gateway, &tool);
+    let body = match read_body(body, &parts.headers, gw.max_body_bytes).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            tracker.finish(None, 413, Some("body_too_large"));
+            return respond::error(
+                format,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &format!(
+                    "request body is larger than max_body_bytes ({} bytes)",
+                    gw.max_body_bytes
+                ),
+                None,
+            );
+        }
+        Err(BodyError::Broken(e)) => {
+            tracker.finish(None, 400, Some("bad_request"));
+            return respond::error(
+                format,
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("could not read the request body: {e}"),
+                None,
+            );
+        }
+    };
+    let origin = Origin {
+        surface: Surface::Gateway,
+        tenant: auth::tenant(gw.cache_scope, &parts.headers),
+        client: ClientInfo { tool },
+        headers: forwardable(&parts.headers),
+        // With gateway auth on, the presented key is ours and never goes upstream.
+        credential: gw
+            .key
+            .is_none()
+            .then(|| auth::presented(&parts.headers).map(str::to_string))
+            .flatten(),
+    };
+    let decoded: Result<Exchange, DecodeError> = match format {
+        Format::Native => native::decode(body, origin, &gw.default_model),
+        Format::OpenAiChat => openai::decode(body, origin),
+    };
+    let exchange = match decoded {
+        Ok(e) => e,
+        Err(e) => {
+            tracker.finish(None, 400, Some("bad_request"));
+            return respond::error(
+                format,
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &e.message,
+                e.param.as_deref(),
+            );
+        }
+    };
+    let render = Render {
+        format: exchange.format,
+        stream: exchange.stream,
+        stream_usage: exchange.stream_usage,
+    };
+    let outcome = gw.pipeline.handle(exchange, tracker).await;
+    respond::outcome(render, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_distinguishes_404_and_405() {
+        assert_eq!(route(&Method::GET, "/healthz").unwrap(), Route::Healthz);
+        assert_eq!(route(&Method::HEAD, "/healthz").unwrap(), Route::Healthz);
+        assert_eq!(
+            route(&Method::POST, "/v1/chat/completions").unwrap(),
+            Route::Chat(Format::OpenAiChat)
+        );
+        let r = route(&Method::GET, "/v1/chat/completions").unwrap_err();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[header::ALLOW], "POST");
+        let r = route(&Method::POST, "/healthz").unwrap_err();
+        assert_eq!(r.headers()[header::ALLOW], "GET, HEAD");
+        assert_eq!(route(&Method::GET, "/nope").unwrap_err().status(), StatusCode::NOT_FOUND);
+    }
+}

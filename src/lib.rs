@@ -1,0 +1,48 @@
+//! # Isartor: a prompt firewall
+//!
+//! Isartor is one binary that runs as a local daemon between AI coding assistants and the paid
+//! cloud LLM APIs they call. It answers what it can locally and forwards the rest:
+//!
+//! ```text
+//! client ─► L1a exact cache ─► L1b semantic cache ─► L2 local model ─► L3 cloud provider
+//! ```
+//!
+//! ## How a request flows
+//!
+//! Data moves one way: **surface → [`exchange`] decode → [`pipeline`] → [`exchange`] encode →
+//! surface**, and every request yields exactly one [`telemetry::RequestEvent`].
+//!
+//! * [`gateway`] is the HTTP surface (hyper 1, HTTP/1.1 + h2c). Its routes check the key
+//!   ([`gateway::auth`]), read the body within `max_body_bytes`, and call a format decoder.
+//! * [`exchange`] is the canonical model. Each wire format (native, OpenAI chat today) decodes
+//!   into an [`exchange::Exchange`] and renders a canonical [`exchange::Reply`] back as JSON or
+//!   SSE. [`exchange::key`] hashes the parts of an exchange that change the answer into the
+//!   exact-cache key; [`exchange::collect`] rebuilds a reply from upstream bytes in flight.
+//! * [`pipeline`] is the cascade. It knows layers, not HTTP: L1a ([`pipeline::exact`]) looks the
+//!   key up in a [`store`]; on a miss L3 ([`pipeline::cloud`]) forwards the client's own bytes
+//!   through an [`upstream`] provider and streams the answer back through a tee that stores the
+//!   complete reply before the client's body ends. L1b and L2 plug in between.
+//! * [`store`] is cache storage behind the small [`store::ReplyStore`] trait (moka in memory).
+//! * [`upstream`] holds the L3 providers (the OpenAI-compatible family today).
+//! * [`telemetry`] carries request events on a broadcast bus and writes one log line each.
+//!
+//! ## Around the request path
+//!
+//! * [`config`]: typed settings, defaults < `isartor.toml` < `ISARTOR__SECTION__KEY`.
+//! * [`paths`]: every on-disk location (config, data, cache, runtime) in one place.
+//! * [`daemon`]: start/stop wiring, the locked pid file, running detached.
+//! * [`cli`]: one module per subcommand; argument handling and printing only.
+//!
+//! Nothing in `pipeline` knows about hyper, sockets or terminals; nothing in `cli` knows about
+//! caches.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod exchange;
+pub mod gateway;
+pub mod paths;
+pub mod pipeline;
+pub mod store;
+pub mod telemetry;
+pub mod upstream;

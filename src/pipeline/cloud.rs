@@ -1,0 +1,241 @@
+//! L3: the cloud provider. Requests in the provider's own format go up byte-faithful and stream
+//! back as they arrive, teed into the caches when complete and 2xx; other formats (native) are
+//! translated, read whole and answered as a canonical reply.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, StatusCode, header};
+
+use super::tee::Tee;
+use super::{LayerHealth, Outcome, PipelineError, Remember};
+use crate::config::{Config, ConfigError, env_name};
+use crate::exchange::collect::Collector;
+use crate::exchange::{Exchange, Format, openai};
+use crate::telemetry::{Layer, LayerOutcome, Tracker};
+use crate::upstream::openai::OpenAiCompatible;
+use crate::upstream::{UpstreamError, response_header_passes};
+
+/// How much of an upstream error body is quoted back to the client.
+const ERROR_SNIPPET: usize = 512;
+
+pub struct Cloud {
+    upstream: OpenAiCompatible,
+    offline: bool,
+}
+
+impl Cloud {
+    pub fn new(config: &Config) -> Result<Cloud, ConfigError> {
+        Ok(Cloud {
+            upstream: OpenAiCompatible::from_config(config)?,
+            offline: config.offline_mode,
+        })
+    }
+
+    pub fn health(&self) -> LayerHealth {
+        let provider = self.upstream.provider();
+        let (status, detail) = if self.offline {
+            ("disabled", "offline_mode is on: no request leaves this machine".to_string())
+        } else if provider.needs_key() && !self.upstream.has_key() {
+            (
+                "degraded",
+                format!(
+                    "{} at {}: no API key configured; only clients that send their own key reach it",
+                    provider.name(),
+                    self.upstream.endpoint()
+                ),
+            )
+        } else {
+            ("ready", format!("{} at {}", provider.name(), self.upstream.endpoint()))
+        };
+        LayerHealth {
+            enabled: !self.offline,
+            status,
+            detail,
+        }
+    }
+
+    fn fail(mut tracker: Tracker, started: Instant, error: PipelineError) -> Outcome {
+        tracker.layer(Layer::L3, started.elapsed(), LayerOutcome::Failed);
+        Outcome::Failed {
+            layer: Layer::L3,
+            error,
+            tracker,
+        }
+    }
+
+    pub async fn forward(&self, ex: Exchange, remember: Remember, tracker: Tracker) -> Outcome {
+        let started = Instant::now();
+        if self.offline {
+            return Cloud::fail(tracker, started, PipelineError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "offline_mode",
+                message: "cache miss and offline_mode is on: the request was not sent to the cloud"
+                    .into(),
+            });
+        }
+        let credential = self.upstream.credential(ex.credential.as_deref());
+        if !self.upstream.can_send(&credential) {
+            return Cloud::fail(tracker, started, PipelineError {
+                status: StatusCode::BAD_GATEWAY,
+                code: "no_api_key",
+                message: format!(
+                    "cache miss and no API key is configured for llm_provider \"{}\": set {} (or external_llm_api_key in isartor.toml)",
+                    self.upstream.provider().name(),
+                    env_name("external_llm_api_key"),
+                ),
+            });
+        }
+        let passthrough = ex.format == Format::OpenAiChat;
+        let body = if passthrough {
+            ex.raw.clone()
+        } else {
+            openai::encode_request(&ex)
+        };
+        let response = match self.upstream.send(body, &ex.headers, credential).await {
+            Ok(r) => r,
+            Err(e) => {
+                let code = match e {
+                    UpstreamError::Timeout { .. } => "upstream_timeout",
+                    UpstreamError::Unreachable { .. } => "upstream_unreachable",
+                };
+                return Cloud::fail(tracker, started, PipelineError {
+                    status: StatusCode::BAD_GATEWAY,
+                    code,
+                    message: e.to_string(),
+                });
+            }
+        };
+        let status = response.status();
+        if status.is_server_error() || (!passthrough && !status.is_success()) {
+            let snippet = self.error_snippet(response).await;
+            let status_out = if status.is_server_error() {
+                StatusCode::BAD_GATEWAY
+            } else {
+                status
+            };
+            return Cloud::fail(tracker, started, PipelineError {
+                status: status_out,
+                code: "upstream_error",
+                message: format!("the provider answered {status}: {snippet}"),
+            });
+        }
+        if passthrough {
+            return self.stream(ex, response, remember, tracker, started);
+        }
+        self.read_whole(ex, response, remember, tracker, started).await
+    }
+
+    /// Streams the response through, teeing 2xx bodies into the caches.
+    fn stream(
+        &self,
+        ex: Exchange,
+        response: reqwest::Response,
+        remember: Remember,
+        tracker: Tracker,
+        started: Instant,
+    ) -> Outcome {
+        let status = response.status();
+        let mut headers = HeaderMap::with_capacity(response.headers().len());
+        for (name, value) in response.headers() {
+            if response_header_passes(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let collector = status
+            .is_success()
+            .then(|| Collector::new(ex.format, content_type));
+        let body = Tee::new(
+            Box::pin(response.bytes_stream()),
+            collector,
+            remember,
+            tracker,
+            status,
+            self.upstream.timeout(),
+            started,
+            ex.estimated_prompt_tokens(),
+        );
+        Outcome::Stream {
+            layer: Layer::L3,
+            status,
+            headers,
+            body: Box::pin(body),
+        }
+    }
+
+    /// Reads a whole reply (for formats the provider does not speak) and stores it.
+    async fn read_whole(
+        &self,
+        ex: Exchange,
+        response: reqwest::Response,
+        remember: Remember,
+        mut tracker: Tracker,
+        started: Instant,
+    ) -> Outcome {
+        let bytes = match tokio::time::timeout(self.upstream.timeout(), response.bytes()).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                return Cloud::fail(tracker, started, PipelineError {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "upstream_unreachable",
+                    message: format!("the provider's reply broke off: {e}"),
+                });
+            }
+            Err(_) => {
+                return Cloud::fail(tracker, started, PipelineError {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "upstream_timeout",
+                    message: format!(
+                        "the provider's reply did not finish within {} s (l3_timeout_secs)",
+                        self.upstream.timeout().as_secs()
+                    ),
+                });
+            }
+        };
+        let reply = match openai::parse_reply(&bytes) {
+            Ok(r) if r.is_complete() => Arc::new(r),
+            Ok(_) => {
+                return Cloud::fail(tracker, started, PipelineError {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "upstream_reply_invalid",
+                    message: "the provider's reply had no finished choice".into(),
+                });
+            }
+            Err(e) => {
+                return Cloud::fail(tracker, started, PipelineError {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "upstream_reply_invalid",
+                    message: e.to_string(),
+                });
+            }
+        };
+        tracker.layer(Layer::L3, started.elapsed(), LayerOutcome::Answered);
+        tracker.usage(Layer::L3, reply.usage_or_estimate(ex.estimated_prompt_tokens()));
+        remember.store(reply.clone()).await;
+        Outcome::Reply {
+            layer: Layer::L3,
+            reply,
+            tracker,
+        }
+    }
+
+    async fn error_snippet(&self, response: reqwest::Response) -> String {
+        let read = tokio::time::timeout(self.upstream.timeout(), response.bytes()).await;
+        match read {
+            Ok(Ok(bytes)) => {
+                let text = String::from_utf8_lossy(&bytes[..bytes.len().min(ERROR_SNIPPET)]);
+                let text = text.trim();
+                if text.is_empty() {
+                    "(empty body)".into()
+                } else {
+                    text.to_string()
+                }
+            }
+            _ => "(body unreadable)".into(),
+        }
+    }
+}

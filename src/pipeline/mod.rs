@@ -1,0 +1,176 @@
+//! The cascade: L1a exact cache → L1b semantic cache → L2 local model → L3 cloud. It takes a
+//! canonical [`Exchange`] and returns an [`Outcome`]; it knows layers, not HTTP, sockets or
+//! terminals. Every request's [`Tracker`] travels with it and publishes one event at the end.
+
+pub mod cloud;
+pub mod exact;
+mod tee;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+
+use crate::config::{CacheMode, Config, ConfigError};
+use crate::exchange::key::{self, CacheKey};
+use crate::exchange::{Exchange, Reply};
+use crate::store::ReplyStore;
+use crate::telemetry::{Bus, Layer, LayerOutcome, Tracker};
+
+/// A body streamed to the client as it arrives.
+pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// What the pipeline produced for one exchange.
+pub enum Outcome {
+    /// A complete canonical reply (a cache hit, a local answer, or a fully read L3 reply); the
+    /// surface renders it as JSON or SSE in the client's format.
+    Reply {
+        layer: Layer,
+        reply: Arc<Reply>,
+        tracker: Tracker,
+    },
+    /// An upstream response passed through as it arrives. The stream owns the tracker and
+    /// publishes the event when it ends.
+    Stream {
+        layer: Layer,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: ByteStream,
+    },
+    /// No layer could answer; the surface renders the error in the client's format.
+    Failed {
+        layer: Layer,
+        error: PipelineError,
+        tracker: Tracker,
+    },
+}
+
+/// A failure that reaches the client (only L3 failures do: earlier layers fail open).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineError {
+    pub status: StatusCode,
+    /// A stable machine-readable code, e.g. `upstream_timeout`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What to do with a complete upstream reply: store it in every cache layer that missed.
+#[derive(Default)]
+pub struct Remember {
+    exact: Option<(Arc<dyn ReplyStore>, CacheKey)>,
+}
+
+impl Remember {
+    /// Stores the reply; the future completes when every store has it (failures are logged).
+    pub fn store(self, reply: Arc<Reply>) -> BoxFuture<'static, ()> {
+        async move {
+            if let Some((store, key)) = self.exact
+                && let Err(e) = store.put(key, reply).await
+            {
+                tracing::warn!("exact cache insert failed: {e}");
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Health of one layer, for `/health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerHealth {
+    pub enabled: bool,
+    /// `ready`, `degraded`, `disabled` or `not_built`.
+    pub status: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub l1a: LayerHealth,
+    pub l1b: LayerHealth,
+    pub l2: LayerHealth,
+    pub l3: LayerHealth,
+}
+
+pub struct Pipeline {
+    exact: Option<exact::ExactLayer>,
+    cloud: cloud::Cloud,
+    bus: Bus,
+    cache_mode: CacheMode,
+}
+
+impl Pipeline {
+    pub fn new(config: &Config, bus: Bus) -> Result<Pipeline, ConfigError> {
+        let exact = (config.cache_mode != CacheMode::Semantic).then(|| exact::ExactLayer::new(config));
+        Ok(Pipeline {
+            exact,
+            cloud: cloud::Cloud::new(config)?,
+            bus,
+            cache_mode: config.cache_mode,
+        })
+    }
+
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Runs one exchange down the cascade.
+    pub async fn handle(&self, exchange: Exchange, mut tracker: Tracker) -> Outcome {
+        tracker.describe(exchange.format, &exchange.model);
+        let key = key::exact_key(&exchange);
+        let mut remember = Remember::default();
+        if let Some(exact) = &self.exact {
+            let started = Instant::now();
+            match exact.get(&key).await {
+                Ok(Some(reply)) => {
+                    tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Hit);
+                    let usage = reply.usage_or_estimate(exchange.estimated_prompt_tokens());
+                    tracker.usage(Layer::L1a, usage);
+                    return Outcome::Reply {
+                        layer: Layer::L1a,
+                        reply,
+                        tracker,
+                    };
+                }
+                Ok(None) => tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Miss),
+                Err(e) => {
+                    tracing::warn!("exact cache lookup failed, going on without it: {e}");
+                    tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Degraded);
+                }
+            }
+            remember.exact = Some((exact.store(), key));
+        }
+        // L1b (semantic cache) and L2 (local model) slot in here.
+        self.cloud.forward(exchange, remember, tracker).await
+    }
+
+    pub fn health(&self) -> Health {
+        let not_built = |what: &str| LayerHealth {
+            enabled: false,
+            status: "not_built",
+            detail: format!("{what} is not part of this build yet"),
+        };
+        let l1a = match &self.exact {
+            Some(exact) => LayerHealth {
+                enabled: true,
+                status: "ready",
+                detail: format!("{} store, {} entries", exact.backend(), exact.len()),
+            },
+            None => LayerHealth {
+                enabled: false,
+                status: "disabled",
+                detail: format!("cache_mode = {:?}", self.cache_mode).to_lowercase(),
+            },
+        };
+        Health {
+            l1a,
+            l1b: not_built("the semantic cache"),
+            l2: not_built("the local model"),
+            l3: self.cloud.health(),
+        }
+    }
+}

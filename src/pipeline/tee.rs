@@ -1,0 +1,140 @@
+//! The L3 tee: forwards upstream bytes to the client unchanged and as they arrive, feeds them to a
+//! [`Collector`], and when the body ends stores a complete reply in the caches *before* it ends
+//! the client's body, so a caller that read the whole reply and asks again always hits.
+//! It also bounds the silence between chunks and publishes the request's event.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, Stream};
+use http::StatusCode;
+use tokio::time::Sleep;
+
+use super::Remember;
+use crate::exchange::collect::Collector;
+use crate::telemetry::{Layer, LayerOutcome, Tracker};
+
+enum State {
+    Streaming,
+    /// The body ended; the reply is being stored before the client sees the end.
+    Storing(BoxFuture<'static, ()>),
+    Done,
+}
+
+pub struct Tee {
+    inner: BoxStream<'static, reqwest::Result<Bytes>>,
+    collector: Option<Collector>,
+    remember: Option<Remember>,
+    tracker: Option<Tracker>,
+    status: StatusCode,
+    idle: Duration,
+    silence: Pin<Box<Sleep>>,
+    started: Instant,
+    prompt_tokens: u64,
+    state: State,
+}
+
+impl Tee {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        inner: BoxStream<'static, reqwest::Result<Bytes>>,
+        collector: Option<Collector>,
+        remember: Remember,
+        tracker: Tracker,
+        status: StatusCode,
+        idle: Duration,
+        started: Instant,
+        prompt_tokens: u64,
+    ) -> Tee {
+        Tee {
+            inner,
+            collector,
+            remember: Some(remember),
+            tracker: Some(tracker),
+            status,
+            idle,
+            silence: Box::pin(tokio::time::sleep(idle)),
+            started,
+            prompt_tokens,
+            state: State::Streaming,
+        }
+    }
+
+    fn fail(&mut self, code: &str) {
+        if let Some(mut t) = self.tracker.take() {
+            t.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Failed);
+            t.finish(Some(Layer::L3), 502, Some(code));
+        }
+        self.state = State::Done;
+    }
+
+    /// The body ended cleanly: publish the event and start storing the reply, if complete.
+    fn ended(&mut self) -> Option<BoxFuture<'static, ()>> {
+        let reply = self.collector.take().and_then(Collector::finish);
+        let mut tracker = self.tracker.take()?;
+        tracker.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Answered);
+        let store = reply.map(|reply| {
+            tracker.usage(Layer::L3, reply.usage_or_estimate(self.prompt_tokens));
+            let remember = self.remember.take().unwrap_or_default();
+            remember.store(std::sync::Arc::new(reply))
+        });
+        tracker.finish(Some(Layer::L3), self.status.as_u16(), None);
+        store
+    }
+}
+
+impl Stream for Tee {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                State::Done => return Poll::Ready(None),
+                State::Storing(fut) => {
+                    return match fut.as_mut().poll(cx) {
+                        Poll::Ready(()) => {
+                            this.state = State::Done;
+                            Poll::Ready(None)
+                        }
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+                State::Streaming => {}
+            }
+            match this.inner.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(bytes))) => {
+                    if let Some(c) = &mut this.collector {
+                        c.feed(&bytes);
+                    }
+                    let deadline = tokio::time::Instant::now() + this.idle;
+                    this.silence.as_mut().reset(deadline);
+                    return Poll::Ready(Some(Ok(bytes)));
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.fail("upstream_stream_broken");
+                    return Poll::Ready(Some(Err(std::io::Error::other(e))));
+                }
+                Poll::Ready(None) => match this.ended() {
+                    Some(store) => this.state = State::Storing(store),
+                    None => this.state = State::Done,
+                },
+                Poll::Pending => {
+                    if this.silence.as_mut().poll(cx).is_ready() {
+                        let secs = this.idle.as_secs();
+                        this.fail("upstream_timeout");
+                        return Poll::Ready(Some(Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("the provider sent nothing for {secs} s (l3_timeout_secs)"),
+                        ))));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}

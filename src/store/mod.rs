@@ -1,0 +1,29 @@
+//! Cache storage behind one small trait, so the exact cache does not care whether entries live in
+//! process memory ([`memory`]) or, later, in Redis shared by replicas.
+
+pub mod memory;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use crate::exchange::Reply;
+use crate::exchange::key::CacheKey;
+
+/// Why a store call failed. Callers treat every failure as a miss and move on (fail-open).
+#[derive(Debug, thiserror::Error)]
+#[error("cache store error: {0}")]
+pub struct StoreError(pub String);
+
+/// Key → complete canonical reply, with the store's own TTL and capacity.
+pub trait ReplyStore: Send + Sync + 'static {
+    fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Arc<Reply>>, StoreError>>;
+    fn put(&self, key: CacheKey, reply: Arc<Reply>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Entries currently held (approximate for concurrent stores).
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A short name for health output (`memory`, `redis`).
+    fn backend(&self) -> &'static str;
+}

@@ -1,0 +1,281 @@
+//! The request event, the bus it travels on, and the tracker that guarantees one event per request
+//! (emitted when the request finishes, or when it is dropped: a client that hangs up mid-stream
+//! still produces its event).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::exchange::{Format, Surface, Usage};
+
+/// A layer of the cascade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Layer {
+    #[serde(rename = "l1a")]
+    L1a,
+    #[serde(rename = "l1b")]
+    L1b,
+    #[serde(rename = "l2")]
+    L2,
+    #[serde(rename = "l3")]
+    L3,
+}
+
+impl Layer {
+    /// The `X-Isartor-Layer` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::L1a => "l1a",
+            Layer::L1b => "l1b",
+            Layer::L2 => "l2",
+            Layer::L3 => "l3",
+        }
+    }
+
+    /// The native format's `layer` number: 1 caches, 2 local model, 3 cloud.
+    pub fn number(self) -> u8 {
+        match self {
+            Layer::L1a | Layer::L1b => 1,
+            Layer::L2 => 2,
+            Layer::L3 => 3,
+        }
+    }
+
+    /// Served without the cloud.
+    pub fn deflects(self) -> bool {
+        self != Layer::L3
+    }
+}
+
+/// What one layer did for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerOutcome {
+    Hit,
+    Miss,
+    /// The layer failed and the request moved on (fail-open).
+    Degraded,
+    /// The layer answered (L3) or failed to (L3 errors).
+    Answered,
+    Failed,
+}
+
+/// Time and outcome of one layer for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerTiming {
+    pub layer: Layer,
+    pub micros: u64,
+    pub outcome: LayerOutcome,
+}
+
+/// One finished request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestEvent {
+    pub id: u64,
+    /// Unix milliseconds at arrival.
+    pub at_ms: u64,
+    pub surface: Surface,
+    pub format: Option<Format>,
+    /// The client program (from User-Agent).
+    pub client: String,
+    pub model: String,
+    /// The layer that produced the response; `None` when rejected before the pipeline.
+    pub layer: Option<Layer>,
+    /// Served before L3 with a 2xx.
+    pub deflected: bool,
+    pub status: u16,
+    pub latency_micros: u64,
+    pub layers: Vec<LayerTiming>,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// Tokens a deflected request did not spend upstream (the cost of the answer it reused).
+    pub tokens_saved: u64,
+    /// A short error class (`unauthorized`, `bad_request`, `upstream_timeout`, …).
+    pub error: Option<String>,
+}
+
+/// The broadcast bus of request events. Slow subscribers lag and lose events; senders never wait.
+#[derive(Clone)]
+pub struct Bus {
+    tx: broadcast::Sender<Arc<RequestEvent>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Default for Bus {
+    fn default() -> Bus {
+        Bus::new(4096)
+    }
+}
+
+impl Bus {
+    pub fn new(capacity: usize) -> Bus {
+        let (tx, _) = broadcast::channel(capacity);
+        Bus {
+            tx,
+            next_id: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<RequestEvent>> {
+        self.tx.subscribe()
+    }
+
+    /// Starts tracking a request that just arrived.
+    pub fn track(&self, surface: Surface, client: &str) -> Tracker {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Tracker {
+            bus: self.clone(),
+            started: Instant::now(),
+            event: Some(RequestEvent {
+                id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                at_ms,
+                surface,
+                format: None,
+                client: client.to_string(),
+                model: String::new(),
+                layer: None,
+                deflected: false,
+                status: 0,
+                latency_micros: 0,
+                layers: Vec::new(),
+                tokens_in: 0,
+                tokens_out: 0,
+                tokens_saved: 0,
+                error: None,
+            }),
+        }
+    }
+
+    fn publish(&self, event: RequestEvent) {
+        super::logs::log_event(&event);
+        // No subscribers is fine: the event was logged.
+        let _ = self.tx.send(Arc::new(event));
+    }
+}
+
+/// Collects one request's event; publishes it exactly once (on `finish`, or on drop).
+pub struct Tracker {
+    bus: Bus,
+    started: Instant,
+    event: Option<RequestEvent>,
+}
+
+impl Tracker {
+    fn event(&mut self) -> &mut RequestEvent {
+        self.event.as_mut().expect("tracker used after finish")
+    }
+
+    /// Records what the request is, once decoded.
+    pub fn describe(&mut self, format: Format, model: &str) {
+        let e = self.event();
+        e.format = Some(format);
+        e.model = model.to_string();
+    }
+
+    /// Records one layer's time and outcome.
+    pub fn layer(&mut self, layer: Layer, took: Duration, outcome: LayerOutcome) {
+        self.event().layers.push(LayerTiming {
+            layer,
+            micros: took.as_micros() as u64,
+            outcome,
+        });
+    }
+
+    /// Sets the token usage of the answer: saved when `layer` deflected, spent otherwise.
+    pub fn usage(&mut self, layer: Layer, usage: Usage) {
+        let e = self.event();
+        e.tokens_in = usage.input_tokens;
+        e.tokens_out = usage.output_tokens;
+        e.tokens_saved = if layer.deflects() { usage.total() } else { 0 };
+    }
+
+    /// Publishes the event with its final layer, status and error class.
+    pub fn finish(mut self, layer: Option<Layer>, status: u16, error: Option<&str>) {
+        self.complete(layer, status, error);
+    }
+
+    fn complete(&mut self, layer: Option<Layer>, status: u16, error: Option<&str>) {
+        let Some(mut e) = self.event.take() else {
+            return;
+        };
+        e.layer = layer;
+        e.status = status;
+        e.deflected = layer.is_some_and(Layer::deflects) && (200..300).contains(&status);
+        if !e.deflected {
+            e.tokens_saved = 0;
+        }
+        e.error = error.map(str::to_string);
+        e.latency_micros = self.started.elapsed().as_micros() as u64;
+        self.bus.publish(e);
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        if self.event.is_some() {
+            let layer = self.event.as_ref().and_then(|e| e.layers.last()).map(|t| t.layer);
+            // 499: the client went away before the response was complete (nginx's convention).
+            self.complete(layer, 499, Some("client_closed"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_event_per_tracker_even_when_dropped() {
+        let bus = Bus::new(16);
+        let mut rx = bus.subscribe();
+        let mut t = bus.track(Surface::Gateway, "curl");
+        t.describe(Format::OpenAiChat, "m");
+        t.layer(Layer::L1a, Duration::from_micros(5), LayerOutcome::Hit);
+        t.usage(
+            Layer::L1a,
+            Usage {
+                input_tokens: 3,
+                output_tokens: 4,
+                ..Usage::default()
+            },
+        );
+        t.finish(Some(Layer::L1a), 200, None);
+        let e = rx.recv().await.unwrap();
+        assert!(e.deflected);
+        assert_eq!((e.tokens_saved, e.status, e.id), (7, 200, 1));
+
+        let mut t = bus.track(Surface::Gateway, "curl");
+        t.layer(Layer::L3, Duration::from_millis(1), LayerOutcome::Answered);
+        drop(t);
+        let e = rx.recv().await.unwrap();
+        assert_eq!((e.status, e.layer, e.deflected), (499, Some(Layer::L3), false));
+        assert!(rx.try_recv().is_err(), "exactly one event per request");
+    }
+
+    #[tokio::test]
+    async fn errors_and_l3_are_not_deflections() {
+        let bus = Bus::new(16);
+        let mut rx = bus.subscribe();
+        bus.track(Surface::Gateway, "x").finish(None, 401, Some("unauthorized"));
+        let mut t = bus.track(Surface::Gateway, "x");
+        t.usage(
+            Layer::L3,
+            Usage {
+                input_tokens: 10,
+                output_tokens: 10,
+                ..Usage::default()
+            },
+        );
+        t.finish(Some(Layer::L3), 200, None);
+        let a = rx.recv().await.unwrap();
+        let b = rx.recv().await.unwrap();
+        assert!(!a.deflected && !b.deflected);
+        assert_eq!((b.tokens_in, b.tokens_saved), (10, 0));
+    }
+}

@@ -1,0 +1,119 @@
+//! L3 providers: how a request reaches the cloud. Today the OpenAI-compatible family (openai,
+//! azure, xai, ollama); Anthropic, Gemini and fallback chains plug in beside it.
+
+pub mod openai;
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use http::header::{self, HeaderName};
+
+/// Why the provider could not be reached or did not answer in time.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot reach the provider at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the provider at {url} did not answer within {secs} s (l3_timeout_secs)")]
+    Timeout { url: String, secs: u64 },
+}
+
+/// Request headers never forwarded: hop-by-hop, framing, and credentials (replaced by ours).
+const NOT_FORWARDED: &[HeaderName] = &[
+    header::HOST,
+    header::CONNECTION,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::AUTHORIZATION,
+    // Upstream bytes are parsed for the cache tee, so they must arrive uncompressed.
+    header::ACCEPT_ENCODING,
+    header::EXPECT,
+];
+
+/// Headers carrying credentials or per-hop meaning that start with these names are dropped too.
+fn dropped(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    NOT_FORWARDED.contains(name)
+        || n == "x-api-key"
+        || n == "api-key"
+        || n == "keep-alive"
+        || n == "proxy-connection"
+        || n.starts_with("x-isartor-")
+}
+
+/// The client headers worth sending upstream.
+pub fn forwardable(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if !dropped(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// Response headers that must not be copied onto our response to the client.
+pub fn response_header_passes(name: &HeaderName) -> bool {
+    !matches!(
+        *name,
+        header::CONNECTION
+            | header::CONTENT_LENGTH
+            | header::TRANSFER_ENCODING
+            | header::TRAILER
+            | header::UPGRADE
+    ) && name.as_str() != "keep-alive"
+}
+
+/// An HTTP client for our own outbound calls. A proxy variable that points at a loopback address
+/// is ignored: it is most likely our own MITM proxy left in the environment by `connect`.
+pub fn http_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90));
+    if loopback_proxy_in_env() {
+        builder = builder.no_proxy();
+    }
+    builder.build()
+}
+
+fn loopback_proxy_in_env() -> bool {
+    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .filter_map(|v| reqwest::Url::parse(&v).ok())
+        .any(|u| {
+            matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"))
+                || u.host_str().is_some_and(|h| h.starts_with("127."))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_and_hop_by_hop_headers_are_not_forwarded() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("authorization", "Bearer client"),
+            ("x-api-key", "k"),
+            ("host", "h"),
+            ("content-length", "5"),
+            ("accept-encoding", "gzip"),
+            ("x-isartor-debug", "1"),
+            ("openai-organization", "org"),
+            ("user-agent", "curl/8"),
+            ("content-type", "application/json"),
+        ] {
+            h.insert(HeaderName::from_static(k), v.parse().unwrap());
+        }
+        let f = forwardable(&h);
+        let mut names: Vec<&str> = f.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, vec!["content-type", "openai-organization", "user-agent"]);
+    }
+}

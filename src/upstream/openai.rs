@@ -1,0 +1,126 @@
+//! The OpenAI-compatible provider family: openai and xai (Bearer key), azure (`api-key` header,
+//! deployment URL), ollama (no key). The body goes up exactly as given.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, header};
+
+use super::UpstreamError;
+use crate::config::{Config, ConfigError, Provider, Secret};
+
+pub struct OpenAiCompatible {
+    client: reqwest::Client,
+    endpoint: String,
+    provider: Provider,
+    key: Option<Secret>,
+    timeout: Duration,
+}
+
+/// How a request will be authorised upstream.
+pub enum Credential<'a> {
+    Configured(&'a Secret),
+    Client(&'a str),
+    None,
+}
+
+impl OpenAiCompatible {
+    pub fn from_config(config: &Config) -> Result<OpenAiCompatible, ConfigError> {
+        let timeout = config.l3_timeout();
+        let client = super::http_client(timeout.min(Duration::from_secs(10)))
+            .map_err(|e| ConfigError(format!("cannot build the HTTP client: {e}")))?;
+        Ok(OpenAiCompatible {
+            client,
+            endpoint: config.l3_endpoint()?,
+            provider: config.llm_provider,
+            key: config.provider_key(),
+            timeout,
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The credential for a request: ours if configured, else the client's own.
+    pub fn credential<'a>(&'a self, client: Option<&'a str>) -> Credential<'a> {
+        match (&self.key, client) {
+            (Some(k), _) => Credential::Configured(k),
+            (None, Some(c)) => Credential::Client(c),
+            (None, None) => Credential::None,
+        }
+    }
+
+    /// Whether a request with this credential can be sent at all.
+    pub fn can_send(&self, credential: &Credential<'_>) -> bool {
+        !matches!(credential, Credential::None) || !self.provider.needs_key()
+    }
+
+    /// Sends `body` and returns once the response headers arrived (bounded by the L3 timeout).
+    pub async fn send(
+        &self,
+        body: Bytes,
+        headers: &HeaderMap,
+        credential: Credential<'_>,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let mut request = self
+            .client
+            .post(&self.endpoint)
+            .headers(headers.clone())
+            .header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body);
+        let secret = match credential {
+            Credential::Configured(s) => Some(s.expose()),
+            Credential::Client(s) => Some(s),
+            Credential::None => None,
+        };
+        if let Some(secret) = secret {
+            request = match self.provider {
+                Provider::Azure => request.header("api-key", secret),
+                _ => request.bearer_auth(secret),
+            };
+        }
+        match tokio::time::timeout(self.timeout, request.send()).await {
+            Err(_) => Err(UpstreamError::Timeout {
+                url: self.endpoint.clone(),
+                secs: self.timeout.as_secs(),
+            }),
+            Ok(Err(e)) if e.is_timeout() => Err(UpstreamError::Timeout {
+                url: self.endpoint.clone(),
+                secs: self.timeout.as_secs(),
+            }),
+            Ok(Err(e)) => Err(UpstreamError::Unreachable {
+                url: self.endpoint.clone(),
+                reason: error_chain(&e),
+            }),
+            Ok(Ok(response)) => Ok(response),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// An error with its sources, e.g. "error sending request: connection refused".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
