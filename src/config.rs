@@ -167,13 +167,35 @@ fn err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
 
-/// A loaded configuration plus the warnings met on the way (e.g. misspelt variables).
+/// A loaded configuration and the file it came from.
 #[derive(Debug)]
 pub struct Loaded {
     pub config: Config,
-    pub warnings: Vec<String>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
+}
+
+/// Warnings about variables that look like settings but are not read: a single-underscore
+/// lookalike of a real key (`ISARTOR_CACHE_MODE` for `ISARTOR__CACHE_MODE`).
+pub fn env_warnings<'a>(env: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+    let keys = Config::keys();
+    let mut out: Vec<String> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("ISARTOR_") && !k.starts_with(ENV_PREFIX))
+        .filter_map(|(var, _)| {
+            let loose = var["ISARTOR_".len()..].to_ascii_lowercase();
+            keys.iter()
+                .find(|(k, _)| k.replace('.', "_") == loose)
+                .map(|(key, _)| {
+                    format!(
+                        "{var} is ignored: configuration variables use a double underscore, did you mean {}?",
+                        env_name(key)
+                    )
+                })
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 impl Config {
@@ -200,15 +222,10 @@ impl Config {
                 .map_err(|e| err(format!("in {}: {e}", path.display())))?;
             table = text.parse::<Table>().map_err(|e| err(e.to_string()))?;
         }
-        let (env_table, warnings) = env_overrides(env)?;
-        merge(&mut table, env_table);
+        merge(&mut table, env_overrides(env)?);
         let config = Config::deserialize(Value::Table(table)).map_err(|e| err(e.to_string()))?;
         config.validate()?;
-        Ok(Loaded {
-            config,
-            warnings,
-            file,
-        })
+        Ok(Loaded { config, file })
     }
 
     /// Checks ranges and combinations; every message names the key, the value and what is allowed.
@@ -383,30 +400,17 @@ pub fn env_name(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.replace('.', "__").to_ascii_uppercase())
 }
 
-/// Turns `ISARTOR__…` variables into a table typed like the defaults, and warns about
-/// single-underscore lookalikes of real keys.
-fn env_overrides(
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(Table, Vec<String>), ConfigError> {
+/// Turns `ISARTOR__…` variables into a table typed like the defaults.
+fn env_overrides(env: impl IntoIterator<Item = (String, String)>) -> Result<Table, ConfigError> {
     let keys = Config::keys();
     let mut table = Table::new();
-    let mut warnings = Vec::new();
     let mut vars: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k.starts_with("ISARTOR_"))
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
         .collect();
     vars.sort();
     for (var, raw) in vars {
-        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
-            let loose = var["ISARTOR_".len()..].to_ascii_lowercase();
-            if let Some((key, _)) = keys.iter().find(|(k, _)| k.replace('.', "_") == loose) {
-                warnings.push(format!(
-                    "{var} is ignored: configuration variables use a double underscore, did you mean {}?",
-                    env_name(key)
-                ));
-            }
-            continue;
-        };
+        let rest = &var[ENV_PREFIX.len()..];
         let dotted = rest.to_ascii_lowercase().replace("__", ".");
         let Some((_, default)) = keys.iter().find(|(k, _)| *k == dotted) else {
             return Err(err(format!(
@@ -423,7 +427,7 @@ fn env_overrides(
             .map_err(|e| err(format!("{var} = {raw:?}: {e}")))?;
         merge(&mut table, single);
     }
-    Ok((table, warnings))
+    Ok(table)
 }
 
 fn typed_like(default: &Value, raw: &str) -> Result<Value, &'static str> {

@@ -62,10 +62,12 @@ fn env_overrides_file_overrides_defaults() {
 
 #[test]
 fn single_underscore_lookalike_warns_with_the_right_spelling() {
-    let loaded = load(None, &[("ISARTOR_CACHE_MODE", "exact"), ("ISARTOR_CONFIG", "x")]).unwrap();
+    let vars = [("ISARTOR_CACHE_MODE", "exact"), ("ISARTOR_CONFIG", "x"), ("ISARTOR__CACHE_TTL_SECS", "5")];
+    let loaded = load(None, &vars).unwrap();
     assert_eq!(loaded.config.cache_mode, CacheMode::Both);
-    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
-    assert!(loaded.warnings[0].contains("ISARTOR__CACHE_MODE"));
+    let warnings = env_warnings(vars);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("did you mean ISARTOR__CACHE_MODE"));
 }
 
 #[test]

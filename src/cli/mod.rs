@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, Loaded};
+use crate::config::{Config, Loaded, env_warnings};
 use crate::paths::Paths;
 
 #[derive(Debug, Parser)]
@@ -48,18 +48,14 @@ pub struct Context {
 }
 
 impl Context {
-    /// Loads the configuration and prints its warnings to stderr.
+    /// Prints warnings about misspelt variables, then loads the configuration.
     pub fn load_config(&self) -> Result<Config> {
-        let Loaded {
-            config, warnings, ..
-        } = Config::load(
-            self.config_path.as_deref(),
-            &self.paths.config_file(),
-            std::env::vars(),
-        )?;
-        for w in warnings {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        for w in env_warnings(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
             eprintln!("warning: {w}");
         }
+        let Loaded { config, .. } =
+            Config::load(self.config_path.as_deref(), &self.paths.config_file(), vars)?;
         Ok(config)
     }
 }

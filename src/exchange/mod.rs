@@ -24,6 +24,15 @@ pub enum Surface {
     Proxy,
 }
 
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Gateway => "gateway",
+            Surface::Proxy => "proxy",
+        }
+    }
+}
+
 /// The wire format a client spoke. It namespaces cache keys: a reply cached for one format is
 /// never served to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

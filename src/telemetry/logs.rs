@@ -11,6 +11,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -20,7 +21,7 @@ pub fn log_event(e: &RequestEvent) {
     tracing::info!(
         target: "isartor::request",
         id = e.id,
-        surface = ?e.surface,
+        surface = e.surface.as_str(),
         client = %e.client,
         model = %e.model,
         layer = e.layer.map(|l| l.as_str()).unwrap_or("-"),

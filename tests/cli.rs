@@ -1,0 +1,255 @@
+//! The real `isartor` binary: `up --detach` / `status` / `stop`, stale pid files, a second `up`,
+//! configuration errors, and a graceful drain of in-flight requests on `stop`.
+//! Each test runs in its own HOME, so pid files and logs never collide.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+
+use common::*;
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_isartor");
+
+/// A HOME of its own; stops (by pid, from its own pid file) any daemon it started when dropped.
+struct Home {
+    dir: tempfile::TempDir,
+    upstream: String,
+}
+
+impl Home {
+    fn new(mock: &Mock) -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+            upstream: mock.url(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("RUST_LOG", "info")
+            .env("ISARTOR__HOST_PORT", "127.0.0.1:0")
+            .env("ISARTOR__EXTERNAL_LLM_URL", &self.upstream)
+            .env("ISARTOR__EXTERNAL_LLM_API_KEY", "sk-upstream")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        c
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().await.expect("isartor runs")
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.dir.path().join(".local/share/isartor/run/isartor.pid")
+    }
+
+    async fn status(&self) -> (i32, Value) {
+        let out = self.run(&["status", "--json"]).await;
+        let v = serde_json::from_slice(&out.stdout).expect("status --json prints JSON");
+        (out.status.code().unwrap(), v)
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let pid_file = self.pid_file();
+        if let Ok(text) = std::fs::read_to_string(&pid_file)
+            && let Ok(info) = serde_json::from_str::<Value>(&text)
+            && let Some(pid) = info["pid"].as_i64()
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detach_status_stop_round_trip() {
+    let mock = Mock::start().await;
+    let home = Home::new(&mock);
+    let (code, v) = home.status().await;
+    assert_eq!((code, &v["running"]), (3, &json!(false)));
+
+    let up = home.run(&["up", "--detach"]).await;
+    assert!(up.status.success(), "up --detach: {}", text(&up.stderr));
+    let said = text(&up.stdout);
+    assert!(said.contains("started in the background"), "{said}");
+
+    let (code, v) = home.status().await;
+    assert_eq!(code, 0);
+    assert_eq!((&v["running"], &v["healthy"]), (&json!(true), &json!(true)));
+    let addr = v["addr"].as_str().unwrap().to_string();
+    let pid = v["pid"].as_u64().unwrap();
+    assert!(said.contains(&format!("(pid {pid}) on http://{addr}")), "{said}");
+    let human = text(&home.run(&["status"]).await.stdout);
+    assert!(human.contains("isartor is running") && human.contains(&addr), "{human}");
+
+    let base = format!("http://{addr}");
+    let (_, h, _) = post(&base, "/v1/chat/completions", &chat("via the detached daemon")).await;
+    assert_eq!(layer(&h), "l3");
+    let (_, h, _) = post(&base, "/v1/chat/completions", &chat("via the detached daemon")).await;
+    assert_eq!(layer(&h), "l1a");
+
+    let stop = home.run(&["stop"]).await;
+    assert!(stop.status.success(), "{}", text(&stop.stderr));
+    assert!(text(&stop.stdout).contains(&format!("stopped (pid {pid})")));
+    assert!(!home.pid_file().exists());
+    let (code, v) = home.status().await;
+    assert_eq!((code, &v["running"]), (3, &json!(false)));
+    assert!(client().get(format!("{base}/healthz")).send().await.is_err(), "port closed");
+    // The log file got the request lines, without the prompt.
+    let log = std::fs::read_to_string(home.dir.path().join(".local/share/isartor/isartor.log")).unwrap();
+    assert!(log.contains("layer=\"l1a\"") || log.contains("layer=l1a"), "{log}");
+    assert!(!log.contains("via the detached daemon"));
+    // Stopping again is harmless.
+    let again = home.run(&["stop"]).await;
+    assert!(again.status.success());
+    assert!(text(&again.stdout).contains("not running"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_pid_file_is_cleaned_and_never_blocks_up() {
+    let mock = Mock::start().await;
+    let home = Home::new(&mock);
+    let stale = json!({"pid": 4_000_000, "addr": "127.0.0.1:9", "started_at": 1, "version": "0.0.0"});
+    std::fs::create_dir_all(home.pid_file().parent().unwrap()).unwrap();
+    std::fs::write(home.pid_file(), stale.to_string()).unwrap();
+    let out = home.run(&["status"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stdout).contains("stale pid file left by pid 4000000"), "{}", text(&out.stdout));
+    assert!(!home.pid_file().exists());
+
+    std::fs::write(home.pid_file(), stale.to_string()).unwrap();
+    let up = home.run(&["up", "--detach"]).await;
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let (code, _) = home.status().await;
+    assert_eq!(code, 0);
+    assert!(home.run(&["stop"]).await.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_up_fails_with_a_clear_message() {
+    let mock = Mock::start().await;
+    let home = Home::new(&mock);
+    assert!(home.run(&["up", "--detach"]).await.status.success());
+    let (_, v) = home.status().await;
+    let (pid, addr) = (v["pid"].as_u64().unwrap(), v["addr"].as_str().unwrap().to_string());
+
+    for args in [&["up", "--detach"][..], &["up"][..]] {
+        let again = home.run(args).await;
+        assert!(!again.status.success());
+        let err = text(&again.stderr);
+        assert!(err.contains(&format!("already running (pid {pid}")), "{args:?}: {err}");
+    }
+    // Another user (HOME) on the same port.
+    let other = Home::new(&mock);
+    let out = other.cmd(&["up"]).env("ISARTOR__HOST_PORT", &addr).output().await.unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{addr} is already in use")), "{err}");
+    // The first daemon is unharmed.
+    let (code, v) = home.status().await;
+    assert_eq!((code, &v["healthy"]), (0, &json!(true)));
+    assert!(home.run(&["stop"]).await.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_errors_fail_fast_and_lookalikes_warn() {
+    let mock = Mock::start().await;
+    let home = Home::new(&mock);
+    let out = home
+        .cmd(&["up"])
+        .env("ISARTOR__CACHE_MODE", "fuzzy")
+        .env("ISARTOR_CACHE_TTL_SECS", "5")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    for needle in ["ISARTOR__CACHE_MODE", "fuzzy", "exact", "semantic", "both"] {
+        assert!(err.contains(needle), "{needle} missing from {err}");
+    }
+    assert!(err.contains("did you mean ISARTOR__CACHE_TTL_SECS"), "{err}");
+
+    let missing = home.run(&["--config", "/no/such/isartor.toml", "up"]).await;
+    assert!(!missing.status.success());
+    assert!(text(&missing.stderr).contains("/no/such/isartor.toml does not exist"));
+
+    // A config file in the XDG location is read.
+    let cfg = home.dir.path().join(".config/isartor");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("isartor.toml"), "cache_ttl_secs = -3\n").unwrap();
+    let bad = home.run(&["up"]).await;
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("cache_ttl_secs"), "{}", text(&bad.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_drains_in_flight_requests() {
+    let mock = Mock::start().await;
+    mock.set(Mode::StreamHeld);
+    let home = Home::new(&mock);
+    let mut daemon = home.cmd(&["up"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let guard = std::time::Duration::from_secs(30);
+    let addr = tokio::time::timeout(guard, async {
+        loop {
+            let (_, v) = home.status().await;
+            if v["healthy"] == json!(true) {
+                return v["addr"].as_str().unwrap().to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("foreground daemon became healthy");
+
+    let mut body = chat("a long answer");
+    body["stream"] = json!(true);
+    let mut res = client()
+        .post(format!("http://{addr}/v1/chat/completions"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut got = String::new();
+    while !got.contains("first ") {
+        let chunk = res.chunk().await.unwrap().expect("stream open");
+        got.push_str(&text(&chunk));
+    }
+
+    let stop = home.cmd(&["stop"]).spawn().unwrap();
+    // Once the daemon has taken the signal it stops accepting: wait for that, then let the
+    // upstream finish. The in-flight stream must still complete.
+    tokio::time::timeout(guard, async {
+        while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("listener closed after SIGTERM");
+    mock.release();
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        got.push_str(&text(&chunk));
+    }
+    let (answer, done) = sse_text(&bytes::Bytes::from(got));
+    assert_eq!((answer.as_str(), done), ("first second", true));
+
+    let stopped = stop.wait_with_output().await.unwrap();
+    assert!(stopped.status.success());
+    let exit = daemon.wait().await.unwrap();
+    assert!(exit.success(), "daemon exit: {exit}");
+    assert!(!home.pid_file().exists());
+}

@@ -1,0 +1,315 @@
+//! Test support: a mock OpenAI-compatible upstream that the test starts on a loopback port, and
+//! helpers to start the real daemon against it.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use isartor::config::{Config, Secret};
+use isartor::daemon::{self, Daemon};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
+
+/// What the mock does with the next requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Answers `echo #N: <last user text>` (JSON, or SSE when the request streams).
+    Echo,
+    /// Answers with a tool call to `get_weather`.
+    ToolCall,
+    /// Answers this status with this body.
+    Status(u16, &'static str),
+    /// Never answers.
+    Hang,
+    /// Streams the first chunk, then waits for [`Mock::release`] before the rest.
+    StreamHeld,
+    /// Streams content chunks and then closes without a finish reason or `[DONE]`.
+    Truncated,
+}
+
+/// One request the mock received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Seen {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("mock got JSON")
+    }
+}
+
+struct State {
+    seen: Mutex<Vec<Seen>>,
+    mode: Mutex<Mode>,
+    release: Notify,
+}
+
+pub struct Mock {
+    pub addr: SocketAddr,
+    state: Arc<State>,
+}
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+impl Mock {
+    pub async fn start() -> Mock {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State {
+            seen: Mutex::new(Vec::new()),
+            mode: Mutex::new(Mode::Echo),
+            release: Notify::new(),
+        });
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let st = st.clone();
+                        async move { Ok::<_, Infallible>(answer(st, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Mock { addr, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/v1/chat/completions", self.addr)
+    }
+
+    pub fn set(&self, mode: Mode) {
+        *self.state.mode.lock().unwrap() = mode;
+    }
+
+    /// Requests received so far.
+    pub fn count(&self) -> usize {
+        self.state.seen.lock().unwrap().len()
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen().pop().expect("the mock saw a request")
+    }
+
+    /// Lets a [`Mode::StreamHeld`] response finish.
+    pub fn release(&self) {
+        self.state.release.notify_one();
+    }
+}
+
+fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("x-request-id", "req-mock")
+        .body(Full::new(body.into()).boxed_unsync())
+        .unwrap()
+}
+
+fn chunk(id: &str, delta: Value, finish: Option<&str>) -> Bytes {
+    let c = json!({"id": id, "object": "chat.completion.chunk", "created": 1700000000u64,
+        "model": "mock-model", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+    Bytes::from(format!("data: {c}\n\n"))
+}
+
+async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    let n = {
+        let mut seen = st.seen.lock().unwrap();
+        seen.push(Seen {
+            path: parts.uri.path().to_string(),
+            headers: parts.headers.clone(),
+            body: body.clone(),
+        });
+        seen.len()
+    };
+    let mode = st.mode.lock().unwrap().clone();
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let stream = request["stream"].as_bool().unwrap_or(false);
+    let last_user = request["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .map(|m| m["content"].as_str().unwrap_or("(parts)").to_string())
+        .unwrap_or_default();
+    let id = format!("chatcmpl-mock{n}");
+    let text = format!("echo #{n}: {last_user}");
+    match mode {
+        Mode::Status(code, body) => full(code, "application/json", body),
+        Mode::Hang => std::future::pending().await,
+        Mode::Echo | Mode::ToolCall if !stream => {
+            let message = if mode == Mode::ToolCall {
+                json!({"role": "assistant", "content": null, "tool_calls": [{"id": format!("call_{n}"),
+                    "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]})
+            } else {
+                json!({"role": "assistant", "content": text})
+            };
+            let finish = if mode == Mode::ToolCall { "tool_calls" } else { "stop" };
+            let body = json!({"id": id, "object": "chat.completion", "created": 1700000000u64,
+                "model": "mock-model", "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
+            full(200, "application/json", body.to_string())
+        }
+        Mode::Echo | Mode::ToolCall | Mode::StreamHeld | Mode::Truncated => {
+            let (tx, rx) = mpsc::channel::<Bytes>(16);
+            let usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
+            tokio::spawn(async move {
+                let _ = tx.send(chunk(&id, json!({"role": "assistant", "content": ""}), None)).await;
+                if mode == Mode::StreamHeld {
+                    let _ = tx.send(chunk(&id, json!({"content": "first "}), None)).await;
+                    st.release.notified().await;
+                    let _ = tx.send(chunk(&id, json!({"content": "second"}), None)).await;
+                } else if mode == Mode::ToolCall {
+                    let call = json!({"tool_calls": [{"index": 0, "id": format!("call_{n}"), "type": "function",
+                        "function": {"name": "get_weather", "arguments": ""}}]});
+                    let _ = tx.send(chunk(&id, call, None)).await;
+                    let args = json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":\"Paris\"}"}}]});
+                    let _ = tx.send(chunk(&id, args, None)).await;
+                } else {
+                    let (a, b) = text.split_at(text.len() / 2);
+                    let _ = tx.send(chunk(&id, json!({"content": a}), None)).await;
+                    let _ = tx.send(chunk(&id, json!({"content": b}), None)).await;
+                }
+                if mode == Mode::Truncated {
+                    return;
+                }
+                let finish = if mode == Mode::ToolCall { "tool_calls" } else { "stop" };
+                let _ = tx.send(chunk(&id, json!({}), Some(finish))).await;
+                if usage {
+                    let u = json!({"id": id, "object": "chat.completion.chunk", "created": 1700000000u64,
+                        "model": "mock-model", "choices": [],
+                        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
+                    let _ = tx.send(Bytes::from(format!("data: {u}\n\n"))).await;
+                }
+                let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
+            });
+            let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "text/event-stream")
+                .body(StreamBody::new(frames).boxed_unsync())
+                .unwrap()
+        }
+    }
+}
+
+/// A config pointing at `upstream`, listening on a free loopback port.
+pub fn config(upstream: &str) -> Config {
+    Config {
+        host_port: "127.0.0.1:0".into(),
+        external_llm_url: upstream.into(),
+        external_llm_api_key: Secret("sk-upstream".into()),
+        ..Config::default()
+    }
+}
+
+/// The real daemon, in-process, against the mock.
+pub async fn daemon(mock: &Mock, tweak: impl FnOnce(&mut Config)) -> (Daemon, String) {
+    let mut c = config(&mock.url());
+    tweak(&mut c);
+    let d = daemon::start(c).await.expect("daemon starts");
+    let base = format!("http://{}", d.addr());
+    (d, base)
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// A minimal chat request.
+pub fn chat(prompt: &str) -> Value {
+    json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]})
+}
+
+/// Status, headers and body of a POST.
+pub async fn post(base: &str, path: &str, body: &Value) -> (StatusCode, HeaderMap, Bytes) {
+    post_raw(base, path, Bytes::from(body.to_string()), &[]).await
+}
+
+pub async fn post_raw(
+    base: &str,
+    path: &str,
+    body: Bytes,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Bytes) {
+    let mut req = client().post(format!("{base}{path}")).body(body);
+    req = req.header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.expect("daemon answers");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.bytes().await.expect("body");
+    (status, headers, body)
+}
+
+pub fn layer(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-isartor-layer")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+pub fn as_json(body: &Bytes) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
+}
+
+/// The concatenated `delta.content` of an SSE chat stream, and whether it ended with `[DONE]`.
+pub fn sse_text(body: &Bytes) -> (String, bool) {
+    let text = std::str::from_utf8(body).unwrap();
+    let mut out = String::new();
+    let mut done = false;
+    for line in text.lines() {
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        if data == "[DONE]" {
+            done = true;
+            continue;
+        }
+        let v: Value = serde_json::from_str(data).unwrap();
+        if let Some(c) = v["choices"][0]["delta"]["content"].as_str() {
+            out.push_str(c);
+        }
+    }
+    (out, done)
+}
+
+/// GET a path and parse the JSON body (with an optional header).
+pub async fn get_json(base: &str, path: &str, header: Option<(&str, &str)>) -> (StatusCode, Value) {
+    let mut req = client().get(format!("{base}{path}"));
+    if let Some((k, v)) = header {
+        req = req.header(k, v);
+    }
+    let res = req.send().await.expect("daemon answers");
+    let status = res.status();
+    let bytes = res.bytes().await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
