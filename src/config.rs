@@ -298,7 +298,11 @@ impl Config {
         let path = &self.external_llm_api_key_file;
         std::fs::read_to_string(path)
             .map(|s| s.trim().to_string())
-            .map_err(|e| err(format!("external_llm_api_key_file = {path:?}: cannot read it: {e}")))
+            .map_err(|e| {
+                err(format!(
+                    "external_llm_api_key_file = {path:?}: cannot read it: {e}"
+                ))
+            })
     }
 
     /// The provider key: `external_llm_api_key`, else the contents of `external_llm_api_key_file`.
@@ -397,7 +401,10 @@ fn merge(into: &mut Table, from: Table) {
 
 /// The env variable name of a dotted key: `layer2.sidecar_url` → `ISARTOR__LAYER2__SIDECAR_URL`.
 pub fn env_name(key: &str) -> String {
-    format!("{ENV_PREFIX}{}", key.replace('.', "__").to_ascii_uppercase())
+    format!(
+        "{ENV_PREFIX}{}",
+        key.replace('.', "__").to_ascii_uppercase()
+    )
 }
 
 /// Turns `ISARTOR__…` variables into a table typed like the defaults.
@@ -417,9 +424,8 @@ fn env_overrides(env: impl IntoIterator<Item = (String, String)>) -> Result<Tabl
                 "{var}: unknown setting {dotted:?}; docs/configuration.md lists every key"
             )));
         };
-        let value = typed_like(default, &raw).map_err(|allowed| {
-            err(format!("{var} = {raw:?}: expected {allowed}"))
-        })?;
+        let value = typed_like(default, &raw)
+            .map_err(|allowed| err(format!("{var} = {raw:?}: expected {allowed}")))?;
         let mut single = Table::new();
         insert_dotted(&mut single, &dotted, value);
         // Deserialise this one value alone so a bad enum value names its variable.

@@ -62,7 +62,11 @@ fn env_overrides_file_overrides_defaults() {
 
 #[test]
 fn single_underscore_lookalike_warns_with_the_right_spelling() {
-    let vars = [("ISARTOR_CACHE_MODE", "exact"), ("ISARTOR_CONFIG", "x"), ("ISARTOR__CACHE_TTL_SECS", "5")];
+    let vars = [
+        ("ISARTOR_CACHE_MODE", "exact"),
+        ("ISARTOR_CONFIG", "x"),
+        ("ISARTOR__CACHE_TTL_SECS", "5"),
+    ];
     let loaded = load(None, &vars).unwrap();
     assert_eq!(loaded.config.cache_mode, CacheMode::Both);
     let warnings = env_warnings(vars);
@@ -72,19 +76,65 @@ fn single_underscore_lookalike_warns_with_the_right_spelling() {
 
 #[test]
 fn bad_values_name_the_key_the_value_and_what_is_allowed() {
-    let cases: &[(Option<&str>, &[(&str, &str)], &[&str])] = &[
-        (None, &[("ISARTOR__CACHE_MODE", "fuzzy")], &["ISARTOR__CACHE_MODE", "fuzzy", "exact", "semantic", "both"]),
-        (None, &[("ISARTOR__CACHE_TTL_SECS", "soon")], &["ISARTOR__CACHE_TTL_SECS", "soon", "whole number"]),
-        (None, &[("ISARTOR__NO_SUCH_KEY", "1")], &["ISARTOR__NO_SUCH_KEY", "unknown"]),
-        (Some("cache_mode = \"fuzzy\""), &[], &["cache_mode", "fuzzy", "semantic"]),
+    // (file text, environment, words the error must contain)
+    type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            None,
+            &[("ISARTOR__CACHE_MODE", "fuzzy")],
+            &["ISARTOR__CACHE_MODE", "fuzzy", "exact", "semantic", "both"],
+        ),
+        (
+            None,
+            &[("ISARTOR__CACHE_TTL_SECS", "soon")],
+            &["ISARTOR__CACHE_TTL_SECS", "soon", "whole number"],
+        ),
+        (
+            None,
+            &[("ISARTOR__NO_SUCH_KEY", "1")],
+            &["ISARTOR__NO_SUCH_KEY", "unknown"],
+        ),
+        (
+            Some("cache_mode = \"fuzzy\""),
+            &[],
+            &["cache_mode", "fuzzy", "semantic"],
+        ),
         (Some("no_such_key = 1"), &[], &["no_such_key"]),
-        (None, &[("ISARTOR__SIMILARITY_THRESHOLD", "1.5")], &["similarity_threshold", "1.5", "at most 1"]),
-        (None, &[("ISARTOR__HOST_PORT", "nowhere")], &["host_port", "nowhere", "IP:PORT"]),
-        (None, &[("ISARTOR__CACHE_MAX_CAPACITY", "0")], &["cache_max_capacity", "at least 1"]),
-        (None, &[("ISARTOR__CACHE_BACKEND", "redis")], &["redis_url", "redis://"]),
-        (None, &[("ISARTOR__LLM_PROVIDER", "azure")], &["external_llm_url"]),
-        (None, &[("ISARTOR__EXTERNAL_LLM_URL", "ftp://x")], &["external_llm_url", "http"]),
-        (None, &[("ISARTOR__EXTERNAL_LLM_API_KEY_FILE", "/no/such/file")], &["external_llm_api_key_file", "/no/such/file"]),
+        (
+            None,
+            &[("ISARTOR__SIMILARITY_THRESHOLD", "1.5")],
+            &["similarity_threshold", "1.5", "at most 1"],
+        ),
+        (
+            None,
+            &[("ISARTOR__HOST_PORT", "nowhere")],
+            &["host_port", "nowhere", "IP:PORT"],
+        ),
+        (
+            None,
+            &[("ISARTOR__CACHE_MAX_CAPACITY", "0")],
+            &["cache_max_capacity", "at least 1"],
+        ),
+        (
+            None,
+            &[("ISARTOR__CACHE_BACKEND", "redis")],
+            &["redis_url", "redis://"],
+        ),
+        (
+            None,
+            &[("ISARTOR__LLM_PROVIDER", "azure")],
+            &["external_llm_url"],
+        ),
+        (
+            None,
+            &[("ISARTOR__EXTERNAL_LLM_URL", "ftp://x")],
+            &["external_llm_url", "http"],
+        ),
+        (
+            None,
+            &[("ISARTOR__EXTERNAL_LLM_API_KEY_FILE", "/no/such/file")],
+            &["external_llm_api_key_file", "/no/such/file"],
+        ),
     ];
     for (file, vars, needles) in cases {
         let e = load(*file, vars).unwrap_err().to_string();
@@ -108,7 +158,10 @@ fn endpoint_completion_per_provider() {
         "https://api.openai.com/v1/chat/completions"
     );
     assert_eq!(
-        endpoint(&[("ISARTOR__EXTERNAL_LLM_URL", "http://127.0.0.1:9/v1/chat/completions")]),
+        endpoint(&[(
+            "ISARTOR__EXTERNAL_LLM_URL",
+            "http://127.0.0.1:9/v1/chat/completions"
+        )]),
         "http://127.0.0.1:9/v1/chat/completions"
     );
     assert_eq!(
@@ -130,9 +183,12 @@ fn key_file_is_read_and_trimmed() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("key");
     std::fs::write(&key, "sk-test\n").unwrap();
-    let c = load(None, &[("ISARTOR__EXTERNAL_LLM_API_KEY_FILE", key.to_str().unwrap())])
-        .unwrap()
-        .config;
+    let c = load(
+        None,
+        &[("ISARTOR__EXTERNAL_LLM_API_KEY_FILE", key.to_str().unwrap())],
+    )
+    .unwrap()
+    .config;
     assert_eq!(c.provider_key().unwrap().expose(), "sk-test");
 }
 
@@ -140,7 +196,14 @@ fn key_file_is_read_and_trimmed() {
 fn every_key_is_documented() {
     let docs = include_str!("../docs/configuration.md");
     for (key, _) in Config::keys() {
-        assert!(docs.contains(&format!("`{key}`")), "docs/configuration.md lacks `{key}`");
-        assert!(docs.contains(&env_name(&key)), "docs/configuration.md lacks {}", env_name(&key));
+        assert!(
+            docs.contains(&format!("`{key}`")),
+            "docs/configuration.md lacks `{key}`"
+        );
+        assert!(
+            docs.contains(&env_name(&key)),
+            "docs/configuration.md lacks {}",
+            env_name(&key)
+        );
     }
 }

@@ -93,14 +93,30 @@ async fn detach_status_stop_round_trip() {
     assert_eq!((&v["running"], &v["healthy"]), (&json!(true), &json!(true)));
     let addr = v["addr"].as_str().unwrap().to_string();
     let pid = v["pid"].as_u64().unwrap();
-    assert!(said.contains(&format!("(pid {pid}) on http://{addr}")), "{said}");
+    assert!(
+        said.contains(&format!("(pid {pid}) on http://{addr}")),
+        "{said}"
+    );
     let human = text(&home.run(&["status"]).await.stdout);
-    assert!(human.contains("isartor is running") && human.contains(&addr), "{human}");
+    assert!(
+        human.contains("isartor is running") && human.contains(&addr),
+        "{human}"
+    );
 
     let base = format!("http://{addr}");
-    let (_, h, _) = post(&base, "/v1/chat/completions", &chat("via the detached daemon")).await;
+    let (_, h, _) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("via the detached daemon"),
+    )
+    .await;
     assert_eq!(layer(&h), "l3");
-    let (_, h, _) = post(&base, "/v1/chat/completions", &chat("via the detached daemon")).await;
+    let (_, h, _) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("via the detached daemon"),
+    )
+    .await;
     assert_eq!(layer(&h), "l1a");
 
     let stop = home.run(&["stop"]).await;
@@ -109,10 +125,21 @@ async fn detach_status_stop_round_trip() {
     assert!(!home.pid_file().exists());
     let (code, v) = home.status().await;
     assert_eq!((code, &v["running"]), (3, &json!(false)));
-    assert!(client().get(format!("{base}/healthz")).send().await.is_err(), "port closed");
+    assert!(
+        client()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "port closed"
+    );
     // The log file got the request lines, without the prompt.
-    let log = std::fs::read_to_string(home.dir.path().join(".local/share/isartor/isartor.log")).unwrap();
-    assert!(log.contains("layer=\"l1a\"") || log.contains("layer=l1a"), "{log}");
+    let log =
+        std::fs::read_to_string(home.dir.path().join(".local/share/isartor/isartor.log")).unwrap();
+    assert!(
+        log.contains("layer=\"l1a\"") || log.contains("layer=l1a"),
+        "{log}"
+    );
     assert!(!log.contains("via the detached daemon"));
     // Stopping again is harmless.
     let again = home.run(&["stop"]).await;
@@ -124,12 +151,17 @@ async fn detach_status_stop_round_trip() {
 async fn a_stale_pid_file_is_cleaned_and_never_blocks_up() {
     let mock = Mock::start().await;
     let home = Home::new(&mock);
-    let stale = json!({"pid": 4_000_000, "addr": "127.0.0.1:9", "started_at": 1, "version": "0.0.0"});
+    let stale =
+        json!({"pid": 4_000_000, "addr": "127.0.0.1:9", "started_at": 1, "version": "0.0.0"});
     std::fs::create_dir_all(home.pid_file().parent().unwrap()).unwrap();
     std::fs::write(home.pid_file(), stale.to_string()).unwrap();
     let out = home.run(&["status"]).await;
     assert_eq!(out.status.code(), Some(3));
-    assert!(text(&out.stdout).contains("stale pid file left by pid 4000000"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("stale pid file left by pid 4000000"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(!home.pid_file().exists());
 
     std::fs::write(home.pid_file(), stale.to_string()).unwrap();
@@ -146,17 +178,28 @@ async fn a_second_up_fails_with_a_clear_message() {
     let home = Home::new(&mock);
     assert!(home.run(&["up", "--detach"]).await.status.success());
     let (_, v) = home.status().await;
-    let (pid, addr) = (v["pid"].as_u64().unwrap(), v["addr"].as_str().unwrap().to_string());
+    let (pid, addr) = (
+        v["pid"].as_u64().unwrap(),
+        v["addr"].as_str().unwrap().to_string(),
+    );
 
     for args in [&["up", "--detach"][..], &["up"][..]] {
         let again = home.run(args).await;
         assert!(!again.status.success());
         let err = text(&again.stderr);
-        assert!(err.contains(&format!("already running (pid {pid}")), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("already running (pid {pid}")),
+            "{args:?}: {err}"
+        );
     }
     // Another user (HOME) on the same port.
     let other = Home::new(&mock);
-    let out = other.cmd(&["up"]).env("ISARTOR__HOST_PORT", &addr).output().await.unwrap();
+    let out = other
+        .cmd(&["up"])
+        .env("ISARTOR__HOST_PORT", &addr)
+        .output()
+        .await
+        .unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains(&format!("{addr} is already in use")), "{err}");
@@ -182,7 +225,10 @@ async fn configuration_errors_fail_fast_and_lookalikes_warn() {
     for needle in ["ISARTOR__CACHE_MODE", "fuzzy", "exact", "semantic", "both"] {
         assert!(err.contains(needle), "{needle} missing from {err}");
     }
-    assert!(err.contains("did you mean ISARTOR__CACHE_TTL_SECS"), "{err}");
+    assert!(
+        err.contains("did you mean ISARTOR__CACHE_TTL_SECS"),
+        "{err}"
+    );
 
     let missing = home.run(&["--config", "/no/such/isartor.toml", "up"]).await;
     assert!(!missing.status.success());
@@ -194,7 +240,11 @@ async fn configuration_errors_fail_fast_and_lookalikes_warn() {
     std::fs::write(cfg.join("isartor.toml"), "cache_ttl_secs = -3\n").unwrap();
     let bad = home.run(&["up"]).await;
     assert!(!bad.status.success());
-    assert!(text(&bad.stderr).contains("cache_ttl_secs"), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("cache_ttl_secs"),
+        "{}",
+        text(&bad.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,7 +252,12 @@ async fn stop_drains_in_flight_requests() {
     let mock = Mock::start().await;
     mock.set(Mode::StreamHeld);
     let home = Home::new(&mock);
-    let mut daemon = home.cmd(&["up"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut daemon = home
+        .cmd(&["up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let guard = std::time::Duration::from_secs(30);
     let addr = tokio::time::timeout(guard, async {
         loop {

@@ -12,16 +12,63 @@ async fn bad_input_gets_clear_4xx_errors_in_the_clients_format() {
     let mock = Mock::start().await;
     let (_d, base) = daemon(&mock, |c| c.max_body_bytes = 1024).await;
     let cases: Vec<(&str, Bytes, u16, &str)> = vec![
-        ("/v1/chat/completions", Bytes::from_static(b"{not json"), 400, "not valid JSON"),
-        ("/v1/chat/completions", Bytes::from_static(b"[1,2]"), 400, "JSON object"),
-        ("/v1/chat/completions", Bytes::from(json!({"messages": [{"role": "user", "content": "x"}]}).to_string()), 400, "'model'"),
-        ("/v1/chat/completions", Bytes::from(json!({"model": "m"}).to_string()), 400, "'messages'"),
-        ("/v1/chat/completions", Bytes::from(json!({"model": "m", "messages": "hi"}).to_string()), 400, "array"),
-        ("/v1/chat/completions", Bytes::from(json!({"model": 3, "messages": []}).to_string()), 400, "string"),
-        ("/v1/chat/completions", Bytes::from(json!({"model": "m", "messages": [{"role": "user", "content": 1}]}).to_string()), 400, "messages[0].content"),
-        ("/v1/chat/completions", Bytes::from(vec![b' '; 2048]), 413, "max_body_bytes"),
+        (
+            "/v1/chat/completions",
+            Bytes::from_static(b"{not json"),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "/v1/chat/completions",
+            Bytes::from_static(b"[1,2]"),
+            400,
+            "JSON object",
+        ),
+        (
+            "/v1/chat/completions",
+            Bytes::from(json!({"messages": [{"role": "user", "content": "x"}]}).to_string()),
+            400,
+            "'model'",
+        ),
+        (
+            "/v1/chat/completions",
+            Bytes::from(json!({"model": "m"}).to_string()),
+            400,
+            "'messages'",
+        ),
+        (
+            "/v1/chat/completions",
+            Bytes::from(json!({"model": "m", "messages": "hi"}).to_string()),
+            400,
+            "array",
+        ),
+        (
+            "/v1/chat/completions",
+            Bytes::from(json!({"model": 3, "messages": []}).to_string()),
+            400,
+            "string",
+        ),
+        (
+            "/v1/chat/completions",
+            Bytes::from(
+                json!({"model": "m", "messages": [{"role": "user", "content": 1}]}).to_string(),
+            ),
+            400,
+            "messages[0].content",
+        ),
+        (
+            "/v1/chat/completions",
+            Bytes::from(vec![b' '; 2048]),
+            413,
+            "max_body_bytes",
+        ),
         ("/api/chat", Bytes::from_static(b"{}"), 400, "'prompt'"),
-        ("/api/chat", Bytes::from(json!({"prompt": 42}).to_string()), 400, "string"),
+        (
+            "/api/chat",
+            Bytes::from(json!({"prompt": 42}).to_string()),
+            400,
+            "string",
+        ),
         ("/api/chat", Bytes::from_static(b""), 400, "not valid JSON"),
     ];
     for (path, body, status, needle) in cases {
@@ -29,7 +76,9 @@ async fn bad_input_gets_clear_4xx_errors_in_the_clients_format() {
         assert_eq!(got.as_u16(), status, "{path} {needle}");
         assert_eq!(headers["content-type"], "application/json");
         let v = as_json(&body);
-        let message = v["error"]["message"].as_str().unwrap_or_else(|| panic!("error shape: {v}"));
+        let message = v["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error shape: {v}"));
         assert!(message.contains(needle), "{message:?} lacks {needle:?}");
         if path.starts_with("/v1/") {
             assert_eq!(v["error"]["type"], "invalid_request_error");
@@ -37,14 +86,21 @@ async fn bad_input_gets_clear_4xx_errors_in_the_clients_format() {
     }
     // Wrong method and unknown path.
     let c = client();
-    let res = c.get(format!("{base}/v1/chat/completions")).send().await.unwrap();
+    let res = c
+        .get(format!("{base}/v1/chat/completions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 405);
     assert_eq!(res.headers()["allow"], "POST");
     let v = as_json(&res.bytes().await.unwrap());
     assert_eq!(v["error"]["code"], "method_not_allowed");
     let res = c.post(format!("{base}/v2/nothing")).send().await.unwrap();
     assert_eq!(res.status(), 404);
-    assert_eq!(as_json(&res.bytes().await.unwrap())["error"]["code"], "not_found");
+    assert_eq!(
+        as_json(&res.bytes().await.unwrap())["error"]["code"],
+        "not_found"
+    );
     // A body declared larger than the limit is refused before it is read.
     let res = c
         .post(format!("{base}/v1/chat/completions"))
@@ -57,38 +113,97 @@ async fn bad_input_gets_clear_4xx_errors_in_the_clients_format() {
     }
     // Nothing above reached the cloud, and the daemon still serves.
     assert_eq!(mock.count(), 0);
-    assert_eq!(c.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_key_guards_every_route_but_healthz() {
     let mock = Mock::start().await;
-    let (_d, base) = daemon(&mock, |c| c.gateway_api_key = isartor::config::Secret("gw-secret".into())).await;
+    let (_d, base) = daemon(&mock, |c| {
+        c.gateway_api_key = isartor::config::Secret("gw-secret".into())
+    })
+    .await;
     let body = Bytes::from(chat("hi").to_string());
     let (status, h, b) = post_raw(&base, "/v1/chat/completions", body.clone(), &[]).await;
     assert_eq!(status, 401);
     assert!(h.get("x-isartor-layer").is_none());
     assert_eq!(as_json(&b)["error"]["type"], "authentication_error");
-    let (status, _, _) = post_raw(&base, "/v1/chat/completions", body.clone(), &[("x-api-key", "wrong")]).await;
+    let (status, _, _) = post_raw(
+        &base,
+        "/v1/chat/completions",
+        body.clone(),
+        &[("x-api-key", "wrong")],
+    )
+    .await;
     assert_eq!(status, 401);
-    let (status, _, b) = post_raw(&base, "/api/chat", Bytes::from_static(br#"{"prompt":"x"}"#), &[]).await;
+    let (status, _, b) = post_raw(
+        &base,
+        "/api/chat",
+        Bytes::from_static(br#"{"prompt":"x"}"#),
+        &[],
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(as_json(&b)["error"]["code"], "invalid_api_key");
     assert_eq!(mock.count(), 0);
 
-    let (status, _, _) = post_raw(&base, "/v1/chat/completions", body.clone(), &[("x-api-key", "gw-secret")]).await;
+    let (status, _, _) = post_raw(
+        &base,
+        "/v1/chat/completions",
+        body.clone(),
+        &[("x-api-key", "gw-secret")],
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, h, _) =
-        post_raw(&base, "/v1/chat/completions", body.clone(), &[("authorization", "Bearer gw-secret")]).await;
+    let (status, h, _) = post_raw(
+        &base,
+        "/v1/chat/completions",
+        body.clone(),
+        &[("authorization", "Bearer gw-secret")],
+    )
+    .await;
     assert_eq!((status.as_u16(), layer(&h)), (200, "l1a"));
     // The gateway key never goes upstream; the configured provider key does.
     assert_eq!(mock.last().headers["authorization"], "Bearer sk-upstream");
 
     let c = client();
-    assert_eq!(c.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(c.get(format!("{base}/health")).send().await.unwrap().status(), 401);
-    assert_eq!(c.get(format!("{base}/v1/models")).send().await.unwrap().status(), 401);
-    let ok = c.get(format!("{base}/v1/models")).header("x-api-key", "gw-secret").send().await.unwrap();
+    assert_eq!(
+        c.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.get(format!("{base}/v1/models"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let ok = c
+        .get(format!("{base}/v1/models"))
+        .header("x-api-key", "gw-secret")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
 }
 
@@ -104,7 +219,12 @@ async fn upstream_500_is_a_502_and_nothing_is_cached() {
         assert_eq!(h["x-isartor-deflected"], "false");
         let v = as_json(&b);
         assert_eq!(v["error"]["code"], "upstream_error");
-        assert!(v["error"]["message"].as_str().unwrap().contains("overloaded"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("overloaded")
+        );
         assert_eq!(mock.count(), round);
     }
     // Once upstream recovers the answer flows and is cached.
@@ -118,13 +238,19 @@ async fn upstream_500_is_a_502_and_nothing_is_cached() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_4xx_passes_through_unchanged_and_uncached() {
     let mock = Mock::start().await;
-    mock.set(Mode::Status(429, r#"{"error":{"message":"slow down","type":"rate_limit"}}"#));
+    mock.set(Mode::Status(
+        429,
+        r#"{"error":{"message":"slow down","type":"rate_limit"}}"#,
+    ));
     let (_d, base) = daemon(&mock, |_| {}).await;
     for round in 1..=2 {
         let (status, h, b) = post(&base, "/v1/chat/completions", &chat("too fast")).await;
         assert_eq!(status, 429);
         assert_eq!(layer(&h), "l3");
-        assert_eq!(b, Bytes::from_static(br#"{"error":{"message":"slow down","type":"rate_limit"}}"#));
+        assert_eq!(
+            b,
+            Bytes::from_static(br#"{"error":{"message":"slow down","type":"rate_limit"}}"#)
+        );
         assert_eq!(mock.count(), round);
     }
 }
@@ -136,13 +262,21 @@ async fn connection_refused_is_a_502() {
     drop(closed);
     let mock = Mock::start().await;
     let (_d, base) = daemon(&mock, |c| c.external_llm_url = url).await;
-    for path_body in [("/v1/chat/completions", chat("x")), ("/api/chat", json!({"prompt": "x"}))] {
+    for path_body in [
+        ("/v1/chat/completions", chat("x")),
+        ("/api/chat", json!({"prompt": "x"})),
+    ] {
         let (status, h, b) = post(&base, path_body.0, &path_body.1).await;
         assert_eq!(status, 502);
         assert_eq!(layer(&h), "l3");
         let v = as_json(&b);
         assert_eq!(v["error"]["code"], "upstream_unreachable");
-        assert!(v["error"]["message"].as_str().unwrap().contains("cannot reach"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot reach")
+        );
     }
 }
 
@@ -157,7 +291,11 @@ async fn an_upstream_that_never_answers_times_out_as_502() {
     assert_eq!(as_json(&b)["error"]["code"], "upstream_timeout");
     mock.set(Mode::Echo);
     let (_, h, _) = post(&base, "/v1/chat/completions", &chat("anyone?")).await;
-    assert_eq!(layer(&h), "l3", "the timed-out request left nothing in the cache");
+    assert_eq!(
+        layer(&h),
+        "l3",
+        "the timed-out request left nothing in the cache"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +317,12 @@ async fn without_a_provider_key_l3_says_how_to_configure_one() {
     assert_eq!(status, 502);
     let v = as_json(&b);
     assert_eq!(v["error"]["code"], "no_api_key");
-    assert!(v["error"]["message"].as_str().unwrap().contains("ISARTOR__EXTERNAL_LLM_API_KEY"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ISARTOR__EXTERNAL_LLM_API_KEY")
+    );
     assert_eq!(mock.count(), 0);
     let (_, health) = get_json(&base, "/health", None).await;
     assert_eq!(health["layers"]["l3"]["status"], "degraded");

@@ -18,7 +18,10 @@ async fn hundred_identical_requests_reach_upstream_once() {
     assert_eq!(layer(&headers), "l3");
     assert_eq!(headers["x-isartor-deflected"], "false");
     let first = as_json(&first);
-    assert_eq!(first["choices"][0]["message"]["content"], "echo #1: What is the capital of France?");
+    assert_eq!(
+        first["choices"][0]["message"]["content"],
+        "echo #1: What is the capital of France?"
+    );
     let mut first_hit: Option<Bytes> = None;
     for _ in 0..99 {
         let (status, headers, again) = post(&base, "/v1/chat/completions", &body).await;
@@ -26,8 +29,11 @@ async fn hundred_identical_requests_reach_upstream_once() {
         assert_eq!(layer(&headers), "l1a");
         assert_eq!(headers["x-isartor-deflected"], "true");
         let hit = as_json(&again);
-        assert_eq!(hit["choices"][0]["message"], json!({"role": "assistant",
-            "content": first["choices"][0]["message"]["content"], "refusal": null}));
+        assert_eq!(
+            hit["choices"][0]["message"],
+            json!({"role": "assistant",
+            "content": first["choices"][0]["message"]["content"], "refusal": null})
+        );
         assert_eq!(hit["choices"][0]["finish_reason"], "stop");
         assert_eq!(hit["object"], "chat.completion");
         assert_eq!(hit["id"], first["id"]);
@@ -79,9 +85,18 @@ async fn a_plain_request_after_a_streamed_one_is_a_hit_rendered_as_json() {
     assert!(done);
     assert_eq!(text, "echo #1: write a haiku about rust");
     // The mock streamed; its bytes reached the client unchanged.
-    assert!(std::str::from_utf8(&sse).unwrap().contains("chatcmpl-mock1"));
+    assert!(
+        std::str::from_utf8(&sse)
+            .unwrap()
+            .contains("chatcmpl-mock1")
+    );
 
-    let (status, h, plain) = post(&base, "/v1/chat/completions", &chat("write a haiku about rust")).await;
+    let (status, h, plain) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("write a haiku about rust"),
+    )
+    .await;
     assert_eq!((status.as_u16(), layer(&h)), (200, "l1a"));
     let plain = as_json(&plain);
     assert_eq!(plain["choices"][0]["message"]["content"], text);
@@ -102,7 +117,8 @@ async fn volatile_fields_hit_and_answer_affecting_fields_miss() {
     post(&base, "/v1/chat/completions", &base_body).await;
     assert_eq!(mock.count(), 1);
 
-    let hits: Vec<Box<dyn Fn(&mut Value)>> = vec![
+    type Change = Box<dyn Fn(&mut Value)>;
+    let hits: Vec<Change> = vec![
         Box::new(|b| b["metadata"] = json!({"user_id": "session-123"})),
         Box::new(|b| b["user"] = json!("someone-else")),
         Box::new(|b| b["store"] = json!(false)),
@@ -123,7 +139,7 @@ async fn volatile_fields_hit_and_answer_affecting_fields_miss() {
     }
     assert_eq!(mock.count(), 1);
 
-    let misses: Vec<Box<dyn Fn(&mut Value)>> = vec![
+    let misses: Vec<Change> = vec![
         Box::new(|b| b["model"] = json!("gpt-4o")),
         Box::new(|b| b["temperature"] = json!(0.9)),
         Box::new(|b| b["messages"][0]["content"] = json!("be verbose")),
@@ -158,7 +174,10 @@ async fn forwarding_is_byte_faithful_with_our_key() {
         &base,
         "/v1/chat/completions",
         raw.clone(),
-        &[("openai-organization", "org-1"), ("accept-encoding", "gzip")],
+        &[
+            ("openai-organization", "org-1"),
+            ("accept-encoding", "gzip"),
+        ],
     )
     .await;
     assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
@@ -167,7 +186,11 @@ async fn forwarding_is_byte_faithful_with_our_key() {
     assert_eq!(seen.path, "/v1/chat/completions");
     assert_eq!(seen.headers["authorization"], "Bearer sk-upstream");
     assert_eq!(seen.headers["openai-organization"], "org-1");
-    assert!(seen.headers.get("accept-encoding").is_none_or(|v| v != "gzip"));
+    assert!(
+        seen.headers
+            .get("accept-encoding")
+            .is_none_or(|v| v != "gzip")
+    );
     // Upstream response headers come back too.
     assert_eq!(h["x-request-id"], "req-mock");
 }
@@ -185,7 +208,10 @@ async fn tool_calls_survive_the_cache_in_json_and_sse() {
     let (_, h, again) = post(&base, "/v1/chat/completions", &body).await;
     assert_eq!(layer(&h), "l1a");
     let again = as_json(&again);
-    assert_eq!(again["choices"][0]["message"]["tool_calls"], first["choices"][0]["message"]["tool_calls"]);
+    assert_eq!(
+        again["choices"][0]["message"]["tool_calls"],
+        first["choices"][0]["message"]["tool_calls"]
+    );
     assert_eq!(again["choices"][0]["finish_reason"], "tool_calls");
     assert!(again["choices"][0]["message"]["content"].is_null());
 
@@ -272,10 +298,16 @@ async fn native_chat_goes_through_the_same_pipeline() {
     let (status, h, body) = post(&base, "/api/chat", &json!({"prompt": "ping"})).await;
     assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
     let body = as_json(&body);
-    assert_eq!(body, json!({"layer": 3, "message": "echo #1: ping", "model": "mock-model"}));
+    assert_eq!(
+        body,
+        json!({"layer": 3, "message": "echo #1: ping", "model": "mock-model"})
+    );
     let upstream = mock.last().json();
     assert_eq!(upstream["model"], "default-model");
-    assert_eq!(upstream["messages"], json!([{"role": "user", "content": "ping"}]));
+    assert_eq!(
+        upstream["messages"],
+        json!([{"role": "user", "content": "ping"}])
+    );
 
     let (_, h, again) = post(&base, "/api/chat", &json!({"prompt": "ping"})).await;
     assert_eq!(layer(&h), "l1a");
@@ -300,7 +332,13 @@ async fn tenants_do_not_share_entries_unless_scope_is_global() {
     let ask = |key: &'static str| {
         let (base, body) = (base.clone(), body.clone());
         async move {
-            let (_, h, _) = post_raw(&base, "/v1/chat/completions", body, &[("authorization", key)]).await;
+            let (_, h, _) = post_raw(
+                &base,
+                "/v1/chat/completions",
+                body,
+                &[("authorization", key)],
+            )
+            .await;
             layer(&h).to_string()
         }
     };
@@ -309,17 +347,35 @@ async fn tenants_do_not_share_entries_unless_scope_is_global() {
     assert_eq!(ask("Bearer bob").await, "l3");
 
     let mock = Mock::start().await;
-    let (_d, base) = daemon(&mock, |c| c.cache_scope = isartor::config::CacheScope::Global).await;
-    let (_, h, _) = post_raw(&base, "/v1/chat/completions", body.clone(), &[("authorization", "Bearer alice")]).await;
+    let (_d, base) = daemon(&mock, |c| {
+        c.cache_scope = isartor::config::CacheScope::Global
+    })
+    .await;
+    let (_, h, _) = post_raw(
+        &base,
+        "/v1/chat/completions",
+        body.clone(),
+        &[("authorization", "Bearer alice")],
+    )
+    .await;
     assert_eq!(layer(&h), "l3");
-    let (_, h, _) = post_raw(&base, "/v1/chat/completions", body.clone(), &[("authorization", "Bearer bob")]).await;
+    let (_, h, _) = post_raw(
+        &base,
+        "/v1/chat/completions",
+        body.clone(),
+        &[("authorization", "Bearer bob")],
+    )
+    .await;
     assert_eq!(layer(&h), "l1a");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn semantic_mode_turns_the_exact_cache_off() {
     let mock = Mock::start().await;
-    let (_d, base) = daemon(&mock, |c| c.cache_mode = isartor::config::CacheMode::Semantic).await;
+    let (_d, base) = daemon(&mock, |c| {
+        c.cache_mode = isartor::config::CacheMode::Semantic
+    })
+    .await;
     for _ in 0..2 {
         let (_, h, _) = post(&base, "/v1/chat/completions", &chat("x")).await;
         assert_eq!(layer(&h), "l3");
@@ -342,11 +398,23 @@ async fn each_request_publishes_one_event_with_layers_and_tokens() {
     post(&base, "/v1/chat/completions", &chat("count me")).await;
     let miss = events.recv().await.unwrap();
     let hit = events.recv().await.unwrap();
-    assert_eq!((miss.layer, miss.status, miss.deflected), (Some(Layer::L3), 200, false));
+    assert_eq!(
+        (miss.layer, miss.status, miss.deflected),
+        (Some(Layer::L3), 200, false)
+    );
     assert_eq!(miss.client, "openai-python");
-    assert_eq!((miss.tokens_in, miss.tokens_out, miss.tokens_saved), (11, 7, 0));
-    assert_eq!(miss.layers.iter().map(|l| l.layer).collect::<Vec<_>>(), vec![Layer::L1a, Layer::L3]);
-    assert_eq!((hit.layer, hit.deflected, hit.tokens_saved), (Some(Layer::L1a), true, 18));
+    assert_eq!(
+        (miss.tokens_in, miss.tokens_out, miss.tokens_saved),
+        (11, 7, 0)
+    );
+    assert_eq!(
+        miss.layers.iter().map(|l| l.layer).collect::<Vec<_>>(),
+        vec![Layer::L1a, Layer::L3]
+    );
+    assert_eq!(
+        (hit.layer, hit.deflected, hit.tokens_saved),
+        (Some(Layer::L1a), true, 18)
+    );
     assert_eq!(hit.model, "gpt-4o-mini");
     assert!(events.try_recv().is_err(), "one event per request");
 }

@@ -81,7 +81,11 @@ pub fn healthz(addr: &str, timeout: Duration) -> bool {
         return false;
     };
     rt.block_on(async {
-        let Ok(client) = reqwest::Client::builder().no_proxy().timeout(timeout).build() else {
+        let Ok(client) = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(timeout)
+            .build()
+        else {
             return false;
         };
         client

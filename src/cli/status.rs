@@ -27,7 +27,9 @@ pub fn run(ctx: &Context, args: StatusArgs) -> Result<ExitCode> {
     let (running, info, note) = match probe {
         Probe::NotRunning => (false, None, None),
         Probe::Stale(info) => {
-            let by = info.map(|i| format!(" left by pid {}", i.pid)).unwrap_or_default();
+            let by = info
+                .map(|i| format!(" left by pid {}", i.pid))
+                .unwrap_or_default();
             (false, None, Some(format!("removed a stale pid file{by}")))
         }
         Probe::Running(info) => (true, info, None),
@@ -35,7 +37,9 @@ pub fn run(ctx: &Context, args: StatusArgs) -> Result<ExitCode> {
     let healthy = info
         .as_ref()
         .is_some_and(|i| healthz(&i.addr, Duration::from_secs(2)));
-    let uptime = info.as_ref().map(|i| unix_now().saturating_sub(i.started_at));
+    let uptime = info
+        .as_ref()
+        .map(|i| unix_now().saturating_sub(i.started_at));
     if args.json {
         let v = json!({
             "running": running,
@@ -57,7 +61,11 @@ pub fn run(ctx: &Context, args: StatusArgs) -> Result<ExitCode> {
                 println!("  version: {}", i.version);
                 println!(
                     "  health:  {}",
-                    if healthy { "ok" } else { "not answering /healthz" }
+                    if healthy {
+                        "ok"
+                    } else {
+                        "not answering /healthz"
+                    }
                 );
             }
             None if running => println!("isartor is starting"),

@@ -31,7 +31,9 @@ pub fn run(ctx: &Context, args: StopArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Probe::Stale(info) => {
-            let by = info.map(|i| format!(" left by pid {}", i.pid)).unwrap_or_default();
+            let by = info
+                .map(|i| format!(" left by pid {}", i.pid))
+                .unwrap_or_default();
             println!("isartor is not running (removed a stale pid file{by})");
             return Ok(ExitCode::SUCCESS);
         }

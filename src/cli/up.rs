@@ -39,7 +39,10 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
             started_at: crate::exchange::unix_now(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         })?;
-        tracing::info!("isartor {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+        tracing::info!(
+            "isartor {} listening on http://{addr}",
+            env!("CARGO_PKG_VERSION")
+        );
         let signal = daemon::termination_signal().await?;
         tracing::info!("{signal} received: draining in-flight requests");
         daemon.stop().await;
@@ -55,7 +58,11 @@ fn background(ctx: &Context, wait: u64) -> Result<ExitCode> {
     let pid_file = ctx.paths.pid_file();
     if let pidfile::Probe::Running(info) = pidfile::probe(&pid_file)? {
         match info {
-            Some(i) => bail!("isartor is already running (pid {}, http://{})", i.pid, i.addr),
+            Some(i) => bail!(
+                "isartor is already running (pid {}, http://{})",
+                i.pid,
+                i.addr
+            ),
             None => bail!("isartor is already starting"),
         }
     }

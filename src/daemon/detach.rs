@@ -26,7 +26,11 @@ pub fn spawn(exe: &Path, args: &[String], log: &Path) -> Result<Child> {
         .stderr(Stdio::from(err));
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
-        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
     }
     cmd.spawn()
         .with_context(|| format!("cannot start {}", exe.display()))

@@ -95,7 +95,9 @@ pub fn acquire(path: &Path) -> Result<PidLock> {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            Err((_, e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+            Err((_, e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
         }
     }
 }

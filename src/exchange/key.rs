@@ -241,7 +241,8 @@ mod tests {
     #[test]
     fn every_answer_affecting_field_changes_the_key() {
         let base = exact_key(&exchange());
-        let variants: Vec<Box<dyn Fn(&mut Exchange)>> = vec![
+        type Change = Box<dyn Fn(&mut Exchange)>;
+        let variants: Vec<Change> = vec![
             Box::new(|e| e.format = Format::Native),
             Box::new(|e| e.tenant = "other".into()),
             Box::new(|e| e.model = "gpt-4o".into()),
@@ -266,10 +267,14 @@ mod tests {
     fn object_key_order_and_number_spelling_do_not_matter() {
         let mut a = exchange();
         let mut b = exchange();
-        a.params
-            .insert("response_format".into(), json!({"type": "json", "strict": true}));
-        b.params
-            .insert("response_format".into(), json!({"strict": true, "type": "json"}));
+        a.params.insert(
+            "response_format".into(),
+            json!({"type": "json", "strict": true}),
+        );
+        b.params.insert(
+            "response_format".into(),
+            json!({"strict": true, "type": "json"}),
+        );
         a.params.insert("temperature".into(), json!(1));
         b.params.insert("temperature".into(), json!(1.0));
         assert_eq!(exact_key(&a), exact_key(&b));

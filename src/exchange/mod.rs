@@ -313,6 +313,13 @@ impl Reply {
         !self.choices.is_empty() && self.choices.iter().all(|c| c.finish.is_some())
     }
 
+    /// Fills in estimated usage when the provider reported none (e.g. a stream without
+    /// `include_usage`), so replays and saved-token counts have a figure.
+    pub fn with_usage_estimate(mut self, prompt_tokens: u64) -> Reply {
+        self.usage = self.usage_or_estimate(prompt_tokens);
+        self
+    }
+
     /// Usage to report for this reply, estimated from the text when the provider gave none.
     pub fn usage_or_estimate(&self, prompt_tokens: u64) -> Usage {
         if self.usage.total() > 0 {
@@ -348,7 +355,11 @@ pub fn unix_now() -> u64 {
 
 /// A fresh random id with a prefix, e.g. `chatcmpl-3f9a…`.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}-{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
+    format!(
+        "{prefix}-{:016x}{:08x}",
+        fastrand::u64(..),
+        fastrand::u32(..)
+    )
 }
 
 #[cfg(test)]
@@ -357,7 +368,10 @@ mod tests {
 
     #[test]
     fn client_tool_recognises_common_agents() {
-        assert_eq!(client_tool("claude-cli/1.0.3 (external, cli)"), "claude-code");
+        assert_eq!(
+            client_tool("claude-cli/1.0.3 (external, cli)"),
+            "claude-code"
+        );
         assert_eq!(client_tool("OpenAI/Python 1.99.0"), "openai-python");
         assert_eq!(client_tool("curl/8.5.0"), "curl");
         assert_eq!(client_tool(""), "unknown");

@@ -18,7 +18,12 @@ pub fn decode(raw: Bytes, origin: Origin, default_model: &str) -> Result<Exchang
         Some(Value::String(_)) => {
             return Err(DecodeError::param("prompt", "'prompt' must not be empty"));
         }
-        None => return Err(DecodeError::param("prompt", "missing required field: 'prompt'")),
+        None => {
+            return Err(DecodeError::param(
+                "prompt",
+                "missing required field: 'prompt'",
+            ));
+        }
         Some(_) => return Err(DecodeError::param("prompt", "'prompt' must be a string")),
     };
     let model = match obj.get("model") {

@@ -36,7 +36,10 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     let model = match obj.get("model") {
         Some(Value::String(m)) if !m.is_empty() => m.clone(),
         Some(Value::String(_)) | None => {
-            return Err(DecodeError::param("model", "missing required parameter: 'model'"));
+            return Err(DecodeError::param(
+                "model",
+                "missing required parameter: 'model'",
+            ));
         }
         Some(_) => return Err(DecodeError::param("model", "'model' must be a string")),
     };
@@ -53,7 +56,10 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     let raw_messages = match obj.get("messages") {
         Some(Value::Array(m)) if !m.is_empty() => m,
         Some(Value::Array(_)) => {
-            return Err(DecodeError::param("messages", "'messages' must not be empty"));
+            return Err(DecodeError::param(
+                "messages",
+                "'messages' must not be empty",
+            ));
         }
         None => {
             return Err(DecodeError::param(
@@ -61,18 +67,24 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
                 "missing required parameter: 'messages'",
             ));
         }
-        Some(_) => return Err(DecodeError::param("messages", "'messages' must be an array")),
+        Some(_) => {
+            return Err(DecodeError::param(
+                "messages",
+                "'messages' must be an array",
+            ));
+        }
     };
     let mut system = Vec::new();
     let mut messages = Vec::with_capacity(raw_messages.len());
     for (i, m) in raw_messages.iter().enumerate() {
         let message = decode_message(m, i)?;
         let leading = messages.is_empty();
-        if leading && (message.role == "system" || message.role == "developer") {
-            if let Some(text) = text_only(&message) {
-                system.push(text);
-                continue;
-            }
+        if leading
+            && (message.role == "system" || message.role == "developer")
+            && let Some(text) = text_only(&message)
+        {
+            system.push(text);
+            continue;
         }
         messages.push(message);
     }
@@ -112,7 +124,10 @@ fn text_only(m: &Message) -> Option<String> {
 fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
     let param = format!("messages[{i}]");
     let Value::Object(obj) = m else {
-        return Err(DecodeError::param(&param, format!("{param} must be an object")));
+        return Err(DecodeError::param(
+            &param,
+            format!("{param} must be an object"),
+        ));
     };
     let role = match obj.get("role") {
         Some(Value::String(r)) => r.clone(),
@@ -126,7 +141,10 @@ fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
     let mut parts = decode_content(obj.get("content"), &param)?;
     if let Some(calls) = obj.get("tool_calls").filter(|v| !v.is_null()) {
         let Value::Array(calls) = calls else {
-            return Err(DecodeError::param(&param, format!("{param}.tool_calls must be an array")));
+            return Err(DecodeError::param(
+                &param,
+                format!("{param}.tool_calls must be an array"),
+            ));
         };
         for call in calls {
             let id = call.get("id").and_then(Value::as_str);
@@ -361,8 +379,16 @@ pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
         });
     }
     Ok(Reply {
-        id: v.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
-        model: v.get("model").and_then(Value::as_str).unwrap_or("").to_string(),
+        id: v
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        model: v
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         created: v.get("created").and_then(Value::as_u64).unwrap_or(0),
         choices,
         usage: v.get("usage").map(usage_from).unwrap_or_default(),
@@ -584,9 +610,7 @@ pub fn render_sse(reply: &Reply, include_usage: bool) -> Vec<Bytes> {
         }
         sse::data_event(&c.to_string())
     };
-    let delta = |index: u32, delta: Value, finish: Option<&str>| {
-        json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish}])
-    };
+    let delta = |index: u32, delta: Value, finish: Option<&str>| json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish}]);
     let mut events = Vec::new();
     for c in &reply.choices {
         events.push(chunk(

@@ -58,15 +58,30 @@ fn decodes_system_messages_tools_and_params() {
 fn rejects_bad_requests_with_the_offending_param() {
     let cases = [
         (json!([1, 2]), None),
-        (json!({"messages": [{"role": "user", "content": "x"}]}), Some("model")),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}]}),
+            Some("model"),
+        ),
         (json!({"model": 5, "messages": []}), Some("model")),
         (json!({"model": "m"}), Some("messages")),
         (json!({"model": "m", "messages": "hi"}), Some("messages")),
         (json!({"model": "m", "messages": []}), Some("messages")),
-        (json!({"model": "m", "messages": [{"content": "x"}]}), Some("messages[0]")),
-        (json!({"model": "m", "messages": [{"role": "user", "content": 5}]}), Some("messages[0]")),
-        (json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}), Some("stream")),
-        (json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}), Some("messages[0]")),
+        (
+            json!({"model": "m", "messages": [{"content": "x"}]}),
+            Some("messages[0]"),
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": 5}]}),
+            Some("messages[0]"),
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}),
+            Some("stream"),
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}),
+            Some("messages[0]"),
+        ),
     ];
     for (body, param) in cases {
         let err = decode_json(body.clone()).unwrap_err();
@@ -77,13 +92,19 @@ fn rejects_bad_requests_with_the_offending_param() {
 
 #[test]
 fn volatile_fields_do_not_change_the_key() {
-    let a = decode_json(json!({"model": "m", "messages": [{"role": "user", "content": "x"}]})).unwrap();
-    let b = decode_json(json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+    let a =
+        decode_json(json!({"model": "m", "messages": [{"role": "user", "content": "x"}]})).unwrap();
+    let b = decode_json(
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
         "user": "someone", "metadata": {"a": 1}, "stream": true, "store": false,
-        "prompt_cache_key": "k", "service_tier": "auto"}))
+        "prompt_cache_key": "k", "service_tier": "auto"}),
+    )
     .unwrap();
     assert_eq!(exact_key(&a), exact_key(&b));
-    let c = decode_json(json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 5})).unwrap();
+    let c = decode_json(
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 5}),
+    )
+    .unwrap();
     assert_ne!(exact_key(&a), exact_key(&c));
 }
 
@@ -186,7 +207,8 @@ fn accumulator_refuses_incomplete_or_failed_streams() {
 
 #[test]
 fn error_body_has_openai_shape() {
-    let v: Value = serde_json::from_slice(&error_body(401, "invalid_api_key", "nope", None)).unwrap();
+    let v: Value =
+        serde_json::from_slice(&error_body(401, "invalid_api_key", "nope", None)).unwrap();
     assert_eq!(v["error"]["type"], "authentication_error");
     assert_eq!(v["error"]["code"], "invalid_api_key");
     assert_eq!(v["error"]["message"], "nope");

@@ -131,7 +131,11 @@ mod tests {
             },
         ];
         for piece in 1..=input.len() {
-            assert_eq!(decode_in_pieces(input.as_bytes(), piece), expected, "piece {piece}");
+            assert_eq!(
+                decode_in_pieces(input.as_bytes(), piece),
+                expected,
+                "piece {piece}"
+            );
         }
     }
 

@@ -82,9 +82,18 @@ mod tests {
     fn tenants_follow_the_credential_unless_global() {
         let a = headers(&[("authorization", "Bearer a")]);
         let b = headers(&[("x-api-key", "b")]);
-        assert_ne!(tenant(CacheScope::Tenant, &a), tenant(CacheScope::Tenant, &b));
-        assert_eq!(tenant(CacheScope::Tenant, &a), tenant(CacheScope::Tenant, &headers(&[("x-api-key", "a")])));
-        assert_eq!(tenant(CacheScope::Global, &a), tenant(CacheScope::Global, &b));
+        assert_ne!(
+            tenant(CacheScope::Tenant, &a),
+            tenant(CacheScope::Tenant, &b)
+        );
+        assert_eq!(
+            tenant(CacheScope::Tenant, &a),
+            tenant(CacheScope::Tenant, &headers(&[("x-api-key", "a")]))
+        );
+        assert_eq!(
+            tenant(CacheScope::Global, &a),
+            tenant(CacheScope::Global, &b)
+        );
         assert_eq!(tenant(CacheScope::Tenant, &headers(&[])), "anonymous");
     }
 }

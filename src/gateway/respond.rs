@@ -24,7 +24,9 @@ pub struct Render {
 }
 
 pub fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub fn json(status: StatusCode, bytes: Bytes) -> Response<Body> {
@@ -41,7 +43,10 @@ fn sse(events: Vec<Bytes>) -> Response<Body> {
     let stream = futures_util::stream::iter(events.into_iter().map(|b| Ok(Frame::data(b))));
     let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
 }
@@ -96,7 +101,8 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             headers,
             body,
         } => {
-            let mut r = Response::new(StreamBody::new(body.map(|b| b.map(Frame::data))).boxed_unsync());
+            let mut r =
+                Response::new(StreamBody::new(body.map(|b| b.map(Frame::data))).boxed_unsync());
             *r.status_mut() = status;
             *r.headers_mut() = headers;
             with_layer(r, layer, status.is_success())
@@ -107,7 +113,13 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             tracker,
         } => {
             tracker.finish(Some(layer), error.status.as_u16(), Some(error.code));
-            let r = self::error(render.format, error.status, error.code, &error.message, None);
+            let r = self::error(
+                render.format,
+                error.status,
+                error.code,
+                &error.message,
+                None,
+            );
             with_layer(r, layer, false)
         }
     }

@@ -23,39 +23,58 @@ enum Route {
     Chat(Format),
 }
 
+/// Why a request matched no route.
+#[derive(Debug, PartialEq, Eq)]
+enum Unrouted {
+    NotFound,
+    /// The path exists; these methods are allowed on it.
+    MethodNotAllowed(&'static str),
+}
+
 /// Routes by path first, so a known path with the wrong method gets 405 (with `Allow`), not 404.
-fn route(method: &Method, path: &str) -> Result<Route, Response<Body>> {
+fn route(method: &Method, path: &str) -> Result<Route, Unrouted> {
     let (route, allowed) = match path {
         "/healthz" => (Route::Healthz, Method::GET),
         "/health" => (Route::Health, Method::GET),
         "/v1/models" => (Route::Models, Method::GET),
         "/api/chat" => (Route::Chat(Format::Native), Method::POST),
         "/v1/chat/completions" => (Route::Chat(Format::OpenAiChat), Method::POST),
-        _ => {
-            return Err(respond::error(
-                error_format(path),
-                StatusCode::NOT_FOUND,
-                "not_found",
-                &format!("no route for {method} {path}"),
-                None,
-            ));
-        }
+        _ => return Err(Unrouted::NotFound),
     };
     let head_ok = allowed == Method::GET && method == Method::HEAD;
     if method != allowed && !head_ok {
-        let mut r = respond::error(
-            error_format(path),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            &format!("{path} accepts {allowed}, not {method}"),
-            None,
-        );
-        let allow = if allowed == Method::GET { "GET, HEAD" } else { "POST" };
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(allow));
-        return Err(r);
+        let allow = if allowed == Method::GET {
+            "GET, HEAD"
+        } else {
+            "POST"
+        };
+        return Err(Unrouted::MethodNotAllowed(allow));
     }
     Ok(route)
+}
+
+fn unrouted(method: &Method, path: &str, why: Unrouted) -> Response<Body> {
+    match why {
+        Unrouted::NotFound => respond::error(
+            error_format(path),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no route for {method} {path}"),
+            None,
+        ),
+        Unrouted::MethodNotAllowed(allow) => {
+            let mut r = respond::error(
+                error_format(path),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                &format!("{path} accepts {allow}, not {method}"),
+                None,
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+            r
+        }
+    }
 }
 
 /// The error format for a path a client used: native under `/api/`, OpenAI's elsewhere.
@@ -70,7 +89,7 @@ fn error_format(path: &str) -> Format {
 pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     let route = match route(req.method(), req.uri().path()) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(why) => return unrouted(req.method(), req.uri().path(), why),
     };
     if route != Route::Healthz
         && let Some(key) = &gw.key
@@ -98,7 +117,12 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
 }
 
 fn user_agent_tool(headers: &HeaderMap) -> String {
-    ClientInfo::from_user_agent(headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())).tool
+    ClientInfo::from_user_agent(
+        headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .tool
 }
 
 fn health(gw: &Gateway) -> Response<Body> {
@@ -218,17 +242,27 @@ mod tests {
 
     #[test]
     fn routing_distinguishes_404_and_405() {
-        assert_eq!(route(&Method::GET, "/healthz").unwrap(), Route::Healthz);
-        assert_eq!(route(&Method::HEAD, "/healthz").unwrap(), Route::Healthz);
+        assert_eq!(route(&Method::GET, "/healthz"), Ok(Route::Healthz));
+        assert_eq!(route(&Method::HEAD, "/healthz"), Ok(Route::Healthz));
         assert_eq!(
-            route(&Method::POST, "/v1/chat/completions").unwrap(),
-            Route::Chat(Format::OpenAiChat)
+            route(&Method::POST, "/v1/chat/completions"),
+            Ok(Route::Chat(Format::OpenAiChat))
         );
-        let r = route(&Method::GET, "/v1/chat/completions").unwrap_err();
+        assert_eq!(
+            route(&Method::GET, "/v1/chat/completions"),
+            Err(Unrouted::MethodNotAllowed("POST"))
+        );
+        assert_eq!(
+            route(&Method::POST, "/healthz"),
+            Err(Unrouted::MethodNotAllowed("GET, HEAD"))
+        );
+        assert_eq!(route(&Method::GET, "/nope"), Err(Unrouted::NotFound));
+        let r = unrouted(
+            &Method::GET,
+            "/api/chat",
+            Unrouted::MethodNotAllowed("POST"),
+        );
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(r.headers()[header::ALLOW], "POST");
-        let r = route(&Method::POST, "/healthz").unwrap_err();
-        assert_eq!(r.headers()[header::ALLOW], "GET, HEAD");
-        assert_eq!(route(&Method::GET, "/nope").unwrap_err().status(), StatusCode::NOT_FOUND);
     }
 }

@@ -35,7 +35,10 @@ impl Cloud {
     pub fn health(&self) -> LayerHealth {
         let provider = self.upstream.provider();
         let (status, detail) = if self.offline {
-            ("disabled", "offline_mode is on: no request leaves this machine".to_string())
+            (
+                "disabled",
+                "offline_mode is on: no request leaves this machine".to_string(),
+            )
         } else if provider.needs_key() && !self.upstream.has_key() {
             (
                 "degraded",
@@ -46,7 +49,10 @@ impl Cloud {
                 ),
             )
         } else {
-            ("ready", format!("{} at {}", provider.name(), self.upstream.endpoint()))
+            (
+                "ready",
+                format!("{} at {}", provider.name(), self.upstream.endpoint()),
+            )
         };
         LayerHealth {
             enabled: !self.offline,
@@ -67,24 +73,33 @@ impl Cloud {
     pub async fn forward(&self, ex: Exchange, remember: Remember, tracker: Tracker) -> Outcome {
         let started = Instant::now();
         if self.offline {
-            return Cloud::fail(tracker, started, PipelineError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "offline_mode",
-                message: "cache miss and offline_mode is on: the request was not sent to the cloud"
-                    .into(),
-            });
+            return Cloud::fail(
+                tracker,
+                started,
+                PipelineError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "offline_mode",
+                    message:
+                        "cache miss and offline_mode is on: the request was not sent to the cloud"
+                            .into(),
+                },
+            );
         }
         let credential = self.upstream.credential(ex.credential.as_deref());
         if !self.upstream.can_send(&credential) {
-            return Cloud::fail(tracker, started, PipelineError {
-                status: StatusCode::BAD_GATEWAY,
-                code: "no_api_key",
-                message: format!(
-                    "cache miss and no API key is configured for llm_provider \"{}\": set {} (or external_llm_api_key in isartor.toml)",
-                    self.upstream.provider().name(),
-                    env_name("external_llm_api_key"),
-                ),
-            });
+            return Cloud::fail(
+                tracker,
+                started,
+                PipelineError {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "no_api_key",
+                    message: format!(
+                        "cache miss and no API key is configured for llm_provider \"{}\": set {} (or external_llm_api_key in isartor.toml)",
+                        self.upstream.provider().name(),
+                        env_name("external_llm_api_key"),
+                    ),
+                },
+            );
         }
         let passthrough = ex.format == Format::OpenAiChat;
         let body = if passthrough {
@@ -99,11 +114,15 @@ impl Cloud {
                     UpstreamError::Timeout { .. } => "upstream_timeout",
                     UpstreamError::Unreachable { .. } => "upstream_unreachable",
                 };
-                return Cloud::fail(tracker, started, PipelineError {
-                    status: StatusCode::BAD_GATEWAY,
-                    code,
-                    message: e.to_string(),
-                });
+                return Cloud::fail(
+                    tracker,
+                    started,
+                    PipelineError {
+                        status: StatusCode::BAD_GATEWAY,
+                        code,
+                        message: e.to_string(),
+                    },
+                );
             }
         };
         let status = response.status();
@@ -114,16 +133,21 @@ impl Cloud {
             } else {
                 status
             };
-            return Cloud::fail(tracker, started, PipelineError {
-                status: status_out,
-                code: "upstream_error",
-                message: format!("the provider answered {status}: {snippet}"),
-            });
+            return Cloud::fail(
+                tracker,
+                started,
+                PipelineError {
+                    status: status_out,
+                    code: "upstream_error",
+                    message: format!("the provider answered {status}: {snippet}"),
+                },
+            );
         }
         if passthrough {
             return self.stream(ex, response, remember, tracker, started);
         }
-        self.read_whole(ex, response, remember, tracker, started).await
+        self.read_whole(ex, response, remember, tracker, started)
+            .await
     }
 
     /// Streams the response through, teeing 2xx bodies into the caches.
@@ -179,42 +203,63 @@ impl Cloud {
         let bytes = match tokio::time::timeout(self.upstream.timeout(), response.bytes()).await {
             Ok(Ok(b)) => b,
             Ok(Err(e)) => {
-                return Cloud::fail(tracker, started, PipelineError {
-                    status: StatusCode::BAD_GATEWAY,
-                    code: "upstream_unreachable",
-                    message: format!("the provider's reply broke off: {e}"),
-                });
+                return Cloud::fail(
+                    tracker,
+                    started,
+                    PipelineError {
+                        status: StatusCode::BAD_GATEWAY,
+                        code: "upstream_unreachable",
+                        message: format!("the provider's reply broke off: {e}"),
+                    },
+                );
             }
             Err(_) => {
-                return Cloud::fail(tracker, started, PipelineError {
-                    status: StatusCode::BAD_GATEWAY,
-                    code: "upstream_timeout",
-                    message: format!(
-                        "the provider's reply did not finish within {} s (l3_timeout_secs)",
-                        self.upstream.timeout().as_secs()
-                    ),
-                });
+                return Cloud::fail(
+                    tracker,
+                    started,
+                    PipelineError {
+                        status: StatusCode::BAD_GATEWAY,
+                        code: "upstream_timeout",
+                        message: format!(
+                            "the provider's reply did not finish within {} s (l3_timeout_secs)",
+                            self.upstream.timeout().as_secs()
+                        ),
+                    },
+                );
             }
         };
         let reply = match openai::parse_reply(&bytes) {
-            Ok(r) if r.is_complete() => Arc::new(r),
+            Ok(r) if r.is_complete() => {
+                Arc::new(r.with_usage_estimate(ex.estimated_prompt_tokens()))
+            }
             Ok(_) => {
-                return Cloud::fail(tracker, started, PipelineError {
-                    status: StatusCode::BAD_GATEWAY,
-                    code: "upstream_reply_invalid",
-                    message: "the provider's reply had no finished choice".into(),
-                });
+                return Cloud::fail(
+                    tracker,
+                    started,
+                    PipelineError {
+                        status: StatusCode::BAD_GATEWAY,
+                        code: "upstream_reply_invalid",
+                        message: "the provider's reply had no finished choice".into(),
+                    },
+                );
             }
             Err(e) => {
-                return Cloud::fail(tracker, started, PipelineError {
-                    status: StatusCode::BAD_GATEWAY,
-                    code: "upstream_reply_invalid",
-                    message: e.to_string(),
-                });
+                return Cloud::fail(
+                    tracker,
+                    started,
+                    PipelineError {
+                        status: StatusCode::BAD_GATEWAY,
+                        code: "upstream_reply_invalid",
+                        message: e.to_string(),
+                    },
+                );
             }
         };
         tracker.layer(Layer::L3, started.elapsed(), LayerOutcome::Answered);
-        tracker.usage(Layer::L3, reply.usage_or_estimate(ex.estimated_prompt_tokens()));
+        tracker.usage(
+            Layer::L3,
+            reply.usage_or_estimate(ex.estimated_prompt_tokens()),
+        );
         remember.store(reply.clone()).await;
         Outcome::Reply {
             layer: Layer::L3,

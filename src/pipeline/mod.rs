@@ -105,7 +105,8 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(config: &Config, bus: Bus) -> Result<Pipeline, ConfigError> {
-        let exact = (config.cache_mode != CacheMode::Semantic).then(|| exact::ExactLayer::new(config));
+        let exact =
+            (config.cache_mode != CacheMode::Semantic).then(|| exact::ExactLayer::new(config));
         Ok(Pipeline {
             exact,
             cloud: cloud::Cloud::new(config)?,
@@ -128,8 +129,7 @@ impl Pipeline {
             match exact.get(&key).await {
                 Ok(Some(reply)) => {
                     tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Hit);
-                    let usage = reply.usage_or_estimate(exchange.estimated_prompt_tokens());
-                    tracker.usage(Layer::L1a, usage);
+                    tracker.usage(Layer::L1a, reply.usage);
                     return Outcome::Reply {
                         layer: Layer::L1a,
                         reply,

@@ -74,11 +74,15 @@ impl Tee {
 
     /// The body ended cleanly: publish the event and start storing the reply, if complete.
     fn ended(&mut self) -> Option<BoxFuture<'static, ()>> {
-        let reply = self.collector.take().and_then(Collector::finish);
+        let reply = self
+            .collector
+            .take()
+            .and_then(Collector::finish)
+            .map(|r| r.with_usage_estimate(self.prompt_tokens));
         let mut tracker = self.tracker.take()?;
         tracker.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Answered);
         let store = reply.map(|reply| {
-            tracker.usage(Layer::L3, reply.usage_or_estimate(self.prompt_tokens));
+            tracker.usage(Layer::L3, reply.usage);
             let remember = self.remember.take().unwrap_or_default();
             remember.store(std::sync::Arc::new(reply))
         });

@@ -33,7 +33,10 @@ impl MemoryStore {
 }
 
 impl ReplyStore for MemoryStore {
-    fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Arc<Reply>>, StoreError>> {
+    fn get<'a>(
+        &'a self,
+        key: &'a CacheKey,
+    ) -> BoxFuture<'a, Result<Option<Arc<Reply>>, StoreError>> {
         async move { Ok(self.cache.get(key).await) }.boxed()
     }
 

@@ -17,7 +17,10 @@ pub struct StoreError(pub String);
 
 /// Key → complete canonical reply, with the store's own TTL and capacity.
 pub trait ReplyStore: Send + Sync + 'static {
-    fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Arc<Reply>>, StoreError>>;
+    fn get<'a>(
+        &'a self,
+        key: &'a CacheKey,
+    ) -> BoxFuture<'a, Result<Option<Arc<Reply>>, StoreError>>;
     fn put(&self, key: CacheKey, reply: Arc<Reply>) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Entries currently held (approximate for concurrent stores).
     fn len(&self) -> u64;

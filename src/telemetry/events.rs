@@ -219,7 +219,11 @@ impl Tracker {
 impl Drop for Tracker {
     fn drop(&mut self) {
         if self.event.is_some() {
-            let layer = self.event.as_ref().and_then(|e| e.layers.last()).map(|t| t.layer);
+            let layer = self
+                .event
+                .as_ref()
+                .and_then(|e| e.layers.last())
+                .map(|t| t.layer);
             // 499: the client went away before the response was complete (nginx's convention).
             self.complete(layer, 499, Some("client_closed"));
         }
@@ -254,7 +258,10 @@ mod tests {
         t.layer(Layer::L3, Duration::from_millis(1), LayerOutcome::Answered);
         drop(t);
         let e = rx.recv().await.unwrap();
-        assert_eq!((e.status, e.layer, e.deflected), (499, Some(Layer::L3), false));
+        assert_eq!(
+            (e.status, e.layer, e.deflected),
+            (499, Some(Layer::L3), false)
+        );
         assert!(rx.try_recv().is_err(), "exactly one event per request");
     }
 
@@ -262,7 +269,8 @@ mod tests {
     async fn errors_and_l3_are_not_deflections() {
         let bus = Bus::new(16);
         let mut rx = bus.subscribe();
-        bus.track(Surface::Gateway, "x").finish(None, 401, Some("unauthorized"));
+        bus.track(Surface::Gateway, "x")
+            .finish(None, 401, Some("unauthorized"));
         let mut t = bus.track(Surface::Gateway, "x");
         t.usage(
             Layer::L3,

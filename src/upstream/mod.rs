@@ -81,14 +81,23 @@ pub fn http_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client
 }
 
 fn loopback_proxy_in_env() -> bool {
-    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .filter_map(|v| reqwest::Url::parse(&v).ok())
-        .any(|u| {
-            matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"))
-                || u.host_str().is_some_and(|h| h.starts_with("127."))
-        })
+    [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok())
+    .filter_map(|v| reqwest::Url::parse(&v).ok())
+    .any(|u| {
+        matches!(
+            u.host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        ) || u.host_str().is_some_and(|h| h.starts_with("127."))
+    })
 }
 
 #[cfg(test)]
@@ -114,6 +123,9 @@ mod tests {
         let f = forwardable(&h);
         let mut names: Vec<&str> = f.keys().map(|k| k.as_str()).collect();
         names.sort();
-        assert_eq!(names, vec!["content-type", "openai-organization", "user-agent"]);
+        assert_eq!(
+            names,
+            vec!["content-type", "openai-organization", "user-agent"]
+        );
     }
 }

@@ -75,7 +75,10 @@ impl OpenAiCompatible {
             .client
             .post(&self.endpoint)
             .headers(headers.clone())
-            .header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )
             .body(body);
         let secret = match credential {
             Credential::Configured(s) => Some(s.expose()),

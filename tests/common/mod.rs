@@ -168,7 +168,11 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
             } else {
                 json!({"role": "assistant", "content": text})
             };
-            let finish = if mode == Mode::ToolCall { "tool_calls" } else { "stop" };
+            let finish = if mode == Mode::ToolCall {
+                "tool_calls"
+            } else {
+                "stop"
+            };
             let body = json!({"id": id, "object": "chat.completion", "created": 1700000000u64,
                 "model": "mock-model", "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
@@ -178,11 +182,21 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
             let (tx, rx) = mpsc::channel::<Bytes>(16);
             let usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
             tokio::spawn(async move {
-                let _ = tx.send(chunk(&id, json!({"role": "assistant", "content": ""}), None)).await;
+                let _ = tx
+                    .send(chunk(
+                        &id,
+                        json!({"role": "assistant", "content": ""}),
+                        None,
+                    ))
+                    .await;
                 if mode == Mode::StreamHeld {
-                    let _ = tx.send(chunk(&id, json!({"content": "first "}), None)).await;
+                    let _ = tx
+                        .send(chunk(&id, json!({"content": "first "}), None))
+                        .await;
                     st.release.notified().await;
-                    let _ = tx.send(chunk(&id, json!({"content": "second"}), None)).await;
+                    let _ = tx
+                        .send(chunk(&id, json!({"content": "second"}), None))
+                        .await;
                 } else if mode == Mode::ToolCall {
                     let call = json!({"tool_calls": [{"index": 0, "id": format!("call_{n}"), "type": "function",
                         "function": {"name": "get_weather", "arguments": ""}}]});
@@ -197,7 +211,11 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
                 if mode == Mode::Truncated {
                     return;
                 }
-                let finish = if mode == Mode::ToolCall { "tool_calls" } else { "stop" };
+                let finish = if mode == Mode::ToolCall {
+                    "tool_calls"
+                } else {
+                    "stop"
+                };
                 let _ = tx.send(chunk(&id, json!({}), Some(finish))).await;
                 if usage {
                     let u = json!({"id": id, "object": "chat.completion.chunk", "created": 1700000000u64,
@@ -208,7 +226,9 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
                 let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
             });
             let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+                rx.recv()
+                    .await
+                    .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
             });
             Response::builder()
                 .status(StatusCode::OK)
@@ -311,5 +331,8 @@ pub async fn get_json(base: &str, path: &str, header: Option<(&str, &str)>) -> (
     let res = req.send().await.expect("daemon answers");
     let status = res.status();
     let bytes = res.bytes().await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }

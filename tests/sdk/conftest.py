@@ -1,0 +1,89 @@
+"""Fixtures: the stand-in cloud and the real isartor daemon (its own HOME, port 0), both started
+by the test and stopped by PID when the session ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def isartor_bin():
+    explicit = os.environ.get("ISARTOR_BIN")
+    if explicit:
+        return explicit
+    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    return str(Path(target) / "debug" / "isartor")
+
+
+class Cloud:
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "mock_cloud.py"), "0"],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening on "), line
+        self.port = int(line.split()[-1])
+
+    def count(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count") as r:
+            return json.load(r)["count"]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class Daemon:
+    def __init__(self, cloud, extra_env=None):
+        self.home = tempfile.mkdtemp(prefix="isartor-sdk-")
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": self.home,
+            "ISARTOR__HOST_PORT": "127.0.0.1:0",
+            "ISARTOR__EXTERNAL_LLM_URL": f"http://127.0.0.1:{cloud.port}/v1",
+            "ISARTOR__EXTERNAL_LLM_API_KEY": "sk-stand-in",
+        }
+        self.env.update(extra_env or {})
+        self.log = open(Path(self.home) / "daemon.log", "w")
+        self.proc = subprocess.Popen([isartor_bin(), "up"], env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.proc.poll() is None, open(Path(self.home) / "daemon.log").read()
+            status = subprocess.run([isartor_bin(), "status", "--json"], env=self.env,
+                                    capture_output=True, text=True)
+            info = json.loads(status.stdout)
+            if info.get("healthy"):
+                self.base = f"http://{info['addr']}"
+                break
+            assert time.monotonic() < deadline, "daemon did not become healthy"
+            time.sleep(0.05)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=30) == 0
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    c = Cloud()
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def daemon(cloud):
+    d = Daemon(cloud)
+    yield d
+    d.stop()

@@ -1,0 +1,94 @@
+"""A stand-in for a cloud LLM provider, for tests and the quickstart (no key, no network).
+
+Speaks OpenAI chat completions on POST /v1/chat/completions: JSON, or SSE when the request has
+"stream": true. Every answer is numbered ("echo #N: <last user message>") so a caller can tell a
+fresh upstream answer from a cached one. GET /count returns how many completions were served.
+
+Usage: python3 mock_cloud.py [PORT]   (prints "listening on PORT" once ready; 0 picks a port)
+"""
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+COUNT = 0
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body, content_type="application/json"):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path == "/count":
+            self._send(200, json.dumps({"count": COUNT}))
+        else:
+            self._send(404, json.dumps({"error": {"message": "not found"}}))
+
+    def do_POST(self):
+        global COUNT
+        length = int(self.headers.get("content-length", "0"))
+        request = json.loads(self.rfile.read(length) or b"{}")
+        if not self.path.endswith("/chat/completions"):
+            self._send(404, json.dumps({"error": {"message": "not found"}}))
+            return
+        with LOCK:
+            COUNT += 1
+            n = COUNT
+        users = [m for m in request.get("messages", []) if m.get("role") == "user"]
+        last = users[-1].get("content") if users else ""
+        text = f"echo #{n}: {last if isinstance(last, str) else '(parts)'}"
+        base = {"id": f"chatcmpl-stand-in-{n}", "created": 1700000000, "model": request.get("model", "stand-in")}
+        usage = {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14}
+        if not request.get("stream"):
+            body = dict(base, object="chat.completion", usage=usage, choices=[{
+                "index": 0, "finish_reason": "stop",
+                "message": {"role": "assistant", "content": text}}])
+            self._send(200, json.dumps(body))
+            return
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+        def event(payload):
+            data = f"data: {payload}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def chunk(delta, finish=None):
+            event(json.dumps(dict(base, object="chat.completion.chunk", choices=[{
+                "index": 0, "delta": delta, "finish_reason": finish}])))
+
+        chunk({"role": "assistant", "content": ""})
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            chunk({"content": word + (" " if i < len(words) - 1 else "")})
+        chunk({}, "stop")
+        if (request.get("stream_options") or {}).get("include_usage"):
+            event(json.dumps(dict(base, object="chat.completion.chunk", choices=[], usage=usage)))
+        event("[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    print(f"listening on {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
