@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
     if args.detach {
         return background(ctx, args.wait);
     }
-    logs::init();
+    let _log = logs::init();
     let mut lock = pidfile::acquire(&ctx.paths.pid_file())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {

@@ -45,9 +45,16 @@ pub async fn start(config: Config) -> Result<Daemon> {
     let addr = listener.local_addr()?;
     let bus = Bus::default();
     let pipeline = Arc::new(Pipeline::new(&config, bus.clone())?);
-    for (layer, health) in [("l1b", pipeline.health().l1b), ("l3", pipeline.health().l3)] {
-        if health.status != "ready" {
-            tracing::warn!("{layer}: {}", health.detail);
+    let health = pipeline.health();
+    for (layer, h) in [
+        ("l1a", &health.l1a),
+        ("l1b", &health.l1b),
+        ("l2", &health.l2),
+        ("l3", &health.l3),
+    ] {
+        match h.status {
+            "degraded" => tracing::warn!("{layer}: {}", h.detail),
+            _ => tracing::info!("{layer}: {} ({})", h.status, h.detail),
         }
     }
     let gateway = Arc::new(Gateway::new(&config, pipeline));

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Exact-cache hit latency and throughput over HTTP, side by side with nginx answering a canned
+# body, in one run on this machine. nginx doubles as the upstream: Isartor's first request goes
+# through L3 to it and is cached; wrk then measures L1a hits. The daemon and nginx are pinned to
+# core 0 (one worker each), wrk to core 1.
+#
+# Usage: [ISARTOR_BIN=path] scripts/bench-hit.sh [SECONDS=10] [CONNECTIONS=32]
+# Needs: wrk and nginx (Debian: apt-get install wrk nginx-light), python3, curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"
+conns="${2:-32}"
+for tool in wrk nginx curl python3 taskset; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk nginx-light)"; exit 1; }
+done
+
+# ISARTOR_BIN=path compares another build (e.g. before/after a change) without rebuilding.
+if [ -n "${ISARTOR_BIN:-}" ]; then
+  bin="$ISARTOR_BIN"
+else
+  cargo build --release --locked --bin isartor >&2
+  bin="${CARGO_TARGET_DIR:-target}/release/isartor"
+fi
+
+tmp="$(mktemp -d)"
+nginx_pid=""
+isartor_pid=""
+cleanup() {
+  [ -n "$isartor_pid" ] && kill "$isartor_pid" 2>/dev/null && wait "$isartor_pid" 2>/dev/null || true
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ngx_port="$(free_port)"
+isa_port="$(free_port)"
+
+reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Use git reset --soft HEAD~1: it undoes the commit and keeps your changes staged.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":30,"completion_tokens":20,"total_tokens":50},"system_fingerprint":null}'
+request='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"How do I undo the last git commit but keep my changes?"}]}'
+
+cat > "$tmp/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$ngx_port;
+    location / { default_type application/json; return 200 '$reply'; }
+  }
+}
+CONF
+taskset -c 0 nginx -c "$tmp/nginx.conf" -p "$tmp" &
+nginx_pid=$!
+
+HOME="$tmp" XDG_RUNTIME_DIR="$tmp/run" XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" \
+ISARTOR__HOST_PORT="127.0.0.1:$isa_port" \
+ISARTOR__EXTERNAL_LLM_URL="http://127.0.0.1:$ngx_port/v1" \
+ISARTOR__EXTERNAL_LLM_API_KEY=bench \
+RUST_LOG="${RUST_LOG:-info}" \
+  taskset -c 0 "$bin" up > "$tmp/isartor.log" 2>&1 &
+isartor_pid=$!
+
+for _ in $(seq 200); do
+  curl -sf "http://127.0.0.1:$isa_port/healthz" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$ngx_port/" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+layer() { curl -s -o /dev/null -D - "http://127.0.0.1:$isa_port/v1/chat/completions" -H 'content-type: application/json' -d "$request" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-isartor-layer"{print $2}'; }
+first="$(layer)"; second="$(layer)"
+[ "$first" = l3 ] && [ "$second" = l1a ] || { echo "warm-up failed: $first then $second"; cat "$tmp/isartor.log"; exit 1; }
+
+cat > "$tmp/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$request'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+# wrk prints latencies as 85.00us / 1.20ms / 2.00s: normalise to microseconds.
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000} else print v}'; }
+run() { # name url connections
+  local out
+  out="$(taskset -c 1 wrk -t1 -c"$3" -d"${secs}s" --latency -s "$tmp/post.lua" "$2")"
+  local p50 p99 rps
+  p50="$(echo "$out" | awk '$1=="50%"{print $2}' | to_us)"
+  p99="$(echo "$out" | awk '$1=="99%"{print $2}' | to_us)"
+  rps="$(echo "$out" | awk '/Requests\/sec/{print $2}')"
+  printf '%-14s c=%-4s p50 %8.1f us   p99 %8.1f us   %10.0f req/s\n' "$1" "$3" "$p50" "$p99" "$rps"
+  echo "$1 $3 $p50 $p99 $rps" >> "$tmp/results"
+}
+
+echo "exact-hit benchmark: ${secs}s per run, server on core 0, wrk on core 1"
+for c in 1 "$conns"; do
+  run nginx "http://127.0.0.1:$ngx_port/v1/chat/completions" "$c"
+  run isartor-l1a "http://127.0.0.1:$isa_port/v1/chat/completions" "$c"
+done
+echo
+awk '
+  $1=="nginx" {n50[$2]=$3; n99[$2]=$4; nr[$2]=$5}
+  $1=="isartor-l1a" {i50[$2]=$3; i99[$2]=$4; ir[$2]=$5}
+  END { for (c in n50) printf "ratio isartor/nginx c=%-4s p50 %.2fx   p99 %.2fx   req/s %.2fx\n", c, i50[c]/n50[c], i99[c]/n99[c], ir[c]/nr[c] }
+' "$tmp/results"
