@@ -8,21 +8,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use isartor::exchange::key::{CacheKey, exact_key};
-use isartor::exchange::{
-    Choice, ClientInfo, FinishReason, Origin, Part, Reply, Surface, Usage, openai,
-};
+use isartor::exchange::{Choice, FinishReason, Origin, Part, Reply, Surface, Usage, openai};
 use isartor::store::ReplyStore;
 use isartor::store::memory::MemoryStore;
 use serde_json::json;
 
 fn origin() -> Origin {
-    Origin {
-        surface: Surface::Gateway,
-        tenant: "bench".into(),
-        client: ClientInfo::default(),
-        headers: Default::default(),
-        credential: None,
-    }
+    Origin::new(Surface::Gateway, "bench")
 }
 
 fn small_body() -> Bytes {

@@ -20,5 +20,5 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
-cargo build --locked --bin isartor
+# `cargo test` above built target/debug/isartor, which the SDK tests start.
 "$venv/bin/python" -m pytest -q tests/sdk

@@ -271,19 +271,7 @@ async fn stop_drains_in_flight_requests() {
     .await
     .expect("foreground daemon became healthy");
 
-    let mut body = chat("a long answer");
-    body["stream"] = json!(true);
-    let mut res = client()
-        .post(format!("http://{addr}/v1/chat/completions"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let mut got = String::new();
-    while !got.contains("first ") {
-        let chunk = res.chunk().await.unwrap().expect("stream open");
-        got.push_str(&text(&chunk));
-    }
+    let (res, got) = stream_until(&format!("http://{addr}"), "a long answer", "first ").await;
 
     let stop = home.cmd(&["stop"]).spawn().unwrap();
     // Once the daemon has taken the signal it stops accepting: wait for that, then let the
@@ -296,9 +284,7 @@ async fn stop_drains_in_flight_requests() {
     .await
     .expect("listener closed after SIGTERM");
     mock.release();
-    while let Some(chunk) = res.chunk().await.unwrap() {
-        got.push_str(&text(&chunk));
-    }
+    let got = read_rest(res, got).await;
     let (answer, done) = sse_text(&bytes::Bytes::from(got));
     assert_eq!((answer.as_str(), done), ("first second", true));
 

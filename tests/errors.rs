@@ -173,38 +173,19 @@ async fn gateway_key_guards_every_route_but_healthz() {
     // The gateway key never goes upstream; the configured provider key does.
     assert_eq!(mock.last().headers["authorization"], "Bearer sk-upstream");
 
-    let c = client();
-    assert_eq!(
-        c.get(format!("{base}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        c.get(format!("{base}/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        c.get(format!("{base}/v1/models"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    let ok = c
-        .get(format!("{base}/v1/models"))
-        .header("x-api-key", "gw-secret")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
+    for (path, key, expected) in [
+        ("/healthz", None, 200),
+        ("/health", None, 401),
+        ("/v1/models", None, 401),
+        ("/v1/models", Some(("x-api-key", "gw-secret")), 200),
+        ("/health", Some(("authorization", "Bearer gw-secret")), 200),
+    ] {
+        assert_eq!(
+            get_json(&base, path, key).await.0,
+            expected,
+            "{path} {key:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -263,30 +263,11 @@ async fn streaming_is_not_buffered() {
     let mock = Mock::start().await;
     mock.set(Mode::StreamHeld);
     let (_d, base) = daemon(&mock, |_| {}).await;
-    let mut body = chat("stream please");
-    body["stream"] = json!(true);
-    let mut res = client()
-        .post(format!("{base}/v1/chat/completions"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
     // The mock holds the rest of its reply until released: the first content must arrive anyway.
-    let mut got = String::new();
-    let guard = std::time::Duration::from_secs(20);
-    while !got.contains("first ") {
-        let chunk = tokio::time::timeout(guard, res.chunk())
-            .await
-            .expect("first chunk arrived while upstream was still streaming")
-            .unwrap()
-            .expect("stream still open");
-        got.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    let (res, got) = stream_until(&base, "stream please", "first ").await;
     assert!(!got.contains("[DONE]"));
     mock.release();
-    while let Some(chunk) = res.chunk().await.unwrap() {
-        got.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    let got = read_rest(res, got).await;
     let (text, done) = sse_text(&Bytes::from(got));
     assert_eq!((text.as_str(), done), ("first second", true));
 }

@@ -201,30 +201,24 @@ impl Canon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{ClientInfo, Format, Surface};
+    use crate::exchange::{Format, Origin, Surface};
     use serde_json::json;
 
     fn exchange() -> Exchange {
+        let turn = Message {
+            role: "user".into(),
+            parts: vec![Part::text("hi")],
+            extra: Default::default(),
+        };
         Exchange {
-            surface: Surface::Gateway,
-            format: Format::OpenAiChat,
-            tenant: "t".into(),
-            model: "gpt-4o-mini".into(),
             system: vec!["be brief".into()],
-            messages: vec![Message {
-                role: "user".into(),
-                parts: vec![Part::text("hi")],
-                extra: Default::default(),
-            }],
-            tools: None,
-            tool_choice: None,
-            params: Default::default(),
-            stream: false,
-            stream_usage: false,
-            raw: Default::default(),
-            client: ClientInfo::default(),
-            headers: Default::default(),
-            credential: None,
+            ..Exchange::new(
+                Origin::new(Surface::Gateway, "t"),
+                Format::OpenAiChat,
+                "gpt-4o-mini".into(),
+                vec![turn],
+                bytes::Bytes::new(),
+            )
         }
     }
 

@@ -168,6 +168,19 @@ pub struct Origin {
     pub credential: Option<String>,
 }
 
+impl Origin {
+    /// An origin with no client details (in-process callers, tests, benches).
+    pub fn new(surface: Surface, tenant: impl Into<String>) -> Origin {
+        Origin {
+            surface,
+            tenant: tenant.into(),
+            client: ClientInfo::default(),
+            headers: http::HeaderMap::new(),
+            credential: None,
+        }
+    }
+}
+
 /// One client request in canonical form.
 #[derive(Debug, Clone)]
 pub struct Exchange {
@@ -197,6 +210,33 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// An exchange with no system prompt, tools or params, not streamed; decoders set the rest.
+    pub fn new(
+        origin: Origin,
+        format: Format,
+        model: String,
+        messages: Vec<Message>,
+        raw: Bytes,
+    ) -> Exchange {
+        Exchange {
+            surface: origin.surface,
+            format,
+            tenant: origin.tenant,
+            model,
+            system: Vec::new(),
+            messages,
+            tools: None,
+            tool_choice: None,
+            params: BTreeMap::new(),
+            stream: false,
+            stream_usage: false,
+            raw,
+            client: origin.client,
+            headers: origin.headers,
+            credential: origin.credential,
+        }
+    }
+
     /// The last user turn's text, if the conversation ends with one.
     pub fn last_user_text(&self) -> Option<String> {
         self.messages

@@ -36,27 +36,18 @@ pub fn decode(raw: Bytes, origin: Origin, default_model: &str) -> Result<Exchang
             ));
         }
     };
-    Ok(Exchange {
-        surface: origin.surface,
-        format: Format::Native,
-        tenant: origin.tenant,
+    let turn = Message {
+        role: "user".into(),
+        parts: vec![Part::text(prompt)],
+        extra: Default::default(),
+    };
+    Ok(Exchange::new(
+        origin,
+        Format::Native,
         model,
-        system: Vec::new(),
-        messages: vec![Message {
-            role: "user".into(),
-            parts: vec![Part::text(prompt)],
-            extra: Default::default(),
-        }],
-        tools: None,
-        tool_choice: None,
-        params: Default::default(),
-        stream: false,
-        stream_usage: false,
+        vec![turn],
         raw,
-        client: origin.client,
-        headers: origin.headers,
-        credential: origin.credential,
-    })
+    ))
 }
 
 /// Renders a reply in the native shape. `layer` is 1 for the caches, 2 local, 3 cloud.
@@ -72,16 +63,10 @@ pub fn error_body(code: &str, message: &str) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{ClientInfo, Surface};
+    use crate::exchange::Surface;
 
     fn origin() -> Origin {
-        Origin {
-            surface: Surface::Gateway,
-            tenant: "t".into(),
-            client: ClientInfo::default(),
-            headers: Default::default(),
-            credential: None,
-        }
+        Origin::new(Surface::Gateway, "t")
     }
 
     #[test]

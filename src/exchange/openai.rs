@@ -96,21 +96,13 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Ok(Exchange {
-        surface: origin.surface,
-        format: Format::OpenAiChat,
-        tenant: origin.tenant,
-        model,
         system,
-        messages,
         tools: obj.get("tools").filter(|v| !v.is_null()).cloned(),
         tool_choice: obj.get("tool_choice").filter(|v| !v.is_null()).cloned(),
         params,
         stream,
         stream_usage,
-        raw,
-        client: origin.client,
-        headers: origin.headers,
-        credential: origin.credential,
+        ..Exchange::new(origin, Format::OpenAiChat, model, messages, raw)
     })
 }
 

@@ -1,17 +1,11 @@
 //! Unit tests of the OpenAI chat-completions codec.
 
 use super::*;
+use crate::exchange::Surface;
 use crate::exchange::key::exact_key;
-use crate::exchange::{ClientInfo, Surface};
 
 fn origin() -> Origin {
-    Origin {
-        surface: Surface::Gateway,
-        tenant: "t".into(),
-        client: ClientInfo::default(),
-        headers: Default::default(),
-        credential: None,
-    }
+    Origin::new(Surface::Gateway, "t")
 }
 
 fn decode_json(v: Value) -> Result<Exchange, DecodeError> {

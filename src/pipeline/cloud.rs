@@ -11,7 +11,7 @@ use super::tee::Tee;
 use super::{LayerHealth, Outcome, PipelineError, Remember};
 use crate::config::{Config, ConfigError, env_name};
 use crate::exchange::collect::Collector;
-use crate::exchange::{Exchange, Format, openai};
+use crate::exchange::{Exchange, Format, Reply, openai};
 use crate::telemetry::{Layer, LayerOutcome, Tracker};
 use crate::upstream::openai::OpenAiCompatible;
 use crate::upstream::{UpstreamError, response_header_passes};
@@ -72,82 +72,86 @@ impl Cloud {
 
     pub async fn forward(&self, ex: Exchange, remember: Remember, tracker: Tracker) -> Outcome {
         let started = Instant::now();
+        let passthrough = ex.format == Format::OpenAiChat;
+        let response = match self.send(&ex, passthrough).await {
+            Ok(r) => r,
+            Err(e) => return Cloud::fail(tracker, started, e),
+        };
+        if passthrough {
+            return self.stream(ex, response, remember, tracker, started);
+        }
+        match self.read_whole(&ex, response).await {
+            Ok(reply) => {
+                let mut tracker = tracker;
+                tracker.layer(Layer::L3, started.elapsed(), LayerOutcome::Answered);
+                tracker.usage(Layer::L3, reply.usage);
+                remember.store(reply.clone()).await;
+                Outcome::Reply {
+                    layer: Layer::L3,
+                    reply,
+                    tracker,
+                }
+            }
+            Err(e) => Cloud::fail(tracker, started, e),
+        }
+    }
+
+    /// Sends the request and returns the response once its headers arrived. Provider 5xx (and,
+    /// for translated formats, any non-2xx) become errors; pass-through 4xx go back as they are.
+    async fn send(
+        &self,
+        ex: &Exchange,
+        passthrough: bool,
+    ) -> Result<reqwest::Response, PipelineError> {
         if self.offline {
-            return Cloud::fail(
-                tracker,
-                started,
-                PipelineError {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    code: "offline_mode",
-                    message:
-                        "cache miss and offline_mode is on: the request was not sent to the cloud"
-                            .into(),
-                },
-            );
+            return Err(PipelineError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "offline_mode",
+                message: "cache miss and offline_mode is on: the request was not sent to the cloud"
+                    .into(),
+            });
         }
         let credential = self.upstream.credential(ex.credential.as_deref());
         if !self.upstream.can_send(&credential) {
-            return Cloud::fail(
-                tracker,
-                started,
-                PipelineError {
-                    status: StatusCode::BAD_GATEWAY,
-                    code: "no_api_key",
-                    message: format!(
-                        "cache miss and no API key is configured for llm_provider \"{}\": set {} (or external_llm_api_key in isartor.toml)",
-                        self.upstream.provider().name(),
-                        env_name("external_llm_api_key"),
-                    ),
-                },
-            );
+            return Err(PipelineError::bad_gateway(
+                "no_api_key",
+                format!(
+                    "cache miss and no API key is configured for llm_provider \"{}\": set {} (or external_llm_api_key in isartor.toml)",
+                    self.upstream.provider().name(),
+                    env_name("external_llm_api_key"),
+                ),
+            ));
         }
-        let passthrough = ex.format == Format::OpenAiChat;
         let body = if passthrough {
             ex.raw.clone()
         } else {
-            openai::encode_request(&ex)
+            openai::encode_request(ex)
         };
-        let response = match self.upstream.send(body, &ex.headers, credential).await {
-            Ok(r) => r,
-            Err(e) => {
+        let response = self
+            .upstream
+            .send(body, &ex.headers, credential)
+            .await
+            .map_err(|e| {
                 let code = match e {
                     UpstreamError::Timeout { .. } => "upstream_timeout",
                     UpstreamError::Unreachable { .. } => "upstream_unreachable",
                 };
-                return Cloud::fail(
-                    tracker,
-                    started,
-                    PipelineError {
-                        status: StatusCode::BAD_GATEWAY,
-                        code,
-                        message: e.to_string(),
-                    },
-                );
-            }
-        };
+                PipelineError::bad_gateway(code, e.to_string())
+            })?;
         let status = response.status();
         if status.is_server_error() || (!passthrough && !status.is_success()) {
             let snippet = self.error_snippet(response).await;
-            let status_out = if status.is_server_error() {
-                StatusCode::BAD_GATEWAY
-            } else {
-                status
-            };
-            return Cloud::fail(
-                tracker,
-                started,
-                PipelineError {
-                    status: status_out,
+            let message = format!("the provider answered {status}: {snippet}");
+            return Err(match status.is_server_error() {
+                true => PipelineError::bad_gateway("upstream_error", message),
+                false => PipelineError {
+                    status,
                     code: "upstream_error",
-                    message: format!("the provider answered {status}: {snippet}"),
+                    message,
                 },
-            );
+            });
         }
-        if passthrough {
-            return self.stream(ex, response, remember, tracker, started);
-        }
-        self.read_whole(ex, response, remember, tracker, started)
-            .await
+        Ok(response)
     }
 
     /// Streams the response through, teeing 2xx bodies into the caches.
@@ -191,81 +195,42 @@ impl Cloud {
         }
     }
 
-    /// Reads a whole reply (for formats the provider does not speak) and stores it.
+    /// Reads a whole reply (for formats the provider does not speak).
     async fn read_whole(
         &self,
-        ex: Exchange,
+        ex: &Exchange,
         response: reqwest::Response,
-        remember: Remember,
-        mut tracker: Tracker,
-        started: Instant,
-    ) -> Outcome {
-        let bytes = match tokio::time::timeout(self.upstream.timeout(), response.bytes()).await {
+    ) -> Result<Arc<Reply>, PipelineError> {
+        let timeout = self.upstream.timeout();
+        let bytes = match tokio::time::timeout(timeout, response.bytes()).await {
             Ok(Ok(b)) => b,
             Ok(Err(e)) => {
-                return Cloud::fail(
-                    tracker,
-                    started,
-                    PipelineError {
-                        status: StatusCode::BAD_GATEWAY,
-                        code: "upstream_unreachable",
-                        message: format!("the provider's reply broke off: {e}"),
-                    },
-                );
+                return Err(PipelineError::bad_gateway(
+                    "upstream_unreachable",
+                    format!("the provider's reply broke off: {e}"),
+                ));
             }
             Err(_) => {
-                return Cloud::fail(
-                    tracker,
-                    started,
-                    PipelineError {
-                        status: StatusCode::BAD_GATEWAY,
-                        code: "upstream_timeout",
-                        message: format!(
-                            "the provider's reply did not finish within {} s (l3_timeout_secs)",
-                            self.upstream.timeout().as_secs()
-                        ),
-                    },
-                );
+                return Err(PipelineError::bad_gateway(
+                    "upstream_timeout",
+                    format!(
+                        "the provider's reply did not finish within {} s (l3_timeout_secs)",
+                        timeout.as_secs()
+                    ),
+                ));
             }
         };
-        let reply = match openai::parse_reply(&bytes) {
-            Ok(r) if r.is_complete() => {
-                Arc::new(r.with_usage_estimate(ex.estimated_prompt_tokens()))
-            }
-            Ok(_) => {
-                return Cloud::fail(
-                    tracker,
-                    started,
-                    PipelineError {
-                        status: StatusCode::BAD_GATEWAY,
-                        code: "upstream_reply_invalid",
-                        message: "the provider's reply had no finished choice".into(),
-                    },
-                );
-            }
-            Err(e) => {
-                return Cloud::fail(
-                    tracker,
-                    started,
-                    PipelineError {
-                        status: StatusCode::BAD_GATEWAY,
-                        code: "upstream_reply_invalid",
-                        message: e.to_string(),
-                    },
-                );
-            }
-        };
-        tracker.layer(Layer::L3, started.elapsed(), LayerOutcome::Answered);
-        tracker.usage(
-            Layer::L3,
-            reply.usage_or_estimate(ex.estimated_prompt_tokens()),
-        );
-        remember.store(reply.clone()).await;
-        Outcome::Reply {
-            layer: Layer::L3,
-            reply,
-            tracker,
+        let invalid =
+            |message: String| PipelineError::bad_gateway("upstream_reply_invalid", message);
+        let reply = openai::parse_reply(&bytes).map_err(|e| invalid(e.to_string()))?;
+        if !reply.is_complete() {
+            return Err(invalid(
+                "the provider's reply had no finished choice".into(),
+            ));
         }
+        Ok(Arc::new(
+            reply.with_usage_estimate(ex.estimated_prompt_tokens()),
+        ))
     }
 
     async fn error_snippet(&self, response: reqwest::Response) -> String {

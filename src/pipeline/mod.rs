@@ -59,6 +59,17 @@ pub struct PipelineError {
     pub message: String,
 }
 
+impl PipelineError {
+    /// A 502: the provider failed us, in the way `code` names.
+    pub fn bad_gateway(code: &'static str, message: impl Into<String>) -> PipelineError {
+        PipelineError {
+            status: StatusCode::BAD_GATEWAY,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
 /// What to do with a complete upstream reply: store it in every cache layer that missed.
 #[derive(Default)]
 pub struct Remember {

@@ -336,3 +336,34 @@ pub async fn get_json(base: &str, path: &str, header: Option<(&str, &str)>) -> (
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
 }
+
+/// Starts a streamed chat request and reads until `marker` has arrived (failing, not hanging,
+/// if it does not within 20 s). Returns the open response and what was read so far.
+pub async fn stream_until(base: &str, prompt: &str, marker: &str) -> (reqwest::Response, String) {
+    let mut body = chat(prompt);
+    body["stream"] = json!(true);
+    let mut res = client()
+        .post(format!("{base}/v1/chat/completions"))
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("daemon answers");
+    let mut got = String::new();
+    while !got.contains(marker) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), res.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("{marker:?} did not arrive; got {got:?}"))
+            .expect("stream readable")
+            .expect("stream still open");
+        got.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    (res, got)
+}
+
+/// Reads the rest of a response into `got`.
+pub async fn read_rest(mut res: reqwest::Response, mut got: String) -> String {
+    while let Some(chunk) = res.chunk().await.expect("stream readable") {
+        got.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    got
+}
