@@ -438,3 +438,24 @@ async fn entries_expire_after_the_ttl() {
     assert_eq!(layer(&h), "l3");
     assert_eq!(mock.count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_gets_its_deployment_url_and_api_key_header() {
+    let mock = Mock::start().await;
+    let base_url = format!("http://{}", mock.addr);
+    let (_d, base) = daemon(&mock, |c| {
+        c.llm_provider = isartor::config::Provider::Azure;
+        c.external_llm_url = base_url;
+        c.azure_deployment_id = "gpt4o-prod".into();
+    })
+    .await;
+    let (status, h, _) = post(&base, "/v1/chat/completions", &chat("hello azure")).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+    let seen = mock.last();
+    assert_eq!(
+        seen.path,
+        "/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21"
+    );
+    assert_eq!(seen.headers["api-key"], "sk-upstream");
+    assert!(seen.headers.get("authorization").is_none());
+}

@@ -40,6 +40,7 @@ pub enum Mode {
 /// One request the mock received.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// Path and query string.
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -142,7 +143,11 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let n = {
         let mut seen = st.seen.lock().unwrap();
         seen.push(Seen {
-            path: parts.uri.path().to_string(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
             headers: parts.headers.clone(),
             body: body.clone(),
         });
