@@ -186,6 +186,13 @@ async fn forwarding_is_byte_faithful_with_our_key() {
     assert_eq!(seen.path, "/v1/chat/completions");
     assert_eq!(seen.headers["authorization"], "Bearer sk-upstream");
     assert_eq!(seen.headers["openai-organization"], "org-1");
+    assert_eq!(
+        seen.headers.get_all("content-type").iter().count(),
+        1,
+        "{:?}",
+        seen.headers
+    );
+    assert_eq!(seen.headers.get_all("authorization").iter().count(), 1);
     assert!(
         seen.headers
             .get("accept-encoding")

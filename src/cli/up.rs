@@ -44,8 +44,16 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
             env!("CARGO_PKG_VERSION")
         );
         let signal = daemon::termination_signal().await?;
-        tracing::info!("{signal} received: draining in-flight requests");
-        daemon.stop().await;
+        tracing::info!(
+            "{signal} received: draining in-flight requests (up to {} s; signal again to exit now)",
+            daemon::DRAIN_TIMEOUT.as_secs()
+        );
+        tokio::select! {
+            () = daemon.stop() => {}
+            again = daemon::termination_signal() => {
+                tracing::warn!("{} received again: exiting without waiting", again?);
+            }
+        }
         anyhow::Ok(())
     })?;
     drop(lock);

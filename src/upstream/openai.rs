@@ -71,15 +71,14 @@ impl OpenAiCompatible {
         headers: &HeaderMap,
         credential: Credential<'_>,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let mut request = self
-            .client
-            .post(&self.endpoint)
-            .headers(headers.clone())
-            .header(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )
-            .body(body);
+        let mut headers = headers.clone();
+        // Replace, never add: reqwest's `header()` appends, and a forwarded client content-type
+        // plus ours would reach the provider as two headers.
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let mut request = self.client.post(&self.endpoint).headers(headers).body(body);
         let secret = match credential {
             Credential::Configured(s) => Some(s.expose()),
             Credential::Client(s) => Some(s),
