@@ -249,37 +249,6 @@ async fn streamed_tool_calls_are_reassembled_for_the_cache() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_incomplete_stream_is_passed_on_but_not_cached() {
-    let mock = Mock::start().await;
-    mock.set(Mode::Truncated);
-    let (_d, base) = daemon(&mock, |_| {}).await;
-    let mut body = chat("tell me a story");
-    body["stream"] = json!(true);
-    let (status, _, sse) = post(&base, "/v1/chat/completions", &body).await;
-    assert_eq!(status, 200);
-    let (text, done) = sse_text(&sse);
-    assert_eq!((text.as_str(), done), ("echo #1: tell me a story", false));
-    mock.set(Mode::Echo);
-    let (_, h, _) = post(&base, "/v1/chat/completions", &body).await;
-    assert_eq!(layer(&h), "l3");
-    assert_eq!(mock.count(), 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streaming_is_not_buffered() {
-    let mock = Mock::start().await;
-    mock.set(Mode::StreamHeld);
-    let (_d, base) = daemon(&mock, |_| {}).await;
-    // The mock holds the rest of its reply until released: the first content must arrive anyway.
-    let (res, got) = stream_until(&base, "stream please", "first ").await;
-    assert!(!got.contains("[DONE]"));
-    mock.release();
-    let got = read_rest(res, got).await;
-    let (text, done) = sse_text(&Bytes::from(got));
-    assert_eq!((text.as_str(), done), ("first second", true));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_chat_goes_through_the_same_pipeline() {
     let mock = Mock::start().await;
     let (_d, base) = daemon(&mock, |c| c.external_llm_model = "default-model".into()).await;

@@ -70,7 +70,8 @@ impl Cloud {
         }
     }
 
-    pub async fn forward(&self, ex: Exchange, remember: Remember, tracker: Tracker) -> Outcome {
+    pub async fn forward(&self, ex: Exchange, remember: Remember, mut tracker: Tracker) -> Outcome {
+        tracker.enter(Layer::L3);
         let started = Instant::now();
         let passthrough = ex.format == Format::OpenAiChat;
         let response = match self.send(&ex, passthrough).await {
@@ -82,7 +83,6 @@ impl Cloud {
         }
         match self.read_whole(&ex, response).await {
             Ok(reply) => {
-                let mut tracker = tracker;
                 tracker.layer(Layer::L3, started.elapsed(), LayerOutcome::Answered);
                 tracker.usage(Layer::L3, reply.usage);
                 remember.store(reply.clone()).await;

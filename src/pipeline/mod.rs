@@ -136,6 +136,7 @@ impl Pipeline {
         let key = key::exact_key(&exchange);
         let mut remember = Remember::default();
         if let Some(exact) = &self.exact {
+            tracker.enter(Layer::L1a);
             let started = Instant::now();
             match exact.get(&key).await {
                 Ok(Some(reply)) => {

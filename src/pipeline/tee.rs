@@ -64,10 +64,10 @@ impl Tee {
         }
     }
 
-    fn fail(&mut self, code: &str) {
+    fn fail(&mut self, status: u16, code: &str) {
         if let Some(mut t) = self.tracker.take() {
             t.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Failed);
-            t.finish(Some(Layer::L3), 502, Some(code));
+            t.finish(Some(Layer::L3), status, Some(code));
         }
         self.state = State::Done;
     }
@@ -120,7 +120,7 @@ impl Stream for Tee {
                     return Poll::Ready(Some(Ok(bytes)));
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    this.fail("upstream_stream_broken");
+                    this.fail(502, "upstream_stream_broken");
                     return Poll::Ready(Some(Err(std::io::Error::other(e))));
                 }
                 Poll::Ready(None) => match this.ended() {
@@ -130,7 +130,7 @@ impl Stream for Tee {
                 Poll::Pending => {
                     if this.silence.as_mut().poll(cx).is_ready() {
                         let secs = this.idle.as_secs();
-                        this.fail("upstream_timeout");
+                        this.fail(502, "upstream_timeout");
                         return Poll::Ready(Some(Err(std::io::Error::new(
                             std::io::ErrorKind::TimedOut,
                             format!("the provider sent nothing for {secs} s (l3_timeout_secs)"),
@@ -140,5 +140,12 @@ impl Stream for Tee {
                 }
             }
         }
+    }
+}
+
+impl Drop for Tee {
+    /// Dropped before the body ended: the client went away mid-stream (499, nginx's convention).
+    fn drop(&mut self) {
+        self.fail(499, "client_closed");
     }
 }

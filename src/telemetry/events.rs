@@ -132,6 +132,7 @@ impl Bus {
         Tracker {
             bus: self.clone(),
             started: Instant::now(),
+            current: None,
             event: Some(RequestEvent {
                 id: self.next_id.fetch_add(1, Ordering::Relaxed),
                 at_ms,
@@ -163,6 +164,8 @@ impl Bus {
 pub struct Tracker {
     bus: Bus,
     started: Instant,
+    /// The layer the request is in now (what a drop reports).
+    current: Option<Layer>,
     event: Option<RequestEvent>,
 }
 
@@ -176,6 +179,11 @@ impl Tracker {
         let e = self.event();
         e.format = Some(format);
         e.model = model.to_string();
+    }
+
+    /// Marks the layer the request is entering.
+    pub fn enter(&mut self, layer: Layer) {
+        self.current = Some(layer);
     }
 
     /// Records one layer's time and outcome.
@@ -219,13 +227,8 @@ impl Tracker {
 impl Drop for Tracker {
     fn drop(&mut self) {
         if self.event.is_some() {
-            let layer = self
-                .event
-                .as_ref()
-                .and_then(|e| e.layers.last())
-                .map(|t| t.layer);
             // 499: the client went away before the response was complete (nginx's convention).
-            self.complete(layer, 499, Some("client_closed"));
+            self.complete(self.current, 499, Some("client_closed"));
         }
     }
 }
@@ -255,7 +258,9 @@ mod tests {
         assert_eq!((e.tokens_saved, e.status, e.id), (7, 200, 1));
 
         let mut t = bus.track(Surface::Gateway, "curl");
-        t.layer(Layer::L3, Duration::from_millis(1), LayerOutcome::Answered);
+        t.enter(Layer::L1a);
+        t.layer(Layer::L1a, Duration::from_millis(1), LayerOutcome::Miss);
+        t.enter(Layer::L3);
         drop(t);
         let e = rx.recv().await.unwrap();
         assert_eq!(
