@@ -385,6 +385,7 @@ async fn h2c_prior_knowledge_is_served() {
         .http2_prior_knowledge()
         .build()
         .unwrap();
+    let mut answers = Vec::new();
     for expected in ["l3", "l1a"] {
         let res = h2
             .post(format!("{base}/v1/chat/completions"))
@@ -394,7 +395,12 @@ async fn h2c_prior_knowledge_is_served() {
             .unwrap();
         assert_eq!(res.version(), reqwest::Version::HTTP_2);
         assert_eq!(layer(res.headers()), expected);
+        // Read the whole body: a response the client abandons is (rightly) not cached.
+        let body = as_json(&res.bytes().await.unwrap());
+        answers.push(body["choices"][0]["message"]["content"].clone());
     }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], "echo #1: over h2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,12 +92,12 @@ mod tests {
 
     #[tokio::test]
     async fn entries_expire_after_ttl() {
-        let store = MemoryStore::new(Duration::from_millis(30), 10);
+        let store = MemoryStore::new(Duration::from_millis(250), 10);
         let k = CacheKey([1; 32]);
         store.put(k, reply("x")).await.unwrap();
         assert!(store.get(&k).await.unwrap().is_some());
         // Wait on the clock, not on a guess: poll until the TTL has certainly passed.
-        let until = std::time::Instant::now() + Duration::from_millis(60);
+        let until = std::time::Instant::now() + Duration::from_millis(400);
         while std::time::Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
