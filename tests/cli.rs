@@ -294,3 +294,19 @@ async fn stop_drains_in_flight_requests() {
     assert!(exit.success(), "daemon exit: {exit}");
     assert!(!home.pid_file().exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_force_kills_and_cleans_the_pid_file() {
+    let mock = Mock::start().await;
+    let home = Home::new(&mock);
+    assert!(home.run(&["up", "--detach"]).await.status.success());
+    let (_, v) = home.status().await;
+    let pid = v["pid"].as_u64().unwrap();
+    let stop = home.run(&["stop", "--force"]).await;
+    assert!(stop.status.success(), "{}", text(&stop.stderr));
+    assert!(text(&stop.stdout).contains(&format!("stopped (pid {pid})")));
+    // SIGKILL leaves the daemon no chance to remove its pid file: stop cleans it.
+    assert!(!home.pid_file().exists());
+    let (code, v) = home.status().await;
+    assert_eq!((code, &v["running"]), (3, &json!(false)));
+}
