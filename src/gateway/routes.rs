@@ -19,6 +19,7 @@ use crate::upstream::forwardable;
 enum Route {
     Healthz,
     Health,
+    Metrics,
     Models,
     Chat(Format),
 }
@@ -36,6 +37,7 @@ fn route(method: &Method, path: &str) -> Result<Route, Unrouted> {
     let (route, allowed) = match path {
         "/healthz" => (Route::Healthz, Method::GET),
         "/health" => (Route::Health, Method::GET),
+        "/metrics" => (Route::Metrics, Method::GET),
         "/v1/models" => (Route::Models, Method::GET),
         "/api/chat" => (Route::Chat(Format::Native), Method::POST),
         "/v1/chat/completions" => (Route::Chat(Format::OpenAiChat), Method::POST),
@@ -111,6 +113,7 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
     match route {
         Route::Healthz => respond::json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#)),
         Route::Health => health(&gw),
+        Route::Metrics => metrics(&gw),
         Route::Models => models(&gw),
         Route::Chat(format) => chat(gw, format, req).await,
     }
@@ -137,6 +140,18 @@ fn health(gw: &Gateway) -> Response<Body> {
         "layers": layers,
     });
     respond::json(StatusCode::OK, Bytes::from(body.to_string()))
+}
+
+fn metrics(gw: &Gateway) -> Response<Body> {
+    let mut r = respond::json(
+        StatusCode::OK,
+        Bytes::from(gw.pipeline.bus().metrics().render()),
+    );
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::telemetry::metrics::CONTENT_TYPE),
+    );
+    r
 }
 
 fn models(gw: &Gateway) -> Response<Body> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use super::metrics::Metrics;
 use crate::exchange::{Format, Surface, Usage};
 
 /// A layer of the cascade.
@@ -102,6 +103,7 @@ pub struct RequestEvent {
 pub struct Bus {
     tx: broadcast::Sender<Arc<RequestEvent>>,
     next_id: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
 }
 
 impl Default for Bus {
@@ -116,7 +118,13 @@ impl Bus {
         Bus {
             tx,
             next_id: Arc::new(AtomicU64::new(1)),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// The metrics every published event is counted in.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<RequestEvent>> {
@@ -154,6 +162,7 @@ impl Bus {
     }
 
     fn publish(&self, event: RequestEvent) {
+        self.metrics.record(&event);
         super::logs::log_event(&event);
         // No subscribers is fine: the event was logged.
         let _ = self.tx.send(Arc::new(event));

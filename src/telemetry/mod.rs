@@ -4,5 +4,6 @@
 
 pub mod events;
 pub mod logs;
+pub mod metrics;
 
 pub use events::{Bus, Layer, LayerOutcome, RequestEvent, Tracker};

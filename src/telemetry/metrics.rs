@@ -1,0 +1,247 @@
+//! Prometheus metrics, updated from every [`RequestEvent`] as it is published (synchronously, so
+//! counts never lag or drop), and rendered in the OpenMetrics text format for `GET /metrics`.
+//! The names are the ones operators of Isartor already query.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::events::{Layer, LayerOutcome, RequestEvent};
+
+/// The Content-Type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// 50 µs doubling to ~13 s: 19 buckets that resolve a cache hit and a slow cloud call alike.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 19))
+}
+
+/// The `final_layer` / `layer_name` label value of a layer.
+pub fn layer_label(layer: Option<Layer>) -> &'static str {
+    match layer {
+        Some(Layer::L1a) => "L1a_ExactCache",
+        Some(Layer::L1b) => "L1b_SemanticCache",
+        Some(Layer::L2) => "L2_SLM",
+        Some(Layer::L3) => "L3_Cloud",
+        None => "none",
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    final_layer: &'static str,
+    http_status: u16,
+    client: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FinalLayer {
+    final_layer: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LayerName {
+    layer_name: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheEvent {
+    cache_layer: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    layer: &'static str,
+    error_class: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Histograms<FinalLayer>,
+    layer_duration: Histograms<LayerName>,
+    tokens_saved: Family<FinalLayer, Counter>,
+    cache_events: Family<CacheEvent, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("isartor");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_duration: Histograms<FinalLayer> =
+            Family::new_with_constructor(latency_histogram);
+        let layer_duration: Histograms<LayerName> = Family::new_with_constructor(latency_histogram);
+        let tokens_saved = Family::<FinalLayer, Counter>::default();
+        let cache_events = Family::<CacheEvent, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests by the layer that answered, HTTP status and client tool",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from a request's arrival to its last response byte",
+            request_duration.clone(),
+        );
+        registry.register(
+            "layer_duration_seconds",
+            "Time spent in each layer a request passed through",
+            layer_duration.clone(),
+        );
+        registry.register(
+            "tokens_saved",
+            "Provider tokens not spent because a request was deflected",
+            tokens_saved.clone(),
+        );
+        registry.register(
+            "cache_events",
+            "Cache lookups by layer and outcome (hit, miss, degraded)",
+            cache_events.clone(),
+        );
+        registry.register(
+            "errors",
+            "Failed requests by layer and error class",
+            errors.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            layer_duration,
+            tokens_saved,
+            cache_events,
+            errors,
+        }
+    }
+
+    /// Counts one finished request.
+    pub fn record(&self, e: &RequestEvent) {
+        let final_layer = layer_label(e.layer);
+        self.requests
+            .get_or_create(&RequestLabels {
+                final_layer,
+                http_status: e.status,
+                client: e.client.clone(),
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&FinalLayer { final_layer })
+            .observe(e.latency_micros as f64 / 1e6);
+        for t in &e.layers {
+            self.layer_duration
+                .get_or_create(&LayerName {
+                    layer_name: layer_label(Some(t.layer)),
+                })
+                .observe(t.micros as f64 / 1e6);
+            let outcome = match t.outcome {
+                LayerOutcome::Hit => "hit",
+                LayerOutcome::Miss => "miss",
+                LayerOutcome::Degraded => "degraded",
+                LayerOutcome::Answered | LayerOutcome::Failed => continue,
+            };
+            let cache_layer = match t.layer {
+                Layer::L1a => "L1a",
+                Layer::L1b => "L1b",
+                Layer::L2 | Layer::L3 => continue,
+            };
+            self.cache_events
+                .get_or_create(&CacheEvent {
+                    cache_layer,
+                    outcome,
+                })
+                .inc();
+        }
+        if e.tokens_saved > 0 {
+            self.tokens_saved
+                .get_or_create(&FinalLayer { final_layer })
+                .inc_by(e.tokens_saved);
+        }
+        if let Some(class) = &e.error {
+            self.errors
+                .get_or_create(&ErrorLabels {
+                    layer: final_layer,
+                    error_class: class.clone(),
+                })
+                .inc();
+        }
+    }
+
+    /// The OpenMetrics text exposition (ends in `# EOF`).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::Surface;
+    use crate::telemetry::events::LayerTiming;
+
+    fn event(layer: Option<Layer>, status: u16, timings: Vec<LayerTiming>) -> RequestEvent {
+        RequestEvent {
+            id: 1,
+            at_ms: 0,
+            surface: Surface::Gateway,
+            format: None,
+            client: "curl".into(),
+            model: "m".into(),
+            layer,
+            deflected: layer == Some(Layer::L1a),
+            status,
+            latency_micros: 120,
+            layers: timings,
+            tokens_in: 5,
+            tokens_out: 5,
+            tokens_saved: if layer == Some(Layer::L1a) { 10 } else { 0 },
+            error: (status >= 400).then(|| "upstream_timeout".to_string()),
+        }
+    }
+
+    #[test]
+    fn renders_the_documented_names_and_labels() {
+        let m = Metrics::new();
+        let hit = LayerTiming {
+            layer: Layer::L1a,
+            micros: 40,
+            outcome: LayerOutcome::Hit,
+        };
+        let miss = LayerTiming {
+            outcome: LayerOutcome::Miss,
+            ..hit
+        };
+        m.record(&event(Some(Layer::L1a), 200, vec![hit]));
+        m.record(&event(Some(Layer::L1a), 200, vec![hit]));
+        m.record(&event(Some(Layer::L3), 502, vec![miss]));
+        let text = m.render();
+        for line in [
+            r#"isartor_requests_total{final_layer="L1a_ExactCache",http_status="200",client="curl"} 2"#,
+            r#"isartor_requests_total{final_layer="L3_Cloud",http_status="502",client="curl"} 1"#,
+            r#"isartor_tokens_saved_total{final_layer="L1a_ExactCache"} 20"#,
+            r#"isartor_cache_events_total{cache_layer="L1a",outcome="hit"} 2"#,
+            r#"isartor_cache_events_total{cache_layer="L1a",outcome="miss"} 1"#,
+            r#"isartor_errors_total{layer="L3_Cloud",error_class="upstream_timeout"} 1"#,
+            r#"isartor_request_duration_seconds_count{final_layer="L1a_ExactCache"} 2"#,
+            r#"isartor_layer_duration_seconds_bucket{le="0.00005",layer_name="L1a_ExactCache"} 3"#,
+        ] {
+            assert!(text.contains(line), "missing {line}\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
