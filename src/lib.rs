@@ -24,7 +24,8 @@
 //!   complete reply before the client's body ends. L1b and L2 plug in between.
 //! * [`store`] is cache storage behind the small [`store::ReplyStore`] trait (moka in memory).
 //! * [`upstream`] holds the L3 providers (the OpenAI-compatible family today).
-//! * [`telemetry`] carries request events on a broadcast bus and writes one log line each.
+//! * [`telemetry`] carries request events on a broadcast bus; each is counted in the Prometheus
+//!   metrics (`GET /metrics`) and written as one log line.
 //!
 //! ## Around the request path
 //!
