@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
+use crate::exchange::Family;
+
 /// The prefix of configuration environment variables; sections and keys are joined by `__`.
 pub const ENV_PREFIX: &str = "ISARTOR__";
 
@@ -78,12 +80,15 @@ impl Provider {
         }
     }
 
-    /// Whether the provider speaks the OpenAI chat-completions protocol.
-    pub fn is_openai_family(self) -> bool {
-        matches!(
-            self,
-            Provider::Openai | Provider::Azure | Provider::Xai | Provider::Ollama
-        )
+    /// The protocol family the provider speaks; `None` for one not built yet (gemini).
+    pub fn family(self) -> Option<Family> {
+        match self {
+            Provider::Openai | Provider::Azure | Provider::Xai | Provider::Ollama => {
+                Some(Family::OpenAi)
+            }
+            Provider::Anthropic => Some(Family::Anthropic),
+            Provider::Gemini => None,
+        }
     }
 
     /// Whether calls need an API key (a local ollama does not).
@@ -255,9 +260,9 @@ impl Config {
                 self.redis_url
             )));
         }
-        if !self.llm_provider.is_openai_family() {
+        if self.llm_provider.family().is_none() {
             return Err(err(format!(
-                "llm_provider = \"{}\": not available in this build yet; use openai, azure, xai or ollama",
+                "llm_provider = \"{}\": not available in this build yet; use openai, azure, xai, ollama or anthropic",
                 self.llm_provider.name()
             )));
         }
@@ -341,10 +346,17 @@ impl Config {
                 "external_llm_url = {configured:?}: the scheme must be http or https"
             )));
         }
-        if !provider.is_openai_family() || url.path().ends_with("/chat/completions") {
+        let base = configured.trim_end_matches('/');
+        if provider.family() == Some(Family::Anthropic) {
+            return Ok(match base {
+                b if b.ends_with("/messages") => b.to_string(),
+                b if b.ends_with("/v1") => format!("{b}/messages"),
+                b => format!("{b}/v1/messages"),
+            });
+        }
+        if url.path().ends_with("/chat/completions") {
             return Ok(configured.to_string());
         }
-        let base = configured.trim_end_matches('/');
         if provider == Provider::Azure {
             if self.azure_deployment_id.is_empty() {
                 return Err(err(

@@ -127,6 +127,11 @@ fn bad_values_name_the_key_the_value_and_what_is_allowed() {
         ),
         (
             None,
+            &[("ISARTOR__LLM_PROVIDER", "gemini")],
+            &["gemini", "not available"],
+        ),
+        (
+            None,
             &[("ISARTOR__EXTERNAL_LLM_URL", "ftp://x")],
             &["external_llm_url", "http"],
         ),
@@ -168,6 +173,21 @@ fn endpoint_completion_per_provider() {
         endpoint(&[("ISARTOR__LLM_PROVIDER", "xai")]),
         "https://api.x.ai/v1/chat/completions"
     );
+    assert_eq!(
+        endpoint(&[("ISARTOR__LLM_PROVIDER", "anthropic")]),
+        "https://api.anthropic.com/v1/messages"
+    );
+    for base in [
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9/v1",
+        "http://127.0.0.1:9/v1/messages",
+    ] {
+        let vars = [
+            ("ISARTOR__LLM_PROVIDER", "anthropic"),
+            ("ISARTOR__EXTERNAL_LLM_URL", base),
+        ];
+        assert_eq!(endpoint(&vars), "http://127.0.0.1:9/v1/messages");
+    }
     assert_eq!(
         endpoint(&[
             ("ISARTOR__LLM_PROVIDER", "azure"),

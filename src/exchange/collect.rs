@@ -3,16 +3,37 @@
 
 use bytes::BytesMut;
 
-use super::openai::{self, StreamAccumulator};
-use super::{Format, Reply, sse};
+use super::{Family, Reply, anthropic, openai, sse};
 
 /// Bodies larger than this are passed through but not cached.
 pub const MAX_CACHED_BODY: usize = 8 * 1024 * 1024;
 
+/// Rebuilds a reply from stream events, in the provider family's event shapes.
+enum Accumulator {
+    OpenAi(openai::StreamAccumulator),
+    Anthropic(anthropic::StreamAccumulator),
+}
+
+impl Accumulator {
+    fn event(&mut self, e: &sse::Event) {
+        match self {
+            Accumulator::OpenAi(a) => a.event(e),
+            Accumulator::Anthropic(a) => a.event(e),
+        }
+    }
+
+    fn finish(self) -> Option<Reply> {
+        match self {
+            Accumulator::OpenAi(a) => a.finish(),
+            Accumulator::Anthropic(a) => a.finish(),
+        }
+    }
+}
+
 /// The decoder and accumulator of an SSE body.
 pub struct SseState {
     decoder: sse::Decoder,
-    acc: StreamAccumulator,
+    acc: Accumulator,
     events: Vec<sse::Event>,
 }
 
@@ -21,26 +42,31 @@ pub enum Collector {
     /// An SSE stream, decoded event by event.
     Sse(Box<SseState>),
     /// A JSON body, buffered (up to [`MAX_CACHED_BODY`]) and parsed at the end.
-    Json { buf: BytesMut, overflow: bool },
+    Json {
+        family: Family,
+        buf: BytesMut,
+        overflow: bool,
+    },
 }
 
 impl Collector {
-    /// A collector for a response in `format` with the given `Content-Type`.
-    pub fn new(format: Format, content_type: &str) -> Collector {
-        match format {
-            Format::OpenAiChat | Format::Native
-                if content_type.starts_with("text/event-stream") =>
-            {
-                Collector::Sse(Box::new(SseState {
-                    decoder: sse::Decoder::new(),
-                    acc: StreamAccumulator::new(),
-                    events: Vec::new(),
-                }))
-            }
-            Format::OpenAiChat | Format::Native => Collector::Json {
-                buf: BytesMut::new(),
-                overflow: false,
-            },
+    /// A collector for a response of a provider in `family` with the given `Content-Type`.
+    pub fn new(family: Family, content_type: &str) -> Collector {
+        if content_type.starts_with("text/event-stream") {
+            let acc = match family {
+                Family::OpenAi => Accumulator::OpenAi(openai::StreamAccumulator::new()),
+                Family::Anthropic => Accumulator::Anthropic(anthropic::StreamAccumulator::new()),
+            };
+            return Collector::Sse(Box::new(SseState {
+                decoder: sse::Decoder::new(),
+                acc,
+                events: Vec::new(),
+            }));
+        }
+        Collector::Json {
+            family,
+            buf: BytesMut::new(),
+            overflow: false,
         }
     }
 
@@ -57,7 +83,7 @@ impl Collector {
                     acc.event(&e);
                 }
             }
-            Collector::Json { buf, overflow } => {
+            Collector::Json { buf, overflow, .. } => {
                 if *overflow || buf.len() + bytes.len() > MAX_CACHED_BODY {
                     *overflow = true;
                     buf.clear();
@@ -83,12 +109,24 @@ impl Collector {
                 }
                 acc.finish()
             }
-            Collector::Json { buf, overflow } => {
+            Collector::Json {
+                family,
+                buf,
+                overflow,
+            } => {
                 if overflow {
                     return None;
                 }
-                openai::parse_reply(&buf).ok().filter(Reply::is_complete)
+                parse_reply(family, &buf).ok().filter(Reply::is_complete)
             }
         }
+    }
+}
+
+/// Parses a complete (non-streamed) reply body of a provider in `family`.
+pub fn parse_reply(family: Family, body: &[u8]) -> Result<Reply, super::DecodeError> {
+    match family {
+        Family::OpenAi => openai::parse_reply(body),
+        Family::Anthropic => anthropic::parse_reply(body),
     }
 }

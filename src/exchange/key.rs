@@ -135,8 +135,12 @@ impl Canon {
                 self.str(name);
                 self.str(arguments);
             }
-            Part::ToolResult { id, content } => {
-                self.tag(b'r');
+            Part::ToolResult {
+                id,
+                content,
+                is_error,
+            } => {
+                self.tag(if *is_error { b'R' } else { b'r' });
                 self.tool_id(id);
                 self.len(content.len());
                 for c in content {
@@ -299,6 +303,7 @@ mod tests {
                 parts: vec![Part::ToolResult {
                     id: result_for.into(),
                     content: vec![Part::text("out")],
+                    is_error: false,
                 }],
                 extra: Default::default(),
             });

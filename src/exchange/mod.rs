@@ -4,11 +4,13 @@
 //! kept for byte-faithful pass-through). A [`Reply`] is one complete answer in a format-neutral
 //! shape; caches store replies and each format renders them as JSON or SSE on the way out.
 
+pub mod anthropic;
 pub mod collect;
 pub mod key;
 pub mod native;
 pub mod openai;
 pub mod sse;
+pub mod translate;
 
 use std::collections::BTreeMap;
 
@@ -42,6 +44,16 @@ pub enum Format {
     Native,
     /// `POST /v1/chat/completions`.
     OpenAiChat,
+    /// `POST /v1/messages` (Anthropic Messages).
+    Anthropic,
+}
+
+/// A family of wire protocols: a request in a provider's own family goes upstream byte-faithful;
+/// any other is translated through the canonical model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    OpenAi,
+    Anthropic,
 }
 
 impl Format {
@@ -50,6 +62,16 @@ impl Format {
         match self {
             Format::Native => "native",
             Format::OpenAiChat => "openai.chat",
+            Format::Anthropic => "anthropic.messages",
+        }
+    }
+
+    /// The protocol family a client in this format speaks (native speaks none).
+    pub fn family(self) -> Option<Family> {
+        match self {
+            Format::Native => None,
+            Format::OpenAiChat => Some(Family::OpenAi),
+            Format::Anthropic => Some(Family::Anthropic),
         }
     }
 }
@@ -71,6 +93,9 @@ pub enum Part {
     ToolResult {
         id: String,
         content: Vec<Part>,
+        /// The tool failed (Anthropic `is_error`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
     },
     /// An assistant refusal (OpenAI `refusal`).
     Refusal {
@@ -289,6 +314,8 @@ impl DecodeError {
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
     Stop,
+    /// A client-given stop sequence matched (OpenAI folds this into `stop`).
+    StopSequence,
     Length,
     ToolCalls,
     ContentFilter,

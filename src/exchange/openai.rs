@@ -7,8 +7,10 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::sse;
+use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
-    Choice, DecodeError, Exchange, FinishReason, Format, Message, Origin, Part, Reply, Usage,
+    Choice, DecodeError, Exchange, Family, FinishReason, Format, Message, Origin, Part, Reply,
+    Usage,
 };
 
 /// Top-level request fields that never change the answer and so never enter the cache key.
@@ -170,6 +172,7 @@ fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
         parts = vec![Part::ToolResult {
             id: id.to_string(),
             content: parts,
+            is_error: false,
         }];
     }
     let extra = obj
@@ -218,7 +221,8 @@ fn decode_content(content: Option<&Value>, param: &str) -> Result<Vec<Part>, Dec
     }
 }
 
-/// Builds a chat-completions request body from an exchange of another format (e.g. native).
+/// Builds a chat-completions request body from an exchange of another format (native,
+/// Anthropic): tools and parameters are translated, one `tool` message per tool result.
 pub fn encode_request(exchange: &Exchange) -> Bytes {
     let mut messages: Vec<Value> = exchange
         .system
@@ -226,26 +230,23 @@ pub fn encode_request(exchange: &Exchange) -> Bytes {
         .map(|s| json!({"role": "system", "content": s}))
         .collect();
     for m in &exchange.messages {
-        messages.push(encode_message(m));
+        encode_message(m, &mut messages);
     }
     let mut body = Map::new();
     body.insert("model".into(), Value::String(exchange.model.clone()));
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(tools) = &exchange.tools {
-        body.insert("tools".into(), tools.clone());
+    if let Some(tools) = tools_for(Family::OpenAi, exchange) {
+        body.insert("tools".into(), tools);
     }
-    if let Some(choice) = &exchange.tool_choice {
-        body.insert("tool_choice".into(), choice.clone());
+    if let Some(choice) = tool_choice_for(Family::OpenAi, exchange) {
+        body.insert("tool_choice".into(), choice);
     }
-    for (k, v) in &exchange.params {
-        body.insert(k.clone(), v.clone());
-    }
+    body.extend(params_for(Family::OpenAi, exchange));
     Bytes::from(Value::Object(body).to_string())
 }
 
-fn encode_message(m: &Message) -> Value {
-    let mut obj = Map::new();
-    obj.insert("role".into(), Value::String(m.role.clone()));
+/// Appends one canonical turn as chat-completions messages.
+fn encode_message(m: &Message, out: &mut Vec<Value>) {
     let mut content = Vec::new();
     let mut calls = Vec::new();
     for part in &m.parts {
@@ -255,13 +256,21 @@ fn encode_message(m: &Message) -> Value {
                 name,
                 arguments,
             } => calls.push(tool_call_json(id, name, arguments)),
-            Part::ToolResult { id, content: inner } => {
-                obj.insert("tool_call_id".into(), Value::String(id.clone()));
-                content.extend(inner.iter().cloned());
-            }
+            Part::ToolResult {
+                id, content: inner, ..
+            } => out.push(
+                json!({"role": "tool", "tool_call_id": id, "content": encode_content(inner)}),
+            ),
+            // Blocks only another family understands (thinking, images in its shape) stay out.
+            Part::Other { value } if !is_openai_part(value) => {}
             other => content.push(other.clone()),
         }
     }
+    if content.is_empty() && calls.is_empty() && m.role != "assistant" {
+        return;
+    }
+    let mut obj = Map::new();
+    obj.insert("role".into(), Value::String(m.role.clone()));
     obj.insert("content".into(), encode_content(&content));
     if !calls.is_empty() {
         obj.insert("tool_calls".into(), Value::Array(calls));
@@ -269,7 +278,14 @@ fn encode_message(m: &Message) -> Value {
     for (k, v) in &m.extra {
         obj.insert(k.clone(), v.clone());
     }
-    Value::Object(obj)
+    out.push(Value::Object(obj));
+}
+
+fn is_openai_part(v: &Value) -> bool {
+    matches!(
+        v.get("type").and_then(Value::as_str),
+        Some("text" | "image_url" | "input_audio" | "file" | "refusal")
+    )
 }
 
 fn encode_content(parts: &[Part]) -> Value {
@@ -306,7 +322,7 @@ fn finish_from(s: &str) -> FinishReason {
 
 fn finish_str(f: &FinishReason) -> &str {
     match f {
-        FinishReason::Stop => "stop",
+        FinishReason::Stop | FinishReason::StopSequence => "stop",
         FinishReason::Length => "length",
         FinishReason::ToolCalls => "tool_calls",
         FinishReason::ContentFilter => "content_filter",

@@ -8,7 +8,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
-use crate::exchange::{Format, native, openai};
+use crate::exchange::{Format, anthropic, native, openai};
 use crate::pipeline::Outcome;
 use crate::telemetry::Layer;
 
@@ -62,6 +62,7 @@ pub fn error(
     let body = match format {
         Format::OpenAiChat => openai::error_body(status.as_u16(), code, message, param),
         Format::Native => native::error_body(code, message),
+        Format::Anthropic => anthropic::error_body(status.as_u16(), message),
     };
     json(status, body)
 }
@@ -88,6 +89,8 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             let response = match (render.format, render.stream) {
                 (Format::OpenAiChat, false) => json(StatusCode::OK, openai::render_json(&reply)),
                 (Format::OpenAiChat, true) => sse(openai::render_sse(&reply, render.stream_usage)),
+                (Format::Anthropic, false) => json(StatusCode::OK, anthropic::render_json(&reply)),
+                (Format::Anthropic, true) => sse(anthropic::render_sse(&reply)),
                 (Format::Native, _) => {
                     json(StatusCode::OK, native::render_json(&reply, layer.number()))
                 }

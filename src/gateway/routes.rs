@@ -11,12 +11,16 @@ use serde_json::json;
 
 use super::respond::{self, Body, Render};
 use super::{Gateway, auth};
-use crate::exchange::{ClientInfo, DecodeError, Exchange, Format, Origin, Surface, native, openai};
+use crate::exchange::{
+    ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, native, openai,
+};
 use crate::upstream::forwardable;
 
 /// Known routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
+    /// `GET /` and `HEAD /`: clients (Claude Code) probe the base URL.
+    Root,
     Healthz,
     Health,
     Metrics,
@@ -35,12 +39,14 @@ enum Unrouted {
 /// Routes by path first, so a known path with the wrong method gets 405 (with `Allow`), not 404.
 fn route(method: &Method, path: &str) -> Result<Route, Unrouted> {
     let (route, allowed) = match path {
+        "/" => (Route::Root, Method::GET),
         "/healthz" => (Route::Healthz, Method::GET),
         "/health" => (Route::Health, Method::GET),
         "/metrics" => (Route::Metrics, Method::GET),
         "/v1/models" => (Route::Models, Method::GET),
         "/api/chat" => (Route::Chat(Format::Native), Method::POST),
         "/v1/chat/completions" => (Route::Chat(Format::OpenAiChat), Method::POST),
+        "/v1/messages" => (Route::Chat(Format::Anthropic), Method::POST),
         _ => return Err(Unrouted::NotFound),
     };
     let head_ok = allowed == Method::GET && method == Method::HEAD;
@@ -79,10 +85,13 @@ fn unrouted(method: &Method, path: &str, why: Unrouted) -> Response<Body> {
     }
 }
 
-/// The error format for a path a client used: native under `/api/`, OpenAI's elsewhere.
+/// The error format for a path a client used: native under `/api/`, Anthropic's under
+/// `/v1/messages`, OpenAI's elsewhere.
 fn error_format(path: &str) -> Format {
     if path.starts_with("/api/") {
         Format::Native
+    } else if path.starts_with("/v1/messages") {
+        Format::Anthropic
     } else {
         Format::OpenAiChat
     }
@@ -93,7 +102,7 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
         Ok(r) => r,
         Err(why) => return unrouted(req.method(), req.uri().path(), why),
     };
-    if route != Route::Healthz
+    if !matches!(route, Route::Healthz | Route::Root)
         && let Some(key) = &gw.key
         && !key.accepts(req.headers())
     {
@@ -111,7 +120,9 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
         );
     }
     match route {
-        Route::Healthz => respond::json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#)),
+        Route::Healthz | Route::Root => {
+            respond::json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
+        }
         Route::Health => health(&gw),
         Route::Metrics => metrics(&gw),
         Route::Models => models(&gw),
@@ -228,6 +239,7 @@ async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Respo
     let decoded: Result<Exchange, DecodeError> = match format {
         Format::Native => native::decode(body, origin, &gw.default_model),
         Format::OpenAiChat => openai::decode(body, origin),
+        Format::Anthropic => anthropic::decode(body, origin),
     };
     let exchange = match decoded {
         Ok(e) => e,

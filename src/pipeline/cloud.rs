@@ -1,6 +1,8 @@
-//! L3: the cloud provider. Requests in the provider's own format go up byte-faithful and stream
-//! back as they arrive, teed into the caches when complete and 2xx; other formats (native) are
-//! translated, read whole and answered as a canonical reply.
+//! L3: the cloud provider. Requests in the provider's own protocol family go up byte-faithful and
+//! stream back as they arrive, teed into the caches when complete and 2xx. Requests of another
+//! family (native, or e.g. Anthropic in with an OpenAI provider) are translated through the
+//! canonical model, read whole, and answered as a canonical reply that the surface renders in the
+//! client's format (as JSON, or as an SSE sequence for a streaming client).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,24 +12,24 @@ use http::{HeaderMap, StatusCode, header};
 use super::tee::Tee;
 use super::{LayerHealth, Outcome, PipelineError, Remember};
 use crate::config::{Config, ConfigError, env_name};
-use crate::exchange::collect::Collector;
-use crate::exchange::{Exchange, Format, Reply, openai};
+use crate::exchange::collect::{self, Collector};
+use crate::exchange::{Exchange, Family, Reply, anthropic, openai};
 use crate::telemetry::{Layer, LayerOutcome, Tracker};
-use crate::upstream::openai::OpenAiCompatible;
+use crate::upstream::client::Upstream;
 use crate::upstream::{UpstreamError, response_header_passes};
 
 /// How much of an upstream error body is quoted back to the client.
 const ERROR_SNIPPET: usize = 512;
 
 pub struct Cloud {
-    upstream: OpenAiCompatible,
+    upstream: Upstream,
     offline: bool,
 }
 
 impl Cloud {
     pub fn new(config: &Config) -> Result<Cloud, ConfigError> {
         Ok(Cloud {
-            upstream: OpenAiCompatible::from_config(config)?,
+            upstream: Upstream::from_config(config)?,
             offline: config.offline_mode,
         })
     }
@@ -73,7 +75,7 @@ impl Cloud {
     pub async fn forward(&self, ex: Exchange, remember: Remember, mut tracker: Tracker) -> Outcome {
         tracker.enter(Layer::L3);
         let started = Instant::now();
-        let passthrough = ex.format == Format::OpenAiChat;
+        let passthrough = ex.format.family() == Some(self.upstream.family());
         let response = match self.send(&ex, passthrough).await {
             Ok(r) => r,
             Err(e) => return Cloud::fail(tracker, started, e),
@@ -122,14 +124,23 @@ impl Cloud {
                 ),
             ));
         }
-        let body = if passthrough {
-            ex.raw.clone()
+        let (body, headers) = if passthrough {
+            (ex.raw.clone(), ex.headers.clone())
         } else {
-            openai::encode_request(ex)
+            // A translated request carries none of the client's protocol headers.
+            let mut headers = HeaderMap::new();
+            if let Some(ua) = ex.headers.get(header::USER_AGENT) {
+                headers.insert(header::USER_AGENT, ua.clone());
+            }
+            let body = match self.upstream.family() {
+                Family::OpenAi => openai::encode_request(ex),
+                Family::Anthropic => anthropic::encode_request(ex),
+            };
+            (body, headers)
         };
         let response = self
             .upstream
-            .send(body, &ex.headers, credential)
+            .send(body, &headers, credential)
             .await
             .map_err(|e| {
                 let code = match e {
@@ -176,7 +187,7 @@ impl Cloud {
             .unwrap_or("");
         let collector = status
             .is_success()
-            .then(|| Collector::new(ex.format, content_type));
+            .then(|| Collector::new(self.upstream.family(), content_type));
         let body = Tee::new(
             Box::pin(response.bytes_stream()),
             collector,
@@ -222,7 +233,8 @@ impl Cloud {
         };
         let invalid =
             |message: String| PipelineError::bad_gateway("upstream_reply_invalid", message);
-        let reply = openai::parse_reply(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let reply = collect::parse_reply(self.upstream.family(), &bytes)
+            .map_err(|e| invalid(e.to_string()))?;
         if !reply.is_complete() {
             return Err(invalid(
                 "the provider's reply had no finished choice".into(),

@@ -1,7 +1,8 @@
-//! L3 providers: how a request reaches the cloud. Today the OpenAI-compatible family (openai,
-//! azure, xai, ollama); Anthropic, Gemini and fallback chains plug in beside it.
+//! L3 providers: how a request reaches the cloud. [`client::Upstream`] calls the configured
+//! provider (the OpenAI-compatible family and Anthropic); Gemini and fallback chains plug in
+//! beside it. Also: which headers cross the hop in each direction.
 
-pub mod openai;
+pub mod client;
 
 use std::time::Duration;
 

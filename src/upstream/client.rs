@@ -1,5 +1,6 @@
-//! The OpenAI-compatible provider family: openai and xai (Bearer key), azure (`api-key` header,
-//! deployment URL), ollama (no key). The body goes up exactly as given.
+//! The HTTP client for the configured provider. The body goes up exactly as given; only the
+//! credential differs: openai and xai take a Bearer key, azure an `api-key` header (with a
+//! deployment URL), anthropic `x-api-key` plus `anthropic-version`, a local ollama none.
 
 use std::time::Duration;
 
@@ -8,8 +9,9 @@ use http::{HeaderMap, HeaderValue, header};
 
 use super::UpstreamError;
 use crate::config::{Config, ConfigError, Provider, Secret};
+use crate::exchange::Family;
 
-pub struct OpenAiCompatible {
+pub struct Upstream {
     client: reqwest::Client,
     endpoint: String,
     provider: Provider,
@@ -24,12 +26,12 @@ pub enum Credential<'a> {
     None,
 }
 
-impl OpenAiCompatible {
-    pub fn from_config(config: &Config) -> Result<OpenAiCompatible, ConfigError> {
+impl Upstream {
+    pub fn from_config(config: &Config) -> Result<Upstream, ConfigError> {
         let timeout = config.l3_timeout();
         let client = super::http_client(timeout.min(Duration::from_secs(10)))
             .map_err(|e| ConfigError(format!("cannot build the HTTP client: {e}")))?;
-        Ok(OpenAiCompatible {
+        Ok(Upstream {
             client,
             endpoint: config.l3_endpoint()?,
             provider: config.llm_provider,
@@ -44,6 +46,11 @@ impl OpenAiCompatible {
 
     pub fn provider(&self) -> Provider {
         self.provider
+    }
+
+    /// The protocol family of the provider (validated at start-up).
+    pub fn family(&self) -> Family {
+        self.provider.family().unwrap_or(Family::OpenAi)
     }
 
     pub fn has_key(&self) -> bool {
@@ -72,6 +79,12 @@ impl OpenAiCompatible {
         credential: Credential<'_>,
     ) -> Result<reqwest::Response, UpstreamError> {
         let mut headers = headers.clone();
+        if self.provider == Provider::Anthropic && !headers.contains_key("anthropic-version") {
+            headers.insert(
+                "anthropic-version",
+                HeaderValue::from_static(crate::exchange::anthropic::API_VERSION),
+            );
+        }
         // Replace, never add: reqwest's `header()` appends, and a forwarded client content-type
         // plus ours would reach the provider as two headers.
         headers.insert(
@@ -87,6 +100,7 @@ impl OpenAiCompatible {
         if let Some(secret) = secret {
             request = match self.provider {
                 Provider::Azure => request.header("api-key", secret),
+                Provider::Anthropic => request.header("x-api-key", secret),
                 _ => request.bearer_auth(secret),
             };
         }
