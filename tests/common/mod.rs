@@ -162,6 +162,9 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         .map(|m| m["content"].as_str().unwrap_or("(parts)").to_string())
         .unwrap_or_default();
     let id = format!("chatcmpl-mock{n}");
+    if parts.uri.path().ends_with("/v1/messages") {
+        return anthropic_answer(&request, n, mode);
+    }
     let text = format!("echo #{n}: {last_user}");
     match mode {
         Mode::Status(code, body) => full(code, "application/json", body),
@@ -371,4 +374,102 @@ pub async fn read_rest(mut res: reqwest::Response, mut got: String) -> String {
         got.push_str(std::str::from_utf8(&chunk).unwrap());
     }
     got
+}
+
+fn anthropic_last_user(request: &Value) -> String {
+    let last = request["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    match &last["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+/// The mock's Anthropic Messages answers: `echo #N: <last user text>`, JSON or SSE.
+fn anthropic_answer(request: &Value, n: usize, mode: Mode) -> Response<Body> {
+    if let Mode::Status(code, body) = mode {
+        return full(code, "application/json", body);
+    }
+    let id = format!("msg_mock{n}");
+    let text = format!("echo #{n}: {}", anthropic_last_user(request));
+    let usage = json!({"input_tokens": 11, "output_tokens": 7, "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": 0});
+    if !request["stream"].as_bool().unwrap_or(false) {
+        let body = json!({"id": id, "type": "message", "role": "assistant", "model": "claude-mock",
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+            "stop_sequence": null, "usage": usage});
+        return full(200, "application/json", body.to_string());
+    }
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let (a, b) = text.split_at(text.len() / 2);
+    let mut start_usage = usage.clone();
+    start_usage["output_tokens"] = json!(1);
+    let body = [
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": id, "type": "message",
+            "role": "assistant", "model": "claude-mock", "content": [], "stop_reason": null,
+            "stop_sequence": null, "usage": start_usage}}),
+        ),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
+        ev("ping", json!({"type": "ping"})),
+        ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": a}}),
+        ),
+        ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": b}}),
+        ),
+        ev(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        ev(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn",
+            "stop_sequence": null}, "usage": {"output_tokens": 7}}),
+        ),
+        ev("message_stop", json!({"type": "message_stop"})),
+    ]
+    .concat();
+    full(200, "text/event-stream", body)
+}
+
+/// The concatenated `text_delta`s of an Anthropic SSE stream, and its event names in order.
+pub fn anthropic_sse(body: &Bytes) -> (String, Vec<String>) {
+    let mut text = String::new();
+    let mut names = Vec::new();
+    for line in std::str::from_utf8(body).unwrap().lines() {
+        if let Some(name) = line.strip_prefix("event: ") {
+            names.push(name.to_string());
+        }
+        if let Some(data) = line.strip_prefix("data: ") {
+            let v: Value = serde_json::from_str(data).unwrap();
+            if v["delta"]["type"] == "text_delta" {
+                text.push_str(v["delta"]["text"].as_str().unwrap());
+            }
+        }
+    }
+    (text, names)
+}
+
+/// A minimal Anthropic Messages request.
+pub fn messages(prompt: &str) -> Value {
+    json!({"model": "claude-sonnet-4-5", "max_tokens": 256,
+        "messages": [{"role": "user", "content": prompt}]})
 }

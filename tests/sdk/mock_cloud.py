@@ -1,7 +1,7 @@
 """A stand-in for a cloud LLM provider, for tests and the quickstart (no key, no network).
 
-Speaks OpenAI chat completions on POST /v1/chat/completions: JSON, or SSE when the request has
-"stream": true. Every answer is numbered ("echo #N: <last user message>") so a caller can tell a
+Speaks OpenAI chat completions on POST /v1/chat/completions and Anthropic Messages on
+POST /v1/messages: JSON, or SSE when the request has "stream": true. Every answer is numbered ("echo #N: <last user message>") so a caller can tell a
 fresh upstream answer from a cached one. GET /count returns how many completions were served.
 
 Usage: python3 mock_cloud.py [PORT]   (prints "listening on PORT" once ready; 0 picks a port)
@@ -37,15 +37,15 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, json.dumps({"error": {"message": "not found"}}))
 
     def do_POST(self):
-        global COUNT
         length = int(self.headers.get("content-length", "0"))
         request = json.loads(self.rfile.read(length) or b"{}")
+        if self.path.endswith("/v1/messages"):
+            self.anthropic(request)
+            return
         if not self.path.endswith("/chat/completions"):
             self._send(404, json.dumps({"error": {"message": "not found"}}))
             return
-        with LOCK:
-            COUNT += 1
-            n = COUNT
+        n = next_count()
         users = [m for m in request.get("messages", []) if m.get("role") == "user"]
         last = users[-1].get("content") if users else ""
         text = f"echo #{n}: {last if isinstance(last, str) else '(parts)'}"
@@ -57,15 +57,7 @@ class Handler(BaseHTTPRequestHandler):
                 "message": {"role": "assistant", "content": text}}])
             self._send(200, json.dumps(body))
             return
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
-
-        def event(payload):
-            data = f"data: {payload}\n\n".encode()
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
+        event = self._start_stream()
 
         def chunk(delta, finish=None):
             event(json.dumps(dict(base, object="chat.completion.chunk", choices=[{
@@ -79,8 +71,63 @@ class Handler(BaseHTTPRequestHandler):
         if (request.get("stream_options") or {}).get("include_usage"):
             event(json.dumps(dict(base, object="chat.completion.chunk", choices=[], usage=usage)))
         event("[DONE]")
+        self._end_stream()
+
+    def _start_stream(self):
+        """Sends SSE headers; returns a function that writes one event as one chunk."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+        def event(payload, name=None):
+            head = f"event: {name}\n" if name else ""
+            data = f"{head}data: {payload}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+        return event
+
+    def _end_stream(self):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def anthropic(self, request):
+        n = next_count()
+        users = [m for m in request.get("messages", []) if m.get("role") == "user"]
+        content = users[-1].get("content") if users else ""
+        if isinstance(content, list):
+            content = " ".join(b.get("text", "") for b in content if b.get("type") == "text")
+        text = f"echo #{n}: {content}"
+        usage = {"input_tokens": 9, "output_tokens": 5,
+                 "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
+        message = {"id": f"msg_stand_in_{n}", "type": "message", "role": "assistant",
+                   "model": request.get("model", "stand-in"), "stop_sequence": None}
+        if not request.get("stream"):
+            self._send(200, json.dumps(dict(message, content=[{"type": "text", "text": text}],
+                                            stop_reason="end_turn", usage=usage)))
+            return
+        event = self._start_stream()
+        start = dict(message, content=[], stop_reason=None, usage=dict(usage, output_tokens=1))
+        event(json.dumps({"type": "message_start", "message": start}), "message_start")
+        event(json.dumps({"type": "content_block_start", "index": 0,
+                          "content_block": {"type": "text", "text": ""}}), "content_block_start")
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            piece = word + (" " if i < len(words) - 1 else "")
+            event(json.dumps({"type": "content_block_delta", "index": 0,
+                              "delta": {"type": "text_delta", "text": piece}}), "content_block_delta")
+        event(json.dumps({"type": "content_block_stop", "index": 0}), "content_block_stop")
+        event(json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                          "usage": {"output_tokens": 5}}), "message_delta")
+        event(json.dumps({"type": "message_stop"}), "message_stop")
+        self._end_stream()
+
+
+def next_count():
+    global COUNT
+    with LOCK:
+        COUNT += 1
+        return COUNT
 
 
 def main():

@@ -1,0 +1,228 @@
+//! The Anthropic Messages surface through the real gateway: byte-faithful pass-through to an
+//! anthropic provider, cached replays as JSON and as the full SSE event sequence, Claude Code's
+//! volatile fields kept out of the key, translation to and from an OpenAI provider, and errors in
+//! Anthropic's shape.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use isartor::config::{Config, Provider};
+use serde_json::{Value, json};
+
+fn anthropic_provider(mock: &Mock) -> impl FnOnce(&mut Config) {
+    let base = format!("http://{}", mock.addr);
+    move |c: &mut Config| {
+        c.llm_provider = Provider::Anthropic;
+        c.external_llm_url = base;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pass_through_is_byte_faithful_and_repeats_hit() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, anthropic_provider(&mock)).await;
+    let raw = Bytes::from_static(
+        br#"{"model":"claude-sonnet-4-5","max_tokens":64,"system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"capital of France?"}],"x_unknown":1}"#,
+    );
+    let (status, h, first) = post_raw(
+        &base,
+        "/v1/messages?beta=true",
+        raw.clone(),
+        &[
+            ("anthropic-beta", "prompt-caching-2024-07-31"),
+            ("x-api-key", "client-key"),
+        ],
+    )
+    .await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+    let seen = mock.last();
+    assert_eq!(seen.path, "/v1/messages");
+    assert_eq!(seen.body, raw);
+    assert_eq!(seen.headers["x-api-key"], "sk-upstream");
+    assert_eq!(seen.headers["anthropic-version"], "2023-06-01");
+    assert_eq!(seen.headers["anthropic-beta"], "prompt-caching-2024-07-31");
+    assert!(seen.headers.get("authorization").is_none());
+    let first = as_json(&first);
+    assert_eq!(first["content"][0]["text"], "echo #1: capital of France?");
+
+    let (status, h, again) = post_raw(
+        &base,
+        "/v1/messages",
+        raw.clone(),
+        &[("x-api-key", "client-key")],
+    )
+    .await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l1a"));
+    let again = as_json(&again);
+    assert_eq!(again["type"], "message");
+    assert_eq!(again["content"], first["content"]);
+    assert_eq!(again["stop_reason"], "end_turn");
+    assert_eq!(again["usage"]["input_tokens"], 11);
+    assert_eq!(mock.count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_replies_pass_through_and_replay_as_a_full_event_sequence() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, anthropic_provider(&mock)).await;
+    let mut body = messages("explain rebase");
+    body["stream"] = json!(true);
+    let (status, h, sse) = post(&base, "/v1/messages", &body).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+    let (text, _) = anthropic_sse(&sse);
+    assert_eq!(text, "echo #1: explain rebase");
+
+    let (status, h, replay) = post(&base, "/v1/messages", &body).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l1a"));
+    assert_eq!(h["content-type"], "text/event-stream");
+    let (replayed, names) = anthropic_sse(&replay);
+    assert_eq!(replayed, text);
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "ping",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    // And the same entry as JSON for a non-streaming caller.
+    let (_, h, plain) = post(&base, "/v1/messages", &messages("explain rebase")).await;
+    assert_eq!(layer(&h), "l1a");
+    assert_eq!(as_json(&plain)["content"][0]["text"], text);
+    assert_eq!(mock.count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_session_ids_hashes_and_cache_markers_do_not_break_hits() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, anthropic_provider(&mock)).await;
+    let run = |session: &str, cch: &str, marker_on_system: bool| {
+        let mut system = json!([
+            {"type": "text", "text": format!("x-anthropic-billing-header: cc_version=2.0.14; cch={cch};")},
+            {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."}
+        ]);
+        let mut user = json!({"type": "text", "text": "what does git add -p do"});
+        if marker_on_system {
+            system[1]["cache_control"] = json!({"type": "ephemeral"});
+        } else {
+            user["cache_control"] = json!({"type": "ephemeral"});
+        }
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 32000, "stream": true,
+            "metadata": {"user_id": format!("user_abc_account__session_{session}")},
+            "system": system, "messages": [{"role": "user", "content": [user]}]})
+    };
+    let (_, h, _) = post(&base, "/v1/messages", &run("1111", "a1b2c", true)).await;
+    assert_eq!(layer(&h), "l3");
+    let (_, h, _) = post(&base, "/v1/messages", &run("2222", "9f9f0", false)).await;
+    assert_eq!(layer(&h), "l1a");
+    assert_eq!(mock.count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_clients_work_with_an_openai_provider() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, |_| {}).await;
+    let mut body = messages("sort a list in python");
+    body["system"] = json!("be brief");
+    let (status, h, reply) = post(&base, "/v1/messages", &body).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+    let upstream = mock.last();
+    assert_eq!(upstream.path, "/v1/chat/completions");
+    let sent = upstream.json();
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "be brief"})
+    );
+    assert_eq!(sent["max_tokens"], 256);
+    let reply = as_json(&reply);
+    assert_eq!(reply["type"], "message");
+    assert_eq!(
+        reply["content"][0]["text"],
+        "echo #1: sort a list in python"
+    );
+    assert!(reply["id"].as_str().unwrap().starts_with("msg_"));
+
+    // A streaming Anthropic client gets the event sequence even though the provider was asked
+    // for one whole reply.
+    let mut streamed = messages("reverse a string in rust");
+    streamed["stream"] = json!(true);
+    let (_, h, sse) = post(&base, "/v1/messages", &streamed).await;
+    assert_eq!(layer(&h), "l3");
+    assert_eq!(mock.last().json()["stream"], Value::Null);
+    let (text, names) = anthropic_sse(&sse);
+    assert_eq!(text, "echo #2: reverse a string in rust");
+    assert_eq!(names.last().map(String::as_str), Some("message_stop"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_clients_work_with_an_anthropic_provider() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, anthropic_provider(&mock)).await;
+    let mut body = chat("what is a monad");
+    body["max_tokens"] = json!(99);
+    body["stream"] = json!(true);
+    let (status, h, sse) = post(&base, "/v1/chat/completions", &body).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+    let sent = mock.last().json();
+    assert_eq!(sent["max_tokens"], 99);
+    assert_eq!(
+        sent["messages"],
+        json!([{"role": "user", "content": [{"type": "text", "text": "what is a monad"}]}])
+    );
+    let (text, done) = sse_text(&sse);
+    assert_eq!((text.as_str(), done), ("echo #1: what is a monad", true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_come_back_in_anthropic_shape() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, |c| {
+        c.gateway_api_key = isartor::config::Secret("gw".into())
+    })
+    .await;
+    let (status, _, body) = post_raw(
+        &base,
+        "/v1/messages",
+        Bytes::from(messages("x").to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(as_json(&body)["error"]["type"], "authentication_error");
+    let (status, _, body) = post_raw(
+        &base,
+        "/v1/messages",
+        Bytes::from_static(br#"{"model":"m"}"#),
+        &[("x-api-key", "gw")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let v = as_json(&body);
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert!(v["error"]["message"].as_str().unwrap().contains("messages"));
+    mock.set(Mode::Status(500, "{}"));
+    let (status, h, body) = post_raw(
+        &base,
+        "/v1/messages",
+        Bytes::from(messages("x").to_string()),
+        &[("x-api-key", "gw")],
+    )
+    .await;
+    assert_eq!((status.as_u16(), layer(&h)), (502, "l3"));
+    assert_eq!(as_json(&body)["error"]["type"], "api_error");
+    // Clients probe the base URL.
+    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+        let res = client()
+            .request(method, format!("{base}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+}
