@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # From a fresh clone: build Isartor, start it in the background, and send the same request twice
 # with no cloud key. Until the local model layer lands, the first answer comes from a stand-in
-# provider on loopback (tests/sdk/mock_cloud.py, configured as a keyless ollama-style endpoint);
+# provider on loopback (tests/clients/mock_cloud.py, configured as a keyless ollama-style endpoint);
 # the second is served by Isartor's exact cache (L1a). Everything runs in a throwaway state dir
 # and is stopped at the end.
 set -euo pipefail
@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 tests/sdk/mock_cloud.py 0 > "$state/cloud.out" &
+python3 tests/clients/mock_cloud.py 0 > "$state/cloud.out" &
 cloud_pid=$!
 for _ in $(seq 100); do grep -q listening "$state/cloud.out" 2>/dev/null && break; sleep 0.05; done
 cloud_port="$(awk '{print $3}' "$state/cloud.out")"

@@ -1,0 +1,61 @@
+"""Claude Code (the real CLI from npm) through the daemon, offline: `ANTHROPIC_BASE_URL` points at
+Isartor, whose anthropic provider is the stand-in cloud. Two runs of the same `claude -p` must
+both print the answer while the cloud sees one inference request: Claude Code's per-session ids,
+billing hash and cache markers stay out of the cache key."""
+
+import os
+import subprocess
+import tempfile
+import urllib.request
+
+import pytest
+
+from conftest import Daemon
+
+CLAUDE = os.environ.get("ISARTOR_CLAUDE_BIN")
+
+
+@pytest.fixture(scope="module")
+def daemon(cloud):
+    d = Daemon(cloud, {"ISARTOR__LLM_PROVIDER": "anthropic",
+                       "ISARTOR__EXTERNAL_LLM_URL": f"http://127.0.0.1:{cloud.port}"})
+    yield d
+    d.stop()
+
+
+def claude(daemon, prompt, home):
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": home,
+        "ANTHROPIC_BASE_URL": daemon.base,
+        "ANTHROPIC_API_KEY": "dummy",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    return subprocess.run([CLAUDE, "-p", prompt], env=env, cwd=home, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=180)
+
+
+def metric(daemon, series):
+    with urllib.request.urlopen(daemon.base + "/metrics") as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(series):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.skipif(not CLAUDE, reason="ISARTOR_CLAUDE_BIN not set (scripts/test.sh installs Claude Code)")
+def test_the_same_claude_prompt_twice_reaches_the_cloud_once(daemon, cloud):
+    before = cloud.count()
+    answers = []
+    # Same project directory both times (Claude Code puts it in its system prompt); each run is a
+    # new session with its own session id.
+    home = tempfile.mkdtemp(prefix="claude-home-")
+    for _ in range(2):
+        run = claude(daemon, "What is the capital of France?", home)
+        assert run.returncode == 0, run.stderr
+        answers.append(run.stdout)
+    assert "echo #" in answers[0], answers[0]
+    assert answers[1] == answers[0]
+    assert cloud.count() == before + 1
+    hits = metric(daemon, 'isartor_requests_total{final_layer="L1a_ExactCache",http_status="200",client="claude-code"}')
+    assert hits == 1
