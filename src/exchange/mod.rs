@@ -9,6 +9,7 @@ pub mod collect;
 pub mod key;
 pub mod native;
 pub mod openai;
+pub mod responses;
 pub mod sse;
 pub mod translate;
 
@@ -46,6 +47,8 @@ pub enum Format {
     OpenAiChat,
     /// `POST /v1/messages` (Anthropic Messages).
     Anthropic,
+    /// `POST /v1/responses` (OpenAI Responses, Codex CLI).
+    Responses,
 }
 
 /// A family of wire protocols: a request in a provider's own family goes upstream byte-faithful;
@@ -63,13 +66,15 @@ impl Format {
             Format::Native => "native",
             Format::OpenAiChat => "openai.chat",
             Format::Anthropic => "anthropic.messages",
+            Format::Responses => "openai.responses",
         }
     }
 
-    /// The protocol family a client in this format speaks (native speaks none).
+    /// The provider family a client in this format can be passed through to byte-faithful.
+    /// Native and Responses have none: their requests are always translated.
     pub fn family(self) -> Option<Family> {
         match self {
-            Format::Native => None,
+            Format::Native | Format::Responses => None,
             Format::OpenAiChat => Some(Family::OpenAi),
             Format::Anthropic => Some(Family::Anthropic),
         }

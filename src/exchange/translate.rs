@@ -1,78 +1,122 @@
-//! The parts of a request whose shape differs between protocol families, translated for a
-//! request that goes to a provider of another family: tool definitions, `tool_choice` and the
-//! sampling parameters both families share. Anything without an equivalent is left out.
+//! The parts of a request whose shape differs between wire formats, translated for a request
+//! that goes to a provider of another protocol family: tool definitions, `tool_choice` and the
+//! sampling parameters every family shares. Each is read from the client's format into a neutral
+//! form, then written in the target family's shape; anything without an equivalent is left out.
 
 use serde_json::{Map, Value, json};
 
-use super::{Exchange, Family};
+use super::{Exchange, Family, Format};
 
 fn same_family(target: Family, ex: &Exchange) -> bool {
     ex.format.family() == Some(target)
 }
 
-/// Tool definitions in `target`'s shape. Tools with no equivalent (provider-side tools) are
-/// dropped.
-pub fn tools_for(target: Family, ex: &Exchange) -> Option<Value> {
-    let tools = ex.tools.as_ref()?;
-    if same_family(target, ex) {
-        return Some(tools.clone());
-    }
-    let converted: Vec<Value> = tools
-        .as_array()?
+/// A function tool, whatever format it came in.
+struct ToolDef<'a> {
+    name: &'a Value,
+    description: Option<&'a Value>,
+    schema: Value,
+}
+
+fn tool_defs(ex: &Exchange) -> Vec<ToolDef<'_>> {
+    let Some(tools) = ex.tools.as_ref().and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let object = || json!({"type": "object"});
+    tools
         .iter()
-        .filter_map(|t| match target {
-            Family::Anthropic => {
+        .filter_map(|t| match ex.format {
+            // {"type": "function", "function": {name, description, parameters}}
+            Format::OpenAiChat | Format::Native => {
                 let f = t.get("function")?;
-                let mut out = Map::new();
-                out.insert("name".into(), f.get("name")?.clone());
-                if let Some(d) = f.get("description") {
-                    out.insert("description".into(), d.clone());
-                }
-                out.insert(
-                    "input_schema".into(),
-                    f.get("parameters")
-                        .cloned()
-                        .unwrap_or_else(|| json!({"type": "object"})),
-                );
-                Some(Value::Object(out))
+                Some(ToolDef {
+                    name: f.get("name")?,
+                    description: f.get("description"),
+                    schema: f.get("parameters").cloned().unwrap_or_else(object),
+                })
             }
-            Family::OpenAi => {
-                let name = t.get("name")?;
-                let schema = t.get("input_schema")?;
-                let mut function = Map::new();
-                function.insert("name".into(), name.clone());
-                if let Some(d) = t.get("description") {
-                    function.insert("description".into(), d.clone());
+            // {"type": "function", name, description, parameters}; other types are built-ins.
+            Format::Responses => (t.get("type")?.as_str()? == "function").then(|| ToolDef {
+                name: &t["name"],
+                description: t.get("description"),
+                schema: t.get("parameters").cloned().unwrap_or_else(object),
+            }),
+            // {name, description, input_schema}; tools with a `type` are server tools.
+            Format::Anthropic => Some(ToolDef {
+                name: t.get("name")?,
+                description: t.get("description"),
+                schema: t.get("input_schema")?.clone(),
+            }),
+        })
+        .collect()
+}
+
+/// Tool definitions in `target`'s shape.
+pub fn tools_for(target: Family, ex: &Exchange) -> Option<Value> {
+    if same_family(target, ex) {
+        return ex.tools.clone();
+    }
+    let converted: Vec<Value> = tool_defs(ex)
+        .into_iter()
+        .map(|d| {
+            let mut out = Map::new();
+            out.insert("name".into(), d.name.clone());
+            if let Some(desc) = d.description {
+                out.insert("description".into(), desc.clone());
+            }
+            match target {
+                Family::Anthropic => {
+                    out.insert("input_schema".into(), d.schema);
+                    Value::Object(out)
                 }
-                function.insert("parameters".into(), schema.clone());
-                Some(json!({"type": "function", "function": function}))
+                Family::OpenAi => {
+                    out.insert("parameters".into(), d.schema);
+                    json!({"type": "function", "function": out})
+                }
             }
         })
         .collect();
     (!converted.is_empty()).then_some(Value::Array(converted))
 }
 
+/// A tool choice, whatever format it came in.
+enum Choice<'a> {
+    /// `auto`, `none`: the same word everywhere.
+    Mode(&'a str),
+    Required,
+    Tool(&'a Value),
+}
+
+fn choice(ex: &Exchange) -> Option<Choice<'_>> {
+    let c = ex.tool_choice.as_ref()?;
+    Some(match (ex.format, c) {
+        (_, Value::String(s)) if s == "required" || s == "any" => Choice::Required,
+        (_, Value::String(s)) => Choice::Mode(s),
+        (Format::Anthropic, c) => match c.get("type")?.as_str()? {
+            "any" => Choice::Required,
+            "tool" => Choice::Tool(c.get("name")?),
+            mode => Choice::Mode(mode),
+        },
+        (Format::Responses, c) => Choice::Tool(c.get("name")?),
+        (_, c) => Choice::Tool(c.pointer("/function/name")?),
+    })
+}
+
 /// `tool_choice` in `target`'s shape.
 pub fn tool_choice_for(target: Family, ex: &Exchange) -> Option<Value> {
-    let choice = ex.tool_choice.as_ref()?;
     if same_family(target, ex) {
-        return Some(choice.clone());
+        return ex.tool_choice.clone();
     }
-    match target {
-        Family::Anthropic => Some(match choice {
-            Value::String(s) if s == "required" => json!({"type": "any"}),
-            Value::String(s) => json!({"type": s}),
-            other => {
-                let name = other.pointer("/function/name")?;
-                json!({"type": "tool", "name": name})
-            }
-        }),
-        Family::OpenAi => Some(match choice.get("type")?.as_str()? {
-            "any" => json!("required"),
-            "tool" => json!({"type": "function", "function": {"name": choice.get("name")?}}),
-            other => json!(other),
-        }),
-    }
+    Some(match (target, choice(ex)?) {
+        (Family::Anthropic, Choice::Mode(m)) => json!({"type": m}),
+        (Family::Anthropic, Choice::Required) => json!({"type": "any"}),
+        (Family::Anthropic, Choice::Tool(name)) => json!({"type": "tool", "name": name}),
+        (Family::OpenAi, Choice::Mode(m)) => json!(m),
+        (Family::OpenAi, Choice::Required) => json!("required"),
+        (Family::OpenAi, Choice::Tool(name)) => {
+            json!({"type": "function", "function": {"name": name}})
+        }
+    })
 }
 
 /// Sampling parameters in `target`'s names. Same family: all of them, unchanged.
@@ -86,18 +130,16 @@ pub fn params_for(target: Family, ex: &Exchange) -> Map<String, Value> {
     }
     let mut out = Map::new();
     for (k, v) in &ex.params {
-        let (name, value) = match (target, k.as_str()) {
-            (_, "temperature" | "top_p") => (k.as_str(), v.clone()),
-            (Family::Anthropic, "max_tokens" | "max_completion_tokens") => {
-                ("max_tokens", v.clone())
-            }
-            (Family::Anthropic, "stop") => match v {
-                Value::String(s) => ("stop_sequences", json!([s])),
-                other => ("stop_sequences", other.clone()),
-            },
-            (Family::OpenAi, "max_tokens") => ("max_tokens", v.clone()),
-            (Family::OpenAi, "stop_sequences") => ("stop", v.clone()),
+        let name = match (target, k.as_str()) {
+            (_, "temperature" | "top_p") => k.as_str(),
+            (_, "max_tokens" | "max_completion_tokens" | "max_output_tokens") => "max_tokens",
+            (Family::Anthropic, "stop" | "stop_sequences") => "stop_sequences",
+            (Family::OpenAi, "stop" | "stop_sequences") => "stop",
             _ => continue,
+        };
+        let value = match (name, v) {
+            ("stop_sequences", Value::String(s)) => json!([s]),
+            _ => v.clone(),
         };
         out.insert(name.to_string(), value);
     }
@@ -107,7 +149,7 @@ pub fn params_for(target: Family, ex: &Exchange) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Format, Origin, Surface};
+    use crate::exchange::{Origin, Surface};
 
     fn exchange(format: Format, tools: Value, choice: Value, params: Value) -> Exchange {
         Exchange {
@@ -175,5 +217,28 @@ mod tests {
         );
         // Same family: untouched.
         assert_eq!(params_for(Family::Anthropic, &ex).len(), 3);
+    }
+
+    #[test]
+    fn responses_tools_and_params_become_chat_and_anthropic_ones() {
+        let ex = exchange(
+            Format::Responses,
+            json!([{"type": "function", "name": "shell", "parameters": {"type": "object"}, "strict": false},
+                   {"type": "web_search"}]),
+            json!({"type": "function", "name": "shell"}),
+            json!({"max_output_tokens": 7, "parallel_tool_calls": false, "reasoning": {"effort": "low"}}),
+        );
+        assert_eq!(
+            tools_for(Family::OpenAi, &ex).unwrap(),
+            json!([{"type": "function", "function": {"name": "shell", "parameters": {"type": "object"}}}])
+        );
+        assert_eq!(
+            tool_choice_for(Family::Anthropic, &ex).unwrap(),
+            json!({"type": "tool", "name": "shell"})
+        );
+        assert_eq!(
+            Value::Object(params_for(Family::OpenAi, &ex)),
+            json!({"max_tokens": 7})
+        );
     }
 }

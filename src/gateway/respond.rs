@@ -8,7 +8,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
-use crate::exchange::{Format, anthropic, native, openai};
+use crate::exchange::{Format, anthropic, native, openai, responses};
 use crate::pipeline::Outcome;
 use crate::telemetry::Layer;
 
@@ -60,7 +60,9 @@ pub fn error(
     param: Option<&str>,
 ) -> Response<Body> {
     let body = match format {
-        Format::OpenAiChat => openai::error_body(status.as_u16(), code, message, param),
+        Format::OpenAiChat | Format::Responses => {
+            openai::error_body(status.as_u16(), code, message, param)
+        }
         Format::Native => native::error_body(code, message),
         Format::Anthropic => anthropic::error_body(status.as_u16(), message),
     };
@@ -91,6 +93,8 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
                 (Format::OpenAiChat, true) => sse(openai::render_sse(&reply, render.stream_usage)),
                 (Format::Anthropic, false) => json(StatusCode::OK, anthropic::render_json(&reply)),
                 (Format::Anthropic, true) => sse(anthropic::render_sse(&reply)),
+                (Format::Responses, false) => json(StatusCode::OK, responses::render_json(&reply)),
+                (Format::Responses, true) => sse(responses::render_sse(&reply)),
                 (Format::Native, _) => {
                     json(StatusCode::OK, native::render_json(&reply, layer.number()))
                 }

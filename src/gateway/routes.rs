@@ -13,6 +13,7 @@ use super::respond::{self, Body, Render};
 use super::{Gateway, auth};
 use crate::exchange::{
     ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, native, openai,
+    responses,
 };
 use crate::upstream::forwardable;
 
@@ -47,6 +48,7 @@ fn route(method: &Method, path: &str) -> Result<Route, Unrouted> {
         "/api/chat" => (Route::Chat(Format::Native), Method::POST),
         "/v1/chat/completions" => (Route::Chat(Format::OpenAiChat), Method::POST),
         "/v1/messages" => (Route::Chat(Format::Anthropic), Method::POST),
+        "/v1/responses" => (Route::Chat(Format::Responses), Method::POST),
         _ => return Err(Unrouted::NotFound),
     };
     let head_ok = allowed == Method::GET && method == Method::HEAD;
@@ -240,6 +242,7 @@ async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Respo
         Format::Native => native::decode(body, origin, &gw.default_model),
         Format::OpenAiChat => openai::decode(body, origin),
         Format::Anthropic => anthropic::decode(body, origin),
+        Format::Responses => responses::decode(body, origin),
     };
     let exchange = match decoded {
         Ok(e) => e,

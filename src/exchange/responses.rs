@@ -1,0 +1,468 @@
+//! OpenAI Responses (`/v1/responses`, the only protocol Codex CLI speaks): request decoding,
+//! reply parsing (whole, or from a stream's `response.completed`), and rendering a canonical
+//! [`Reply`] as a Responses object or as its SSE event sequence. Errors use OpenAI's shape.
+//!
+//! No provider is reached with this protocol yet: requests are translated to the provider's
+//! (chat completions or Anthropic Messages) through the canonical model.
+//!
+//! Canonical-key notes: item ids (`input[].id`), `prompt_cache_key`, `client_metadata`,
+//! `metadata`, `store` and `stream` never enter the key.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::sse;
+use super::{
+    Choice, DecodeError, Exchange, FinishReason, Format, Message, Origin, Part, Reply, Usage,
+};
+
+const VOLATILE: &[&str] = &[
+    "stream",
+    "store",
+    "metadata",
+    "prompt_cache_key",
+    "client_metadata",
+    "user",
+    "safety_identifier",
+    "service_tier",
+    "background",
+    "include",
+];
+const SLOTTED: &[&str] = &["model", "input", "instructions", "tools", "tool_choice"];
+
+/// A JSON object without its `id` (item ids change between runs of the same conversation).
+fn without_id(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "id")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn content_parts(content: &Value, param: &str) -> Result<Vec<Part>, DecodeError> {
+    match content {
+        Value::String(s) => Ok(vec![Part::text(s.clone())]),
+        Value::Array(items) => Ok(items
+            .iter()
+            .map(|p| match (p["type"].as_str(), p["text"].as_str()) {
+                (Some("input_text" | "output_text" | "text"), Some(t)) => Part::text(t),
+                (Some("refusal"), _) => Part::Refusal {
+                    text: p["refusal"].as_str().unwrap_or_default().to_string(),
+                },
+                _ => Part::Other {
+                    value: without_id(p),
+                },
+            })
+            .collect()),
+        _ => Err(DecodeError::param(
+            param,
+            format!("{param}.content must be a string or an array of content parts"),
+        )),
+    }
+}
+
+/// Adds a part to the conversation's trailing assistant turn, opening one if needed.
+fn push_assistant(messages: &mut Vec<Message>, part: Part) {
+    match messages.last_mut() {
+        Some(m) if m.role == "assistant" => m.parts.push(part),
+        _ => messages.push(Message {
+            role: "assistant".into(),
+            parts: vec![part],
+            extra: Default::default(),
+        }),
+    }
+}
+
+/// Decodes a Responses request body.
+pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
+    let body: Value = serde_json::from_slice(&raw)
+        .map_err(|e| DecodeError::new(format!("request body is not valid JSON: {e}")))?;
+    let Value::Object(obj) = body else {
+        return Err(DecodeError::new("request body must be a JSON object"));
+    };
+    let model = match obj.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(Value::String(_)) | None => {
+            return Err(DecodeError::param(
+                "model",
+                "missing required parameter: 'model'",
+            ));
+        }
+        Some(_) => return Err(DecodeError::param("model", "'model' must be a string")),
+    };
+    let stream = match obj.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(DecodeError::param("stream", "'stream' must be a boolean")),
+    };
+    let mut system = match obj.get("instructions") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(_) => {
+            return Err(DecodeError::param(
+                "instructions",
+                "'instructions' must be a string",
+            ));
+        }
+    };
+    let mut messages: Vec<Message> = Vec::new();
+    match obj.get("input") {
+        Some(Value::String(s)) => messages.push(Message {
+            role: "user".into(),
+            parts: vec![Part::text(s.clone())],
+            extra: Default::default(),
+        }),
+        Some(Value::Array(items)) if !items.is_empty() => {
+            for (i, item) in items.iter().enumerate() {
+                decode_item(item, i, &mut system, &mut messages)?;
+            }
+        }
+        Some(Value::Array(_)) => {
+            return Err(DecodeError::param("input", "'input' must not be empty"));
+        }
+        None => {
+            return Err(DecodeError::param(
+                "input",
+                "missing required parameter: 'input'",
+            ));
+        }
+        Some(_) => {
+            return Err(DecodeError::param(
+                "input",
+                "'input' must be a string or an array of items",
+            ));
+        }
+    }
+    let params = obj
+        .iter()
+        .filter(|(k, v)| {
+            !v.is_null() && !VOLATILE.contains(&k.as_str()) && !SLOTTED.contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(Exchange {
+        system,
+        tools: obj.get("tools").filter(|v| !v.is_null()).cloned(),
+        tool_choice: obj.get("tool_choice").filter(|v| !v.is_null()).cloned(),
+        params,
+        stream,
+        ..Exchange::new(origin, Format::Responses, model, messages, raw)
+    })
+}
+
+fn decode_item(
+    item: &Value,
+    i: usize,
+    system: &mut Vec<String>,
+    messages: &mut Vec<Message>,
+) -> Result<(), DecodeError> {
+    let param = format!("input[{i}]");
+    let s = |k: &str| item.get(k).and_then(Value::as_str);
+    let kind = s("type").unwrap_or(if item.get("role").is_some() {
+        "message"
+    } else {
+        ""
+    });
+    match kind {
+        "message" => {
+            let role = s("role")
+                .ok_or_else(|| DecodeError::param(&param, format!("{param}.role is required")))?;
+            let parts = content_parts(item.get("content").unwrap_or(&Value::Null), &param)?;
+            let text_only = parts.iter().all(|p| matches!(p, Part::Text { .. }));
+            let message = Message {
+                role: role.to_string(),
+                parts,
+                extra: Default::default(),
+            };
+            if messages.is_empty() && (role == "system" || role == "developer") && text_only {
+                system.push(message.text());
+            } else {
+                messages.push(message);
+            }
+        }
+        "function_call" => push_assistant(
+            messages,
+            Part::ToolCall {
+                id: s("call_id").unwrap_or_default().to_string(),
+                name: s("name").unwrap_or_default().to_string(),
+                arguments: s("arguments").unwrap_or_default().to_string(),
+            },
+        ),
+        "function_call_output" => {
+            let content = match item.get("output") {
+                Some(Value::String(o)) => vec![Part::text(o.clone())],
+                Some(other) => content_parts(other, &param)?,
+                None => Vec::new(),
+            };
+            messages.push(Message {
+                role: "tool".into(),
+                parts: vec![Part::ToolResult {
+                    id: s("call_id").unwrap_or_default().to_string(),
+                    content,
+                    is_error: false,
+                }],
+                extra: Default::default(),
+            });
+        }
+        "" => {
+            return Err(DecodeError::param(
+                &param,
+                format!("{param} needs a type or a role"),
+            ));
+        }
+        // Reasoning, built-in tool calls and their outputs: kept (without ids) for the key.
+        _ => push_assistant(
+            messages,
+            Part::Other {
+                value: without_id(item),
+            },
+        ),
+    }
+    Ok(())
+}
+
+fn status_of(choice: Option<&Choice>) -> (&'static str, Value) {
+    match choice.and_then(|c| c.finish.as_ref()) {
+        Some(FinishReason::Length) => ("incomplete", json!({"reason": "max_output_tokens"})),
+        Some(FinishReason::ContentFilter) => ("incomplete", json!({"reason": "content_filter"})),
+        _ => ("completed", Value::Null),
+    }
+}
+
+/// The output items of a reply: one message for its text, one item per tool call.
+fn output_items(reply: &Reply, id: &str) -> Vec<Value> {
+    let Some(choice) = reply.choices.first() else {
+        return Vec::new();
+    };
+    let mut items = Vec::new();
+    let mut content = Vec::new();
+    for part in &choice.parts {
+        match part {
+            Part::Text { text } => {
+                content.push(json!({"type": "output_text", "text": text, "annotations": []}))
+            }
+            Part::Refusal { text } => content.push(json!({"type": "refusal", "refusal": text})),
+            _ => {}
+        }
+    }
+    if !content.is_empty() {
+        items.push(
+            json!({"type": "message", "id": format!("msg_{id}"), "status": "completed",
+            "role": "assistant", "content": content}),
+        );
+    }
+    for (n, part) in choice.parts.iter().enumerate() {
+        if let Part::ToolCall {
+            id: call_id,
+            name,
+            arguments,
+        } = part
+        {
+            items.push(
+                json!({"type": "function_call", "id": format!("fc_{id}_{n}"),
+                "call_id": call_id, "name": name, "arguments": arguments, "status": "completed"}),
+            );
+        }
+    }
+    items
+}
+
+fn response_id(reply: &Reply) -> String {
+    if reply.id.starts_with("resp_") {
+        reply.id.clone()
+    } else {
+        super::new_id("resp").replace('-', "_")
+    }
+}
+
+/// The full Responses object for a reply, with the given status.
+fn response_object(reply: &Reply, id: &str, status: &str, output: Vec<Value>) -> Value {
+    let (_, incomplete) = status_of(reply.choices.first());
+    let u = &reply.usage;
+    json!({
+        "id": id,
+        "object": "response",
+        "created_at": reply.created,
+        "status": status,
+        "model": reply.model,
+        "output": output,
+        "error": null,
+        "incomplete_details": if status == "incomplete" { incomplete } else { Value::Null },
+        "instructions": null,
+        "metadata": {},
+        "parallel_tool_calls": true,
+        "temperature": null,
+        "top_p": null,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": u.input_tokens,
+            "input_tokens_details": {"cached_tokens": u.cache_read_tokens},
+            "output_tokens": u.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": u.total(),
+        },
+    })
+}
+
+/// Renders a reply as a Responses JSON body.
+pub fn render_json(reply: &Reply) -> Bytes {
+    let id = response_id(reply);
+    let (status, _) = status_of(reply.choices.first());
+    let body = response_object(reply, &id, status, output_items(reply, &id));
+    Bytes::from(body.to_string())
+}
+
+/// Renders a reply as the Responses event sequence: `response.created`, per output item
+/// `output_item.added` / deltas / `output_item.done`, then `response.completed` (or
+/// `response.incomplete`).
+pub fn render_sse(reply: &Reply) -> Vec<Bytes> {
+    let id = response_id(reply);
+    let items = output_items(reply, &id);
+    let mut seq = 0u64;
+    let mut events = Vec::new();
+    let mut emit = |name: &str, mut data: Value| {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(seq);
+        seq += 1;
+        events.push(sse::named_event(name, &data.to_string()));
+    };
+    let started = response_object(reply, &id, "in_progress", Vec::new());
+    emit("response.created", json!({"response": started}));
+    emit("response.in_progress", json!({"response": started}));
+    for (index, item) in items.iter().enumerate() {
+        let item_id = &item["id"];
+        let mut opened = item.clone();
+        opened["status"] = json!("in_progress");
+        if item["type"] == "message" {
+            opened["content"] = json!([]);
+        } else {
+            opened["arguments"] = json!("");
+        }
+        emit(
+            "response.output_item.added",
+            json!({"output_index": index, "item": opened}),
+        );
+        if item["type"] == "message" {
+            for (ci, part) in item["content"].as_array().into_iter().flatten().enumerate() {
+                let text = part["text"].as_str().unwrap_or_default();
+                let at = json!({"item_id": item_id, "output_index": index, "content_index": ci});
+                let with = |extra: Value| {
+                    let mut v = at.clone();
+                    v.as_object_mut()
+                        .expect("object")
+                        .extend(extra.as_object().cloned().unwrap_or_default());
+                    v
+                };
+                emit(
+                    "response.content_part.added",
+                    with(json!({"part": {"type": part["type"], "text": "", "annotations": []}})),
+                );
+                if part["type"] == "output_text" {
+                    emit("response.output_text.delta", with(json!({"delta": text})));
+                    emit("response.output_text.done", with(json!({"text": text})));
+                }
+                emit("response.content_part.done", with(json!({"part": part})));
+            }
+        } else {
+            let args = &item["arguments"];
+            let at = json!({"item_id": item_id, "output_index": index});
+            let mut delta = at.clone();
+            delta["delta"] = args.clone();
+            emit("response.function_call_arguments.delta", delta);
+            let mut done = at;
+            done["arguments"] = args.clone();
+            emit("response.function_call_arguments.done", done);
+        }
+        emit(
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        );
+    }
+    let (status, _) = status_of(reply.choices.first());
+    let last = if status == "completed" {
+        "response.completed"
+    } else {
+        "response.incomplete"
+    };
+    emit(
+        last,
+        json!({"response": response_object(reply, &id, status, items)}),
+    );
+    events
+}
+
+/// Parses a Responses object (a whole reply, or the `response` of `response.completed`).
+pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| DecodeError::new(format!("upstream reply is not valid JSON: {e}")))?;
+    reply_from(&v)
+}
+
+fn reply_from(v: &Value) -> Result<Reply, DecodeError> {
+    let Some(output) = v.get("output").and_then(Value::as_array) else {
+        return Err(DecodeError::new("upstream reply has no output"));
+    };
+    let mut parts = Vec::new();
+    for item in output {
+        match item["type"].as_str() {
+            Some("message") => parts.extend(content_parts(&item["content"], "output")?),
+            Some("function_call") => parts.push(Part::ToolCall {
+                id: item["call_id"].as_str().unwrap_or_default().to_string(),
+                name: item["name"].as_str().unwrap_or_default().to_string(),
+                arguments: item["arguments"].as_str().unwrap_or_default().to_string(),
+            }),
+            _ => parts.push(Part::Other {
+                value: item.clone(),
+            }),
+        }
+    }
+    let has_calls = parts.iter().any(|p| matches!(p, Part::ToolCall { .. }));
+    let finish = match (
+        v["status"].as_str(),
+        v["incomplete_details"]["reason"].as_str(),
+    ) {
+        (Some("completed"), _) if has_calls => Some(FinishReason::ToolCalls),
+        (Some("completed"), _) => Some(FinishReason::Stop),
+        (Some("incomplete"), Some("max_output_tokens")) => Some(FinishReason::Length),
+        (Some("incomplete"), _) => Some(FinishReason::ContentFilter),
+        _ => None,
+    };
+    let n = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    Ok(Reply {
+        id: v["id"].as_str().unwrap_or_default().to_string(),
+        model: v["model"].as_str().unwrap_or_default().to_string(),
+        created: v["created_at"].as_u64().unwrap_or(0),
+        choices: vec![Choice {
+            index: 0,
+            parts,
+            finish,
+        }],
+        usage: Usage {
+            input_tokens: n("/usage/input_tokens"),
+            output_tokens: n("/usage/output_tokens"),
+            cache_read_tokens: n("/usage/input_tokens_details/cached_tokens"),
+            cache_write_tokens: 0,
+        },
+        system_fingerprint: None,
+    })
+}
+
+/// The reply carried by a stream's final `response.completed` / `response.incomplete` event.
+pub fn reply_from_final_event(event: &sse::Event) -> Option<Reply> {
+    let v: Value = serde_json::from_str(&event.data).ok()?;
+    matches!(
+        v["type"].as_str(),
+        Some("response.completed" | "response.incomplete")
+    )
+    .then(|| reply_from(&v["response"]).ok())
+    .flatten()
+}
+
+#[cfg(test)]
+#[path = "responses_tests.rs"]
+mod tests;
