@@ -439,11 +439,7 @@ fn content_json(parts: &[Part]) -> Vec<Value> {
 }
 
 fn message_id(reply: &Reply) -> String {
-    if reply.id.starts_with("msg_") {
-        reply.id.clone()
-    } else {
-        super::new_id("msg").replace('-', "_")
-    }
+    super::styled_id("msg_", &reply.id)
 }
 
 /// Renders a reply as a Messages JSON body.

@@ -425,6 +425,23 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// An id in a format's own style (`msg_…`, `resp_…`) for a reply: the reply's id when it has
+/// that style already, else derived from it (so every render of a cached reply says the same),
+/// else fresh.
+pub fn styled_id(prefix: &str, reply_id: &str) -> String {
+    if reply_id.starts_with(prefix) {
+        return reply_id.to_string();
+    }
+    if reply_id.is_empty() {
+        return new_id(prefix.trim_end_matches('_')).replace('-', "_");
+    }
+    let tail: String = reply_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{prefix}{tail}")
+}
+
 /// A fresh random id with a prefix, e.g. `chatcmpl-3f9a…`.
 pub fn new_id(prefix: &str) -> String {
     format!(
@@ -437,6 +454,14 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn styled_ids_are_stable_for_a_reply() {
+        assert_eq!(styled_id("msg_", "msg_01"), "msg_01");
+        assert_eq!(styled_id("resp_", "chatcmpl-ab.1"), "resp_chatcmpl_ab_1");
+        assert!(styled_id("resp_", "").starts_with("resp_"));
+        assert_ne!(styled_id("resp_", ""), styled_id("resp_", ""));
+    }
 
     #[test]
     fn client_tool_recognises_common_agents() {

@@ -272,11 +272,7 @@ fn output_items(reply: &Reply, id: &str) -> Vec<Value> {
 }
 
 fn response_id(reply: &Reply) -> String {
-    if reply.id.starts_with("resp_") {
-        reply.id.clone()
-    } else {
-        super::new_id("resp").replace('-', "_")
-    }
+    super::styled_id("resp_", &reply.id)
 }
 
 /// The full Responses object for a reply, with the given status.

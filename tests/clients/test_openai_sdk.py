@@ -100,3 +100,20 @@ def test_gateway_key_is_enforced_for_the_sdk(cloud):
         assert ok.choices[0].message.content.endswith("hi")
     finally:
         guarded.stop()
+
+
+def test_responses_api_plain_and_streamed_then_cache_hit(daemon, cloud):
+    before = cloud.count()
+    raw = client(daemon).responses.with_raw_response.create(
+        model="gpt-4o-mini", instructions="be brief", input="What is a monad?")
+    assert raw.headers.get("x-isartor-layer") == "l3"
+    first = raw.parse()
+    assert first.status == "completed"
+    assert first.output_text.endswith("What is a monad?")
+    with client(daemon).responses.stream(
+            model="gpt-4o-mini", instructions="be brief", input="What is a monad?") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == first.output_text
+    assert final.output_text == first.output_text
+    assert cloud.count() == before + 1
