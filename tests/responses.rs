@@ -34,7 +34,7 @@ fn final_response(body: &bytes::Bytes) -> Value {
         .unwrap()
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
-        .last()
+        .next_back()
         .unwrap();
     serde_json::from_str::<Value>(last).unwrap()["response"].clone()
 }

@@ -75,6 +75,15 @@ class Daemon:
         self.log.close()
 
 
+def metric(daemon, series):
+    """The value of one Prometheus series on the daemon's /metrics (0 when absent)."""
+    with urllib.request.urlopen(daemon.base + "/metrics") as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(series):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 @pytest.fixture(scope="module")
 def cloud():
     c = Cloud()

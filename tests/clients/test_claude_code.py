@@ -6,11 +6,10 @@ billing hash and cache markers stay out of the cache key."""
 import os
 import subprocess
 import tempfile
-import urllib.request
 
 import pytest
 
-from conftest import Daemon
+from conftest import Daemon, metric
 
 CLAUDE = os.environ.get("ISARTOR_CLAUDE_BIN")
 
@@ -33,14 +32,6 @@ def claude(daemon, prompt, home):
     }
     return subprocess.run([CLAUDE, "-p", prompt], env=env, cwd=home, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=180)
-
-
-def metric(daemon, series):
-    with urllib.request.urlopen(daemon.base + "/metrics") as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(series):
-                return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 @pytest.mark.skipif(not CLAUDE, reason="ISARTOR_CLAUDE_BIN not set (scripts/test.sh installs Claude Code)")
