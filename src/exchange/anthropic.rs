@@ -3,9 +3,8 @@
 //! and building a Messages request from an exchange of another family.
 //!
 //! Canonical-key notes: `cache_control` markers are stripped wherever they appear (their position
-//! moves between runs of the same prompt), `metadata` (Claude Code's session id) is volatile, and
-//! the per-run `cch=<hex>;` value in Claude Code's billing line of the first system block is
-//! blanked.
+//! moves between runs of the same prompt) and `metadata` (Claude Code's session id) is volatile.
+//! Claude Code's per-run `cch=` hash is blanked by [`super::key`], for the key only.
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
@@ -40,24 +39,6 @@ fn without_cache_control(v: &Value) -> Value {
     }
 }
 
-/// Blanks the hex value of every `cch=<hex>;` (Claude Code's per-run billing hash).
-fn blank_volatile(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("cch=") {
-        let (head, tail) = rest.split_at(at + 4);
-        out.push_str(head);
-        let hex = tail.bytes().take_while(u8::is_ascii_hexdigit).count();
-        rest = if tail[hex..].starts_with(';') {
-            &tail[hex..]
-        } else {
-            tail
-        };
-    }
-    out.push_str(rest);
-    out
-}
-
 fn text_of(block: &Value) -> Option<&str> {
     (block.get("type").and_then(Value::as_str) == Some("text"))
         .then(|| block.get("text").and_then(Value::as_str))
@@ -85,12 +66,12 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     };
     let mut system = match obj.get("system") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => vec![blank_volatile(s)],
+        Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(blocks)) => blocks
             .iter()
             .map(|b| {
                 text_of(b)
-                    .map(blank_volatile)
+                    .map(str::to_string)
                     .ok_or_else(|| DecodeError::param("system", "system: blocks must be text"))
             })
             .collect::<Result<_, _>>()?,
@@ -116,7 +97,7 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     for (i, m) in raw_messages.iter().enumerate() {
         let message = decode_message(m, i)?;
         if messages.is_empty() && message.role == "system" {
-            system.push(blank_volatile(&message.text()));
+            system.push(message.text());
             continue;
         }
         messages.push(message);

@@ -7,9 +7,14 @@
 //! tool-call ids, which are renamed to their order of first appearance so two sessions whose
 //! upstream minted different ids still share entries while the call/result pairing is kept.
 //!
+//! Text from known clients carries per-run values that change nothing about the answer; they are
+//! blanked in system and message text before hashing (never in what goes upstream): Claude Code's
+//! `cch=<hex>;` billing hash and Copilot's `<current_datetime>…</current_datetime>` line.
+//!
 //! The encoding is tagged and length-prefixed and sorts object keys itself, so it does not depend
 //! on how `serde_json` orders maps.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -46,7 +51,7 @@ pub fn exact_key(exchange: &Exchange) -> CacheKey {
     w.tag(b'S');
     w.len(exchange.system.len());
     for s in &exchange.system {
-        w.str(s);
+        w.str(&canonical_text(s));
     }
     w.tag(b'M');
     w.len(exchange.messages.len());
@@ -62,6 +67,43 @@ pub fn exact_key(exchange: &Exchange) -> CacheKey {
         w.value(v);
     }
     w.finish()
+}
+
+/// Text with known per-run values blanked (see the module docs). Borrowed when there are none.
+fn canonical_text(text: &str) -> Cow<'_, str> {
+    const DATETIME: (&str, &str) = ("<current_datetime>", "</current_datetime>");
+    if !text.contains("cch=") && !text.contains(DATETIME.0) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let cch = rest.find("cch=");
+        let dt = rest.find(DATETIME.0);
+        match (cch, dt) {
+            (Some(c), d) if d.is_none_or(|d| c < d) => {
+                let (head, tail) = rest.split_at(c + "cch=".len());
+                out.push_str(head);
+                let hex = tail.bytes().take_while(u8::is_ascii_hexdigit).count();
+                rest = if tail[hex..].starts_with(';') {
+                    &tail[hex..]
+                } else {
+                    tail
+                };
+            }
+            (_, Some(d)) => {
+                let (head, tail) = rest.split_at(d + DATETIME.0.len());
+                out.push_str(head);
+                rest = match tail.find(DATETIME.1) {
+                    Some(end) => &tail[end..],
+                    None => tail,
+                };
+            }
+            _ => break,
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// Streams the canonical encoding straight into the hasher.
@@ -123,7 +165,7 @@ impl Canon {
         match p {
             Part::Text { text } => {
                 self.tag(b't');
-                self.str(text);
+                self.str(&canonical_text(text));
             }
             Part::ToolCall {
                 id,
@@ -311,6 +353,32 @@ mod tests {
         };
         assert_eq!(convo("call_a", "call_b", "call_a"), convo("x1", "x2", "x1"));
         assert_ne!(convo("call_a", "call_b", "call_a"), convo("x1", "x2", "x2"));
+    }
+
+    #[test]
+    fn per_run_values_of_known_clients_do_not_change_the_key() {
+        let with = |system: &str, user: &str| {
+            let mut e = exchange();
+            e.system = vec![system.into()];
+            e.messages[0].parts = vec![Part::text(user)];
+            exact_key(&e)
+        };
+        let billing = |h: &str| {
+            format!("x-anthropic-billing-header: cc_version=2.0; cch={h}; cc_entrypoint=cli")
+        };
+        assert_eq!(with(&billing("ab12"), "q"), with(&billing("9f0e7d"), "q"));
+        let dated = |t: &str| format!("hi\n<current_datetime>{t}</current_datetime>\nbye");
+        assert_eq!(
+            with("s", &dated("2026-11-23T10:00")),
+            with("s", &dated("2026-11-24T09:00"))
+        );
+        assert_ne!(with("s", &dated("x")), with("s", "hi\nbye"));
+        assert_ne!(with(&billing("ab12"), "q"), with(&billing("ab12"), "q2"));
+        assert_eq!(canonical_text("no markers"), Cow::Borrowed("no markers"));
+        assert_eq!(
+            canonical_text("cch=zz; <current_datetime>open"),
+            "cch=zz; <current_datetime>open"
+        );
     }
 
     #[test]
