@@ -128,15 +128,16 @@ async fn anthropic_clients_work_with_an_openai_provider() {
     let mock = Mock::start().await;
     let (_d, base) = daemon(&mock, |_| {}).await;
     let mut body = messages("sort a list in python");
-    body["system"] = json!("be brief");
+    body["system"] = json!("be brief; cch=ab12;");
     let (status, h, reply) = post(&base, "/v1/messages", &body).await;
     assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
     let upstream = mock.last();
     assert_eq!(upstream.path, "/v1/chat/completions");
     let sent = upstream.json();
+    // Translated, but the text is the client's own: key canonicalisation never leaks upstream.
     assert_eq!(
         sent["messages"][0],
-        json!({"role": "system", "content": "be brief"})
+        json!({"role": "system", "content": "be brief; cch=ab12;"})
     );
     assert_eq!(sent["max_tokens"], 256);
     let reply = as_json(&reply);
