@@ -206,7 +206,8 @@ async fn upstream_500_is_a_502_and_nothing_is_cached() {
                 .unwrap()
                 .contains("overloaded")
         );
-        assert_eq!(mock.count(), round);
+        // Tried once and retried once (l3_retries = 1) before giving up.
+        assert_eq!(mock.count(), 2 * round);
     }
     // Once upstream recovers the answer flows and is cached.
     mock.set(Mode::Echo);
@@ -219,20 +220,26 @@ async fn upstream_500_is_a_502_and_nothing_is_cached() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_4xx_passes_through_unchanged_and_uncached() {
     let mock = Mock::start().await;
-    mock.set(Mode::Status(
-        429,
-        r#"{"error":{"message":"slow down","type":"rate_limit"}}"#,
-    ));
-    let (_d, base) = daemon(&mock, |_| {}).await;
-    for round in 1..=2 {
-        let (status, h, b) = post(&base, "/v1/chat/completions", &chat("too fast")).await;
-        assert_eq!(status, 429);
-        assert_eq!(layer(&h), "l3");
-        assert_eq!(
-            b,
-            Bytes::from_static(br#"{"error":{"message":"slow down","type":"rate_limit"}}"#)
-        );
-        assert_eq!(mock.count(), round);
+    let (_d, base) = daemon(&mock, |c| c.l3_retries = 0).await;
+    for (status, body) in [
+        (
+            429,
+            r#"{"error":{"message":"slow down","type":"rate_limit"}}"#,
+        ),
+        (
+            400,
+            r#"{"error":{"message":"bad field","type":"invalid_request_error"}}"#,
+        ),
+    ] {
+        mock.set(Mode::Status(status, body));
+        for _ in 1..=2 {
+            let before = mock.count();
+            let (got, h, b) = post(&base, "/v1/chat/completions", &chat("too fast")).await;
+            assert_eq!(got.as_u16(), status);
+            assert_eq!(layer(&h), "l3");
+            assert_eq!(b, Bytes::from_static(body.as_bytes()));
+            assert_eq!(mock.count(), before + 1, "not cached, not retried");
+        }
     }
 }
 

@@ -80,12 +80,22 @@ fn with_layer(mut r: Response<Body>, layer: Layer, ok: bool) -> Response<Body> {
     r
 }
 
+/// Names the cloud provider that answered (`X-Isartor-Provider`), for L3 responses.
+fn with_provider(mut r: Response<Body>, provider: Option<&'static str>) -> Response<Body> {
+    if let Some(p) = provider {
+        r.headers_mut()
+            .insert("x-isartor-provider", HeaderValue::from_static(p));
+    }
+    r
+}
+
 /// Renders a pipeline outcome; publishes the request's event for outcomes that end here.
 pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
     match outcome {
         Outcome::Reply {
             layer,
             reply,
+            provider,
             tracker,
         } => {
             let response = match (render.format, render.stream) {
@@ -100,19 +110,20 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
                 }
             };
             tracker.finish(Some(layer), 200, None);
-            with_layer(response, layer, true)
+            with_provider(with_layer(response, layer, true), provider)
         }
         Outcome::Stream {
             layer,
             status,
             headers,
+            provider,
             body,
         } => {
             let mut r =
                 Response::new(StreamBody::new(body.map(|b| b.map(Frame::data))).boxed_unsync());
             *r.status_mut() = status;
             *r.headers_mut() = headers;
-            with_layer(r, layer, status.is_success())
+            with_provider(with_layer(r, layer, status.is_success()), provider)
         }
         Outcome::Failed {
             layer,

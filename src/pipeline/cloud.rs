@@ -5,7 +5,7 @@
 //! client's format (as JSON, or as an SSE sequence for a streaming client).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode, header};
 
@@ -13,47 +13,52 @@ use super::tee::Tee;
 use super::{LayerHealth, Outcome, PipelineError, Remember};
 use crate::config::{Config, ConfigError, env_name};
 use crate::exchange::collect::{self, Collector};
-use crate::exchange::{Exchange, Family, Reply, anthropic, openai};
+use crate::exchange::{Exchange, Family, Reply};
 use crate::telemetry::{Layer, LayerOutcome, Tracker};
-use crate::upstream::client::Upstream;
-use crate::upstream::{UpstreamError, response_header_passes};
+use crate::upstream::chain::{Answer, Chain, ChainError};
+use crate::upstream::response_header_passes;
 
 /// How much of an upstream error body is quoted back to the client.
 const ERROR_SNIPPET: usize = 512;
 
 pub struct Cloud {
-    upstream: Upstream,
+    chain: Chain,
     offline: bool,
 }
 
 impl Cloud {
     pub fn new(config: &Config) -> Result<Cloud, ConfigError> {
         Ok(Cloud {
-            upstream: Upstream::from_config(config)?,
+            chain: Chain::new(config)?,
             offline: config.offline_mode,
         })
     }
 
     pub fn health(&self) -> LayerHealth {
-        let provider = self.upstream.provider();
+        let primary = self.chain.primary();
+        let provider = primary.provider();
+        let fallbacks = match self.chain.fallbacks() {
+            0 => String::new(),
+            n => format!(", then {n} fallback provider(s)"),
+        };
         let (status, detail) = if self.offline {
             (
                 "disabled",
                 "offline_mode is on: no request leaves this machine".to_string(),
             )
-        } else if provider.needs_key() && !self.upstream.has_key() {
+        } else if provider.needs_key() && !primary.has_key() {
             (
                 "degraded",
                 format!(
-                    "{} at {}: no API key configured; only clients that send their own key reach it",
+                    "{} at {}: no API key configured; only clients that send their own key reach it{fallbacks}",
                     provider.name(),
-                    self.upstream.endpoint()
+                    primary.endpoint()
                 ),
             )
         } else {
             (
                 "ready",
-                format!("{} at {}", provider.name(), self.upstream.endpoint()),
+                format!("{} at {}{fallbacks}", provider.name(), primary.endpoint()),
             )
         };
         LayerHealth {
@@ -75,15 +80,17 @@ impl Cloud {
     pub async fn forward(&self, ex: Exchange, remember: Remember, mut tracker: Tracker) -> Outcome {
         tracker.enter(Layer::L3);
         let started = Instant::now();
-        let passthrough = ex.format.family() == Some(self.upstream.family());
-        let response = match self.send(&ex, passthrough).await {
-            Ok(r) => r,
+        let answer = match self.send(&ex).await {
+            Ok(a) => a,
             Err(e) => return Cloud::fail(tracker, started, e),
         };
-        if passthrough {
-            return self.stream(ex, response, remember, tracker, started);
+        let provider = answer.upstream.provider().name();
+        tracker.provider(provider);
+        if answer.passthrough {
+            return self.stream(&ex, answer, remember, tracker, started);
         }
-        match self.read_whole(&ex, response).await {
+        let (family, timeout) = (answer.upstream.family(), answer.upstream.timeout());
+        match read_whole(&ex, answer.response, family, timeout).await {
             Ok(reply) => {
                 tracker.layer(Layer::L3, started.elapsed(), LayerOutcome::Answered);
                 tracker.usage(Layer::L3, reply.usage);
@@ -91,6 +98,7 @@ impl Cloud {
                 Outcome::Reply {
                     layer: Layer::L3,
                     reply,
+                    provider: Some(provider),
                     tracker,
                 }
             }
@@ -98,13 +106,10 @@ impl Cloud {
         }
     }
 
-    /// Sends the request and returns the response once its headers arrived. Provider 5xx (and,
-    /// for translated formats, any non-2xx) become errors; pass-through 4xx go back as they are.
-    async fn send(
-        &self,
-        ex: &Exchange,
-        passthrough: bool,
-    ) -> Result<reqwest::Response, PipelineError> {
+    /// Gets response headers from the first provider of the chain that answers. Provider 5xx
+    /// (and, for translated requests, any non-2xx) become errors; pass-through 4xx go back as
+    /// they are.
+    async fn send(&self, ex: &Exchange) -> Result<Answer<'_>, PipelineError> {
         if self.offline {
             return Err(PipelineError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
@@ -113,46 +118,27 @@ impl Cloud {
                     .into(),
             });
         }
-        let credential = self.upstream.credential(ex.credential.as_deref());
-        if !self.upstream.can_send(&credential) {
-            return Err(PipelineError::bad_gateway(
+        let answer = self.chain.send(ex).await.map_err(|e| match e {
+            ChainError::NoKey { provider } => PipelineError::bad_gateway(
                 "no_api_key",
                 format!(
-                    "cache miss and no API key is configured for llm_provider \"{}\": set {} (or external_llm_api_key in isartor.toml)",
-                    self.upstream.provider().name(),
+                    "cache miss and no API key is configured for llm_provider \"{provider}\": set {} (or external_llm_api_key in isartor.toml)",
                     env_name("external_llm_api_key"),
                 ),
-            ));
-        }
-        let (body, headers) = if passthrough {
-            (ex.raw.clone(), ex.headers.clone())
-        } else {
-            // A translated request carries none of the client's protocol headers.
-            let mut headers = HeaderMap::new();
-            if let Some(ua) = ex.headers.get(header::USER_AGENT) {
-                headers.insert(header::USER_AGENT, ua.clone());
-            }
-            let body = match self.upstream.family() {
-                Family::OpenAi => openai::encode_request(ex),
-                Family::Anthropic => anthropic::encode_request(ex),
-            };
-            (body, headers)
-        };
-        let response = self
-            .upstream
-            .send(body, &headers, credential)
-            .await
-            .map_err(|e| {
+            ),
+            ChainError::Transport(e) => {
                 let code = match e {
-                    UpstreamError::Timeout { .. } => "upstream_timeout",
-                    UpstreamError::Unreachable { .. } => "upstream_unreachable",
+                    crate::upstream::UpstreamError::Timeout { .. } => "upstream_timeout",
+                    crate::upstream::UpstreamError::Unreachable { .. } => "upstream_unreachable",
                 };
                 PipelineError::bad_gateway(code, e.to_string())
-            })?;
-        let status = response.status();
-        if status.is_server_error() || (!passthrough && !status.is_success()) {
-            let snippet = self.error_snippet(response).await;
-            let message = format!("the provider answered {status}: {snippet}");
+            }
+        })?;
+        let status = answer.response.status();
+        if status.is_server_error() || (!answer.passthrough && !status.is_success()) {
+            let name = answer.upstream.provider().name();
+            let snippet = error_snippet(answer.response, answer.upstream.timeout()).await;
+            let message = format!("{name} answered {status}: {snippet}");
             return Err(match status.is_server_error() {
                 true => PipelineError::bad_gateway("upstream_error", message),
                 false => PipelineError {
@@ -162,18 +148,21 @@ impl Cloud {
                 },
             });
         }
-        Ok(response)
+        Ok(answer)
     }
 
     /// Streams the response through, teeing 2xx bodies into the caches.
     fn stream(
         &self,
-        ex: Exchange,
-        response: reqwest::Response,
+        ex: &Exchange,
+        answer: Answer<'_>,
         remember: Remember,
         tracker: Tracker,
         started: Instant,
     ) -> Outcome {
+        let Answer {
+            response, upstream, ..
+        } = answer;
         let status = response.status();
         let mut headers = HeaderMap::with_capacity(response.headers().len());
         for (name, value) in response.headers() {
@@ -187,14 +176,14 @@ impl Cloud {
             .unwrap_or("");
         let collector = status
             .is_success()
-            .then(|| Collector::new(self.upstream.family(), content_type));
+            .then(|| Collector::new(upstream.family(), content_type));
         let body = Tee::new(
             Box::pin(response.bytes_stream()),
             collector,
             remember,
             tracker,
             status,
-            self.upstream.timeout(),
+            upstream.timeout(),
             started,
             ex.estimated_prompt_tokens(),
         );
@@ -202,62 +191,60 @@ impl Cloud {
             layer: Layer::L3,
             status,
             headers,
+            provider: Some(upstream.provider().name()),
             body: Box::pin(body),
         }
     }
+}
 
-    /// Reads a whole reply (for formats the provider does not speak).
-    async fn read_whole(
-        &self,
-        ex: &Exchange,
-        response: reqwest::Response,
-    ) -> Result<Arc<Reply>, PipelineError> {
-        let timeout = self.upstream.timeout();
-        let bytes = match tokio::time::timeout(timeout, response.bytes()).await {
-            Ok(Ok(b)) => b,
-            Ok(Err(e)) => {
-                return Err(PipelineError::bad_gateway(
-                    "upstream_unreachable",
-                    format!("the provider's reply broke off: {e}"),
-                ));
-            }
-            Err(_) => {
-                return Err(PipelineError::bad_gateway(
-                    "upstream_timeout",
-                    format!(
-                        "the provider's reply did not finish within {} s (l3_timeout_secs)",
-                        timeout.as_secs()
-                    ),
-                ));
-            }
-        };
-        let invalid =
-            |message: String| PipelineError::bad_gateway("upstream_reply_invalid", message);
-        let reply = collect::parse_reply(self.upstream.family(), &bytes)
-            .map_err(|e| invalid(e.to_string()))?;
-        if !reply.is_complete() {
-            return Err(invalid(
-                "the provider's reply had no finished choice".into(),
+/// Reads a whole reply (for requests that were translated).
+async fn read_whole(
+    ex: &Exchange,
+    response: reqwest::Response,
+    family: Family,
+    timeout: Duration,
+) -> Result<Arc<Reply>, PipelineError> {
+    let bytes = match tokio::time::timeout(timeout, response.bytes()).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            return Err(PipelineError::bad_gateway(
+                "upstream_unreachable",
+                format!("the provider's reply broke off: {e}"),
             ));
         }
-        Ok(Arc::new(
-            reply.with_usage_estimate(ex.estimated_prompt_tokens()),
-        ))
-    }
-
-    async fn error_snippet(&self, response: reqwest::Response) -> String {
-        let read = tokio::time::timeout(self.upstream.timeout(), response.bytes()).await;
-        match read {
-            Ok(Ok(bytes)) => {
-                let text = String::from_utf8_lossy(&bytes[..bytes.len().min(ERROR_SNIPPET)]);
-                let text = text.trim();
-                if text.is_empty() {
-                    "(empty body)".into()
-                } else {
-                    text.to_string()
-                }
-            }
-            _ => "(body unreadable)".into(),
+        Err(_) => {
+            return Err(PipelineError::bad_gateway(
+                "upstream_timeout",
+                format!(
+                    "the provider's reply did not finish within {} s (l3_timeout_secs)",
+                    timeout.as_secs()
+                ),
+            ));
         }
+    };
+    let invalid = |message: String| PipelineError::bad_gateway("upstream_reply_invalid", message);
+    let reply = collect::parse_reply(family, &bytes).map_err(|e| invalid(e.to_string()))?;
+    if !reply.is_complete() {
+        return Err(invalid(
+            "the provider's reply had no finished choice".into(),
+        ));
+    }
+    Ok(Arc::new(
+        reply.with_usage_estimate(ex.estimated_prompt_tokens()),
+    ))
+}
+
+async fn error_snippet(response: reqwest::Response, timeout: Duration) -> String {
+    match tokio::time::timeout(timeout, response.bytes()).await {
+        Ok(Ok(bytes)) => {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(ERROR_SNIPPET)]);
+            let text = text.trim();
+            if text.is_empty() {
+                "(empty body)".into()
+            } else {
+                text.to_string()
+            }
+        }
+        _ => "(body unreadable)".into(),
     }
 }

@@ -32,6 +32,8 @@ pub enum Outcome {
     Reply {
         layer: Layer,
         reply: Arc<Reply>,
+        /// The cloud provider that produced it (L3 only).
+        provider: Option<&'static str>,
         tracker: Tracker,
     },
     /// An upstream response passed through as it arrives. The stream owns the tracker and
@@ -40,6 +42,7 @@ pub enum Outcome {
         layer: Layer,
         status: StatusCode,
         headers: HeaderMap,
+        provider: Option<&'static str>,
         body: ByteStream,
     },
     /// No layer could answer; the surface renders the error in the client's format.
@@ -145,6 +148,7 @@ impl Pipeline {
                     return Outcome::Reply {
                         layer: Layer::L1a,
                         reply,
+                        provider: None,
                         tracker,
                     };
                 }

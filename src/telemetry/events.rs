@@ -96,6 +96,9 @@ pub struct RequestEvent {
     pub tokens_saved: u64,
     /// A short error class (`unauthorized`, `bad_request`, `upstream_timeout`, …).
     pub error: Option<String>,
+    /// The cloud provider that answered (L3 only).
+    #[serde(default)]
+    pub provider: Option<String>,
 }
 
 /// The broadcast bus of request events. Slow subscribers lag and lose events; senders never wait.
@@ -157,6 +160,7 @@ impl Bus {
                 tokens_out: 0,
                 tokens_saved: 0,
                 error: None,
+                provider: None,
             }),
         }
     }
@@ -193,6 +197,11 @@ impl Tracker {
     /// Marks the layer the request is entering.
     pub fn enter(&mut self, layer: Layer) {
         self.current = Some(layer);
+    }
+
+    /// Records the cloud provider that answered.
+    pub fn provider(&mut self, name: &str) {
+        self.event().provider = Some(name.to_string());
     }
 
     /// Records one layer's time and outcome.

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 
 use super::UpstreamError;
-use crate::config::{Config, ConfigError, Provider, Secret};
+use crate::config::{ConfigError, Provider, ProviderConfig, Secret};
 use crate::exchange::Family;
 
 pub struct Upstream {
@@ -16,6 +16,7 @@ pub struct Upstream {
     endpoint: String,
     provider: Provider,
     key: Option<Secret>,
+    model: Option<String>,
     timeout: Duration,
 }
 
@@ -27,17 +28,25 @@ pub enum Credential<'a> {
 }
 
 impl Upstream {
-    pub fn from_config(config: &Config) -> Result<Upstream, ConfigError> {
-        let timeout = config.l3_timeout();
-        let client = super::http_client(timeout.min(Duration::from_secs(10)))
-            .map_err(|e| ConfigError(format!("cannot build the HTTP client: {e}")))?;
+    /// A client for one provider; `client` is shared by all of them (one connection pool).
+    pub fn new(
+        client: reqwest::Client,
+        provider: &ProviderConfig,
+        timeout: Duration,
+    ) -> Result<Upstream, ConfigError> {
         Ok(Upstream {
             client,
-            endpoint: config.l3_endpoint()?,
-            provider: config.llm_provider,
-            key: config.provider_key(),
+            endpoint: provider.endpoint("")?,
+            provider: provider.llm_provider,
+            key: provider.key(),
+            model: (!provider.model.is_empty()).then(|| provider.model.clone()),
             timeout,
         })
+    }
+
+    /// The model this provider must be asked for instead of the client's, if any.
+    pub fn model_override(&self) -> Option<&str> {
+        self.model.as_deref()
     }
 
     pub fn endpoint(&self) -> &str {
@@ -72,11 +81,14 @@ impl Upstream {
     }
 
     /// Sends `body` and returns once the response headers arrived (bounded by the L3 timeout).
+    /// `timeout` bounds the wait for the response headers (at most the L3 timeout; less when
+    /// the chain's budget is nearly spent).
     pub async fn send(
         &self,
         body: Bytes,
         headers: &HeaderMap,
         credential: Credential<'_>,
+        timeout: Duration,
     ) -> Result<reqwest::Response, UpstreamError> {
         let mut headers = headers.clone();
         if self.provider == Provider::Anthropic && !headers.contains_key("anthropic-version") {
@@ -104,14 +116,14 @@ impl Upstream {
                 _ => request.bearer_auth(secret),
             };
         }
-        match tokio::time::timeout(self.timeout, request.send()).await {
+        match tokio::time::timeout(timeout, request.send()).await {
             Err(_) => Err(UpstreamError::Timeout {
                 url: self.endpoint.clone(),
-                secs: self.timeout.as_secs(),
+                secs: timeout.as_secs(),
             }),
             Ok(Err(e)) if e.is_timeout() => Err(UpstreamError::Timeout {
                 url: self.endpoint.clone(),
-                secs: self.timeout.as_secs(),
+                secs: timeout.as_secs(),
             }),
             Ok(Err(e)) => Err(UpstreamError::Unreachable {
                 url: self.endpoint.clone(),

@@ -2,6 +2,7 @@
 //! provider (the OpenAI-compatible family and Anthropic); Gemini and fallback chains plug in
 //! beside it. Also: which headers cross the hop in each direction.
 
+pub mod chain;
 pub mod client;
 
 use std::time::Duration;

@@ -209,12 +209,12 @@ fn key_file_is_read_and_trimmed() {
     )
     .unwrap()
     .config;
-    assert_eq!(c.provider_key().unwrap().expose(), "sk-test");
+    assert_eq!(c.primary().key().unwrap().expose(), "sk-test");
 }
 
 #[test]
 fn every_key_is_documented() {
-    let docs = include_str!("../docs/configuration.md");
+    let docs = include_str!("../../docs/configuration.md");
     for (key, _) in Config::keys() {
         assert!(
             docs.contains(&format!("`{key}`")),
@@ -226,4 +226,39 @@ fn every_key_is_documented() {
             env_name(&key)
         );
     }
+}
+
+#[test]
+fn fallback_providers_come_from_toml_and_are_validated_with_their_index() {
+    let file = r#"
+l3_retries = 2
+[[fallback_providers]]
+llm_provider = "anthropic"
+external_llm_url = "http://127.0.0.1:9"
+model = "claude-haiku"
+[[fallback_providers]]
+llm_provider = "ollama"
+"#;
+    let c = load(Some(file), &[]).unwrap().config;
+    let providers = c.providers();
+    assert_eq!(providers.len(), 3);
+    assert_eq!(providers[0].llm_provider, Provider::Openai);
+    assert_eq!(
+        providers[1].endpoint("").unwrap(),
+        "http://127.0.0.1:9/v1/messages"
+    );
+    assert_eq!(providers[1].model, "claude-haiku");
+    assert_eq!(c.l3_retries, 2);
+
+    let bad = "[[fallback_providers]]\nllm_provider = \"azure\"\n";
+    let e = load(Some(bad), &[]).unwrap_err().to_string();
+    assert!(e.contains("fallback_providers[0].external_llm_url"), "{e}");
+    let e = load(None, &[("ISARTOR__FALLBACK_PROVIDERS", "x")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("[[fallback_providers]] in isartor.toml"), "{e}");
+    let e = load(Some("[[fallback_providers]]\nurl = \"x\"\n"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("url"), "{e}");
 }

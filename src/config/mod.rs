@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
-use crate::exchange::Family;
+mod provider;
+
+pub use provider::{Provider, ProviderConfig};
 
 /// The prefix of configuration environment variables; sections and keys are joined by `__`.
 pub const ENV_PREFIX: &str = "ISARTOR__";
@@ -57,57 +59,6 @@ pub enum CacheScope {
     Global,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Openai,
-    Azure,
-    Anthropic,
-    Xai,
-    Gemini,
-    Ollama,
-}
-
-impl Provider {
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::Openai => "openai",
-            Provider::Azure => "azure",
-            Provider::Anthropic => "anthropic",
-            Provider::Xai => "xai",
-            Provider::Gemini => "gemini",
-            Provider::Ollama => "ollama",
-        }
-    }
-
-    /// The protocol family the provider speaks; `None` for one not built yet (gemini).
-    pub fn family(self) -> Option<Family> {
-        match self {
-            Provider::Openai | Provider::Azure | Provider::Xai | Provider::Ollama => {
-                Some(Family::OpenAi)
-            }
-            Provider::Anthropic => Some(Family::Anthropic),
-            Provider::Gemini => None,
-        }
-    }
-
-    /// Whether calls need an API key (a local ollama does not).
-    pub fn needs_key(self) -> bool {
-        self != Provider::Ollama
-    }
-
-    fn default_url(self) -> Option<&'static str> {
-        match self {
-            Provider::Openai => Some("https://api.openai.com/v1/chat/completions"),
-            Provider::Xai => Some("https://api.x.ai/v1/chat/completions"),
-            Provider::Ollama => Some("http://127.0.0.1:11434/v1/chat/completions"),
-            Provider::Anthropic => Some("https://api.anthropic.com/v1/messages"),
-            Provider::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
-            Provider::Azure => None,
-        }
-    }
-}
-
 /// Every setting. Field names are the toml keys; `ISARTOR__<NAME>` overrides each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -129,6 +80,9 @@ pub struct Config {
     pub azure_deployment_id: String,
     pub azure_api_version: String,
     pub l3_timeout_secs: u64,
+    pub l3_retries: u32,
+    pub l3_budget_secs: u64,
+    pub fallback_providers: Vec<ProviderConfig>,
     pub offline_mode: bool,
     pub enable_monitoring: bool,
     pub otel_exporter_endpoint: String,
@@ -155,6 +109,9 @@ impl Default for Config {
             azure_deployment_id: String::new(),
             azure_api_version: "2024-10-21".into(),
             l3_timeout_secs: 120,
+            l3_retries: 1,
+            l3_budget_secs: 180,
+            fallback_providers: Vec::new(),
             offline_mode: false,
             enable_monitoring: false,
             otel_exporter_endpoint: String::new(),
@@ -246,6 +203,7 @@ impl Config {
             ("cache_ttl_secs", self.cache_ttl_secs),
             ("cache_max_capacity", self.cache_max_capacity),
             ("l3_timeout_secs", self.l3_timeout_secs),
+            ("l3_budget_secs", self.l3_budget_secs),
             ("max_body_bytes", self.max_body_bytes),
         ] {
             if value == 0 {
@@ -260,16 +218,10 @@ impl Config {
                 self.redis_url
             )));
         }
-        if self.llm_provider.family().is_none() {
-            return Err(err(format!(
-                "llm_provider = \"{}\": not available in this build yet; use openai, azure, xai, ollama or anthropic",
-                self.llm_provider.name()
-            )));
+        self.primary().validate("")?;
+        for (i, p) in self.fallback_providers.iter().enumerate() {
+            p.validate(&format!("fallback_providers[{i}]."))?;
         }
-        if !self.external_llm_api_key_file.is_empty() {
-            self.read_key_file()?;
-        }
-        self.l3_endpoint()?;
         Ok(())
     }
 
@@ -299,76 +251,34 @@ impl Config {
         }
     }
 
-    fn read_key_file(&self) -> Result<String, ConfigError> {
-        let path = &self.external_llm_api_key_file;
-        std::fs::read_to_string(path)
-            .map(|s| s.trim().to_string())
-            .map_err(|e| {
-                err(format!(
-                    "external_llm_api_key_file = {path:?}: cannot read it: {e}"
-                ))
-            })
+    /// The primary provider, from the flat top-level keys.
+    pub fn primary(&self) -> ProviderConfig {
+        ProviderConfig {
+            llm_provider: self.llm_provider,
+            external_llm_url: self.external_llm_url.clone(),
+            external_llm_api_key: self.external_llm_api_key.clone(),
+            external_llm_api_key_file: self.external_llm_api_key_file.clone(),
+            azure_deployment_id: self.azure_deployment_id.clone(),
+            azure_api_version: self.azure_api_version.clone(),
+            model: String::new(),
+        }
     }
 
-    /// The provider key: `external_llm_api_key`, else the contents of `external_llm_api_key_file`.
-    pub fn provider_key(&self) -> Option<Secret> {
-        if !self.external_llm_api_key.is_empty() {
-            return Some(self.external_llm_api_key.clone());
-        }
-        if self.external_llm_api_key_file.is_empty() {
-            return None;
-        }
-        self.read_key_file()
-            .ok()
-            .filter(|k| !k.is_empty())
-            .map(Secret)
+    /// Every provider L3 may try, in order: the primary, then the fallbacks.
+    pub fn providers(&self) -> Vec<ProviderConfig> {
+        std::iter::once(self.primary())
+            .chain(self.fallback_providers.iter().cloned())
+            .collect()
     }
 
-    /// The full L3 endpoint URL: the configured one (a base URL is completed) or the provider's.
+    /// The primary provider's endpoint URL.
     pub fn l3_endpoint(&self) -> Result<String, ConfigError> {
-        let provider = self.llm_provider;
-        let configured = self.external_llm_url.trim();
-        if configured.is_empty() {
-            return provider.default_url().map(str::to_string).ok_or_else(|| {
-                err(format!(
-                    "external_llm_url is empty: llm_provider = \"{}\" needs it, e.g. https://<resource>.openai.azure.com",
-                    provider.name()
-                ))
-            });
-        }
-        let url = reqwest::Url::parse(configured).map_err(|e| {
-            err(format!(
-                "external_llm_url = {configured:?}: not a URL ({e}); expected e.g. https://api.openai.com/v1"
-            ))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(err(format!(
-                "external_llm_url = {configured:?}: the scheme must be http or https"
-            )));
-        }
-        let base = configured.trim_end_matches('/');
-        if provider.family() == Some(Family::Anthropic) {
-            return Ok(match base {
-                b if b.ends_with("/messages") => b.to_string(),
-                b if b.ends_with("/v1") => format!("{b}/messages"),
-                b => format!("{b}/v1/messages"),
-            });
-        }
-        if url.path().ends_with("/chat/completions") {
-            return Ok(configured.to_string());
-        }
-        if provider == Provider::Azure {
-            if self.azure_deployment_id.is_empty() {
-                return Err(err(
-                    "azure_deployment_id is empty: llm_provider = \"azure\" needs the deployment name",
-                ));
-            }
-            return Ok(format!(
-                "{base}/openai/deployments/{}/chat/completions?api-version={}",
-                self.azure_deployment_id, self.azure_api_version
-            ));
-        }
-        Ok(format!("{base}/chat/completions"))
+        self.primary().endpoint("")
+    }
+
+    /// The total time L3 may spend getting response headers, over all attempts and providers.
+    pub fn l3_budget(&self) -> Duration {
+        Duration::from_secs(self.l3_budget_secs)
     }
 
     pub fn l3_timeout(&self) -> Duration {
@@ -431,6 +341,11 @@ fn env_overrides(env: impl IntoIterator<Item = (String, String)>) -> Result<Tabl
     for (var, raw) in vars {
         let rest = &var[ENV_PREFIX.len()..];
         let dotted = rest.to_ascii_lowercase().replace("__", ".");
+        if dotted == "fallback_providers" {
+            return Err(err(format!(
+                "{var}: fallback providers are tables; set them as [[fallback_providers]] in isartor.toml"
+            )));
+        }
         let Some((_, default)) = keys.iter().find(|(k, _)| *k == dotted) else {
             return Err(err(format!(
                 "{var}: unknown setting {dotted:?}; docs/configuration.md lists every key"
@@ -487,5 +402,5 @@ fn insert_dotted(table: &mut Table, dotted: &str, value: Value) {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
+#[path = "tests.rs"]
 mod tests;
