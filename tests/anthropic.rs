@@ -227,3 +227,29 @@ async fn errors_come_back_in_anthropic_shape() {
         assert_eq!(res.status(), 200);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_tokens_goes_to_an_anthropic_provider_and_is_estimated_otherwise() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, anthropic_provider(&mock)).await;
+    let body = json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "count me"}]});
+    for round in 1..=2 {
+        let (status, h, reply) = post(&base, "/v1/messages/count_tokens", &body).await;
+        assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+        assert_eq!(as_json(&reply), json!({"input_tokens": 42}));
+        let seen = mock.last();
+        assert_eq!(seen.path, "/v1/messages/count_tokens");
+        assert_eq!(seen.headers["x-api-key"], "sk-upstream");
+        assert_eq!(mock.count(), round, "never cached");
+    }
+
+    let other = Mock::start().await;
+    let (_d, base) = daemon(&other, |_| {}).await;
+    let long = json!({"model": "m", "system": "x".repeat(400),
+        "messages": [{"role": "user", "content": "y".repeat(400)}]});
+    let (status, h, reply) = post(&base, "/v1/messages/count_tokens", &long).await;
+    assert_eq!(status, 200);
+    assert!(h.get("x-isartor-layer").is_none());
+    assert_eq!(as_json(&reply), json!({"input_tokens": 200}));
+    assert_eq!(other.count(), 0);
+}

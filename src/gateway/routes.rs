@@ -15,6 +15,8 @@ use crate::exchange::{
     ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, native, openai,
     responses,
 };
+use crate::pipeline::Counted;
+use crate::telemetry::Tracker;
 use crate::upstream::forwardable;
 
 /// Known routes.
@@ -27,6 +29,8 @@ enum Route {
     Metrics,
     Models,
     Chat(Format),
+    /// Anthropic `/v1/messages/count_tokens`.
+    CountTokens,
 }
 
 /// Why a request matched no route.
@@ -48,6 +52,7 @@ fn route(method: &Method, path: &str) -> Result<Route, Unrouted> {
         "/api/chat" => (Route::Chat(Format::Native), Method::POST),
         "/v1/chat/completions" => (Route::Chat(Format::OpenAiChat), Method::POST),
         "/v1/messages" => (Route::Chat(Format::Anthropic), Method::POST),
+        "/v1/messages/count_tokens" => (Route::CountTokens, Method::POST),
         "/v1/responses" => (Route::Chat(Format::Responses), Method::POST),
         _ => return Err(Unrouted::NotFound),
     };
@@ -129,6 +134,7 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
         Route::Metrics => metrics(&gw),
         Route::Models => models(&gw),
         Route::Chat(format) => chat(gw, format, req).await,
+        Route::CountTokens => count_tokens(gw, req).await,
     }
 }
 
@@ -196,7 +202,12 @@ async fn read_body(body: Incoming, headers: &HeaderMap, max: u64) -> Result<Byte
     }
 }
 
-async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Response<Body> {
+/// Reads and decodes a request body in `format`; the error response is in that format too.
+async fn decode_request(
+    gw: &Gateway,
+    format: Format,
+    req: Request<Incoming>,
+) -> Result<(Exchange, Tracker), Response<Body>> {
     let (parts, body) = req.into_parts();
     let tool = user_agent_tool(&parts.headers);
     let tracker = gw.pipeline.bus().track(Surface::Gateway, &tool);
@@ -204,7 +215,7 @@ async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Respo
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             tracker.finish(None, 413, Some("body_too_large"));
-            return respond::error(
+            return Err(respond::error(
                 format,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
@@ -213,17 +224,17 @@ async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Respo
                     gw.max_body_bytes
                 ),
                 None,
-            );
+            ));
         }
         Err(BodyError::Broken(e)) => {
             tracker.finish(None, 400, Some("bad_request"));
-            return respond::error(
+            return Err(respond::error(
                 format,
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 &format!("could not read the request body: {e}"),
                 None,
-            );
+            ));
         }
     };
     let origin = Origin {
@@ -244,18 +255,25 @@ async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Respo
         Format::Anthropic => anthropic::decode(body, origin),
         Format::Responses => responses::decode(body, origin),
     };
-    let exchange = match decoded {
-        Ok(e) => e,
+    match decoded {
+        Ok(exchange) => Ok((exchange, tracker)),
         Err(e) => {
             tracker.finish(None, 400, Some("bad_request"));
-            return respond::error(
+            Err(respond::error(
                 format,
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 &e.message,
                 e.param.as_deref(),
-            );
+            ))
         }
+    }
+}
+
+async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Response<Body> {
+    let (exchange, tracker) = match decode_request(&gw, format, req).await {
+        Ok(decoded) => decoded,
+        Err(response) => return response,
     };
     let render = Render {
         format: exchange.format,
@@ -264,6 +282,26 @@ async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Respo
     };
     let outcome = gw.pipeline.handle(exchange, tracker).await;
     respond::outcome(render, outcome)
+}
+
+async fn count_tokens(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
+    let (exchange, tracker) = match decode_request(&gw, Format::Anthropic, req).await {
+        Ok(decoded) => decoded,
+        Err(response) => return response,
+    };
+    let render = Render {
+        format: Format::Anthropic,
+        stream: false,
+        stream_usage: false,
+    };
+    match gw.pipeline.count_tokens(exchange, tracker).await {
+        Counted::Forwarded(outcome) => respond::outcome(render, outcome),
+        Counted::Estimated { tokens, tracker } => {
+            tracker.finish(None, 200, None);
+            let body = json!({"input_tokens": tokens});
+            respond::json(StatusCode::OK, Bytes::from(body.to_string()))
+        }
+    }
 }
 
 #[cfg(test)]

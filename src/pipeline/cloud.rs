@@ -87,7 +87,7 @@ impl Cloud {
         let provider = answer.upstream.provider().name();
         tracker.provider(provider);
         if answer.passthrough {
-            return self.stream(&ex, answer, remember, tracker, started);
+            return self.stream(&ex, answer, remember, tracker, started, true);
         }
         let (family, timeout) = (answer.upstream.family(), answer.upstream.timeout());
         match read_whole(&ex, answer.response, family, timeout).await {
@@ -103,6 +103,50 @@ impl Cloud {
                 }
             }
             Err(e) => Cloud::fail(tracker, started, e),
+        }
+    }
+
+    /// Counts the prompt tokens of an Anthropic request: the primary provider's own endpoint
+    /// when it is Anthropic (passed through, not cached), else `None` for a local estimate.
+    pub async fn count_tokens(
+        &self,
+        ex: &Exchange,
+        mut tracker: Tracker,
+    ) -> Result<Outcome, Tracker> {
+        let primary = self.chain.primary();
+        let credential = primary.credential(ex.credential.as_deref());
+        let Some(url) = primary.count_tokens_url() else {
+            return Err(tracker);
+        };
+        if self.offline || !primary.can_send(&credential) {
+            return Err(tracker);
+        }
+        tracker.enter(Layer::L3);
+        tracker.provider(primary.provider().name());
+        let started = Instant::now();
+        let sent = primary
+            .send_to(
+                &url,
+                ex.raw.clone(),
+                &ex.headers,
+                credential,
+                primary.timeout(),
+            )
+            .await;
+        match sent {
+            Ok(response) => {
+                let answer = Answer {
+                    response,
+                    upstream: primary,
+                    passthrough: true,
+                };
+                Ok(self.stream(ex, answer, Remember::default(), tracker, started, false))
+            }
+            Err(e) => Ok(Cloud::fail(
+                tracker,
+                started,
+                PipelineError::bad_gateway("upstream_unreachable", e.to_string()),
+            )),
         }
     }
 
@@ -159,6 +203,7 @@ impl Cloud {
         remember: Remember,
         tracker: Tracker,
         started: Instant,
+        cacheable: bool,
     ) -> Outcome {
         let Answer {
             response, upstream, ..
@@ -174,8 +219,7 @@ impl Cloud {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let collector = status
-            .is_success()
+        let collector = (cacheable && status.is_success())
             .then(|| Collector::new(upstream.family(), content_type));
         let body = Tee::new(
             Box::pin(response.bytes_stream()),

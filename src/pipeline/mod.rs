@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::config::{CacheMode, Config, ConfigError};
 use crate::exchange::key::{self, CacheKey};
-use crate::exchange::{Exchange, Reply};
+use crate::exchange::{Exchange, Reply, estimate_tokens};
 use crate::store::ReplyStore;
 use crate::telemetry::{Bus, Layer, LayerOutcome, Tracker};
 
@@ -51,6 +51,14 @@ pub enum Outcome {
         error: PipelineError,
         tracker: Tracker,
     },
+}
+
+/// The answer to a token-count request.
+pub enum Counted {
+    /// The provider's own answer, passed through.
+    Forwarded(Outcome),
+    /// A local estimate.
+    Estimated { tokens: u64, tracker: Tracker },
 }
 
 /// A failure that reaches the client (only L3 failures do: earlier layers fail open).
@@ -162,6 +170,19 @@ impl Pipeline {
         }
         // L1b (semantic cache) and L2 (local model) slot in here.
         self.cloud.forward(exchange, remember, tracker).await
+    }
+
+    /// Counts an Anthropic request's prompt tokens: forwarded to an Anthropic primary, or
+    /// estimated here (4 bytes a token over system, messages and tools) for any other provider.
+    pub async fn count_tokens(&self, exchange: Exchange, tracker: Tracker) -> Counted {
+        match self.cloud.count_tokens(&exchange, tracker).await {
+            Ok(outcome) => Counted::Forwarded(outcome),
+            Err(tracker) => {
+                let tools = exchange.tools.as_ref().map_or(0, |t| t.to_string().len());
+                let tokens = exchange.estimated_prompt_tokens() + estimate_tokens(tools);
+                Counted::Estimated { tokens, tracker }
+            }
+        }
     }
 
     pub fn health(&self) -> Health {

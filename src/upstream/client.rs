@@ -81,10 +81,28 @@ impl Upstream {
     }
 
     /// Sends `body` and returns once the response headers arrived (bounded by the L3 timeout).
-    /// `timeout` bounds the wait for the response headers (at most the L3 timeout; less when
-    /// the chain's budget is nearly spent).
+    /// The provider's token-counting endpoint (Anthropic's `/v1/messages/count_tokens`).
+    pub fn count_tokens_url(&self) -> Option<String> {
+        (self.provider == Provider::Anthropic).then(|| format!("{}/count_tokens", self.endpoint))
+    }
+
+    /// Sends `body` to the inference endpoint. `timeout` bounds the wait for the response
+    /// headers (at most the L3 timeout; less when the chain's budget is nearly spent).
     pub async fn send(
         &self,
+        body: Bytes,
+        headers: &HeaderMap,
+        credential: Credential<'_>,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        self.send_to(&self.endpoint, body, headers, credential, timeout)
+            .await
+    }
+
+    /// Sends `body` to `url` of this provider, with its credential and headers.
+    pub async fn send_to(
+        &self,
+        url: &str,
         body: Bytes,
         headers: &HeaderMap,
         credential: Credential<'_>,
@@ -103,7 +121,7 @@ impl Upstream {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let mut request = self.client.post(&self.endpoint).headers(headers).body(body);
+        let mut request = self.client.post(url).headers(headers).body(body);
         let secret = match credential {
             Credential::Configured(s) => Some(s.expose()),
             Credential::Client(s) => Some(s),
@@ -118,15 +136,15 @@ impl Upstream {
         }
         match tokio::time::timeout(timeout, request.send()).await {
             Err(_) => Err(UpstreamError::Timeout {
-                url: self.endpoint.clone(),
+                url: url.to_string(),
                 secs: timeout.as_secs(),
             }),
             Ok(Err(e)) if e.is_timeout() => Err(UpstreamError::Timeout {
-                url: self.endpoint.clone(),
+                url: url.to_string(),
                 secs: timeout.as_secs(),
             }),
             Ok(Err(e)) => Err(UpstreamError::Unreachable {
-                url: self.endpoint.clone(),
+                url: url.to_string(),
                 reason: error_chain(&e),
             }),
             Ok(Ok(response)) => Ok(response),

@@ -162,6 +162,9 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         .map(|m| m["content"].as_str().unwrap_or("(parts)").to_string())
         .unwrap_or_default();
     let id = format!("chatcmpl-mock{n}");
+    if parts.uri.path().ends_with("/v1/messages/count_tokens") {
+        return full(200, "application/json", r#"{"input_tokens":42}"#);
+    }
     if parts.uri.path().ends_with("/v1/messages") {
         return anthropic_answer(&request, n, mode);
     }
