@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use super::sse;
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
-    Choice, DecodeError, Exchange, Family, FinishReason, Format, Message, Origin, Part, Reply,
-    Usage,
+    Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
+    Reply, Usage, decode_head,
 };
 
 /// Top-level fields that never change the answer.
@@ -47,23 +47,7 @@ fn text_of(block: &Value) -> Option<&str> {
 
 /// Decodes a Messages request body.
 pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
-    let body: Value = serde_json::from_slice(&raw)
-        .map_err(|e| DecodeError::new(format!("request body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = body else {
-        return Err(DecodeError::new("request body must be a JSON object"));
-    };
-    let model = match obj.get("model") {
-        Some(Value::String(m)) if !m.is_empty() => m.clone(),
-        Some(Value::String(_)) | None => {
-            return Err(DecodeError::param("model", "model: field required"));
-        }
-        Some(_) => return Err(DecodeError::param("model", "model: must be a string")),
-    };
-    let stream = match obj.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(DecodeError::param("stream", "stream: must be a boolean")),
-    };
+    let Head { obj, model, stream } = decode_head(&raw)?;
     let mut system = match obj.get("system") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],

@@ -314,6 +314,44 @@ impl DecodeError {
     }
 }
 
+/// A request body as a JSON object, or the 400 that explains why it is not one.
+pub(crate) fn json_object(raw: &[u8]) -> Result<serde_json::Map<String, Value>, DecodeError> {
+    match serde_json::from_slice(raw) {
+        Ok(Value::Object(obj)) => Ok(obj),
+        Ok(_) => Err(DecodeError::new("request body must be a JSON object")),
+        Err(e) => Err(DecodeError::new(format!(
+            "request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// What every model-addressed JSON format starts with: the body, its `model`, its `stream`.
+pub(crate) struct Head {
+    pub obj: serde_json::Map<String, Value>,
+    pub model: String,
+    pub stream: bool,
+}
+
+pub(crate) fn decode_head(raw: &[u8]) -> Result<Head, DecodeError> {
+    let obj = json_object(raw)?;
+    let model = match obj.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(Value::String(_)) | None => {
+            return Err(DecodeError::param(
+                "model",
+                "missing required field: 'model'",
+            ));
+        }
+        Some(_) => return Err(DecodeError::param("model", "'model' must be a string")),
+    };
+    let stream = match obj.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(DecodeError::param("stream", "'stream' must be a boolean")),
+    };
+    Ok(Head { obj, model, stream })
+}
+
 /// Why a generation stopped, in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,15 +4,11 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{DecodeError, Exchange, Format, Message, Origin, Part, Reply};
+use super::{DecodeError, Exchange, Format, Message, Origin, Part, Reply, json_object};
 
 /// Decodes a native request; `default_model` fills a missing `model`.
 pub fn decode(raw: Bytes, origin: Origin, default_model: &str) -> Result<Exchange, DecodeError> {
-    let body: Value = serde_json::from_slice(&raw)
-        .map_err(|e| DecodeError::new(format!("request body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = body else {
-        return Err(DecodeError::new("request body must be a JSON object"));
-    };
+    let obj = json_object(&raw)?;
     let prompt = match obj.get("prompt") {
         Some(Value::String(p)) if !p.trim().is_empty() => p.clone(),
         Some(Value::String(_)) => {

@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use super::sse;
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
-    Choice, DecodeError, Exchange, Family, FinishReason, Format, Message, Origin, Part, Reply,
-    Usage,
+    Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
+    Reply, Usage, decode_head,
 };
 
 /// Top-level request fields that never change the answer and so never enter the cache key.
@@ -30,26 +30,7 @@ const SLOTTED: &[&str] = &["model", "messages", "tools", "tool_choice"];
 
 /// Decodes a chat-completions request body.
 pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
-    let body: Value = serde_json::from_slice(&raw)
-        .map_err(|e| DecodeError::new(format!("request body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = body else {
-        return Err(DecodeError::new("request body must be a JSON object"));
-    };
-    let model = match obj.get("model") {
-        Some(Value::String(m)) if !m.is_empty() => m.clone(),
-        Some(Value::String(_)) | None => {
-            return Err(DecodeError::param(
-                "model",
-                "missing required parameter: 'model'",
-            ));
-        }
-        Some(_) => return Err(DecodeError::param("model", "'model' must be a string")),
-    };
-    let stream = match obj.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(DecodeError::param("stream", "'stream' must be a boolean")),
-    };
+    let Head { obj, model, stream } = decode_head(&raw)?;
     let stream_usage = obj
         .get("stream_options")
         .and_then(|o| o.get("include_usage"))

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::sse;
 use super::{
-    Choice, DecodeError, Exchange, FinishReason, Format, Message, Origin, Part, Reply, Usage,
+    Choice, DecodeError, Exchange, FinishReason, Format, Head, Message, Origin, Part, Reply, Usage,
+    decode_head,
 };
 
 const VOLATILE: &[&str] = &[
@@ -79,26 +80,7 @@ fn push_assistant(messages: &mut Vec<Message>, part: Part) {
 
 /// Decodes a Responses request body.
 pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
-    let body: Value = serde_json::from_slice(&raw)
-        .map_err(|e| DecodeError::new(format!("request body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = body else {
-        return Err(DecodeError::new("request body must be a JSON object"));
-    };
-    let model = match obj.get("model") {
-        Some(Value::String(m)) if !m.is_empty() => m.clone(),
-        Some(Value::String(_)) | None => {
-            return Err(DecodeError::param(
-                "model",
-                "missing required parameter: 'model'",
-            ));
-        }
-        Some(_) => return Err(DecodeError::param("model", "'model' must be a string")),
-    };
-    let stream = match obj.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(DecodeError::param("stream", "'stream' must be a boolean")),
-    };
+    let Head { obj, model, stream } = decode_head(&raw)?;
     let mut system = match obj.get("instructions") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
