@@ -14,16 +14,22 @@
 //!
 //! * [`gateway`] is the HTTP surface (hyper 1, HTTP/1.1 + h2c). Its routes check the key
 //!   ([`gateway::auth`]), read the body within `max_body_bytes`, and call a format decoder.
-//! * [`exchange`] is the canonical model. Each wire format (native, OpenAI chat today) decodes
-//!   into an [`exchange::Exchange`] and renders a canonical [`exchange::Reply`] back as JSON or
-//!   SSE. [`exchange::key`] hashes the parts of an exchange that change the answer into the
-//!   exact-cache key; [`exchange::collect`] rebuilds a reply from upstream bytes in flight.
+//! * [`exchange`] is the canonical model. Each wire format ([`exchange::native`],
+//!   [`exchange::openai`] chat, [`exchange::anthropic`] Messages, [`exchange::responses`])
+//!   decodes into an [`exchange::Exchange`] and renders a canonical [`exchange::Reply`] back as
+//!   JSON or SSE. [`exchange::key`] hashes the parts of an exchange that change the answer into
+//!   the exact-cache key; [`exchange::collect`] rebuilds a reply from upstream bytes in flight;
+//!   [`exchange::translate`] maps tools and parameters between protocol families.
 //! * [`pipeline`] is the cascade. It knows layers, not HTTP: L1a ([`pipeline::exact`]) looks the
-//!   key up in a [`store`]; on a miss L3 ([`pipeline::cloud`]) forwards the client's own bytes
-//!   through an [`upstream`] provider and streams the answer back through a tee that stores the
-//!   complete reply before the client's body ends. L1b and L2 plug in between.
+//!   key up in a [`store`]; on a miss L3 ([`pipeline::cloud`]) asks the [`upstream`] provider
+//!   chain. A provider that speaks the client's protocol gets the client's own bytes and its
+//!   answer streams back through a tee that stores the complete reply before the client's body
+//!   ends; any other gets a translated request and its whole reply is rendered in the client's
+//!   format. L1b and L2 plug in between.
 //! * [`store`] is cache storage behind the small [`store::ReplyStore`] trait (moka in memory).
-//! * [`upstream`] holds the L3 providers (the OpenAI-compatible family today).
+//! * [`upstream`] holds the L3 side: [`upstream::client`] calls one provider (OpenAI-compatible
+//!   family, Anthropic), [`upstream::chain`] tries the primary then `[[fallback_providers]]`
+//!   with retries inside one time budget.
 //! * [`telemetry`] carries request events on a broadcast bus; each is counted in the Prometheus
 //!   metrics (`GET /metrics`) and written as one log line.
 //!

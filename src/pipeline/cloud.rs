@@ -106,8 +106,9 @@ impl Cloud {
         }
     }
 
-    /// Counts the prompt tokens of an Anthropic request: the primary provider's own endpoint
-    /// when it is Anthropic (passed through, not cached), else `None` for a local estimate.
+    /// Counts the prompt tokens of an Anthropic request at the primary provider's own endpoint
+    /// when it is Anthropic (passed through, not cached); otherwise hands the tracker back so
+    /// the caller can estimate locally.
     pub async fn count_tokens(
         &self,
         ex: &Exchange,
