@@ -8,7 +8,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use isartor::config::{Config, Provider};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn anthropic_provider(mock: &Mock) -> impl FnOnce(&mut Config) {
     let base = format!("http://{}", mock.addr);
@@ -148,15 +148,58 @@ async fn anthropic_clients_work_with_an_openai_provider() {
     );
     assert!(reply["id"].as_str().unwrap().starts_with("msg_"));
 
-    // A streaming Anthropic client gets the event sequence even though the provider was asked
-    // for one whole reply.
+    // A streaming Anthropic client: the provider streams chat chunks, the client gets the
+    // Messages event sequence, translated as it arrives; the rebuilt reply is cached.
     let mut streamed = messages("reverse a string in rust");
     streamed["stream"] = json!(true);
     let (_, h, sse) = post(&base, "/v1/messages", &streamed).await;
     assert_eq!(layer(&h), "l3");
-    assert_eq!(mock.last().json()["stream"], Value::Null);
+    assert_eq!(h["content-type"], "text/event-stream");
+    let sent = mock.last().json();
+    assert_eq!(
+        (&sent["stream"], &sent["stream_options"]["include_usage"]),
+        (&json!(true), &json!(true))
+    );
     let (text, names) = anthropic_sse(&sse);
     assert_eq!(text, "echo #2: reverse a string in rust");
+    assert_eq!(names.first().map(String::as_str), Some("message_start"));
+    assert_eq!(names.last().map(String::as_str), Some("message_stop"));
+    let (_, h, replay) = post(&base, "/v1/messages", &streamed).await;
+    assert_eq!(layer(&h), "l1a");
+    assert_eq!(anthropic_sse(&replay).0, text);
+    assert_eq!(mock.count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn translated_streams_arrive_while_the_provider_is_still_streaming() {
+    let mock = Mock::start().await;
+    mock.set(Mode::StreamHeld);
+    let (_d, base) = daemon(&mock, |_| {}).await;
+    let mut body = messages("stream across families");
+    body["stream"] = json!(true);
+    let mut res = client()
+        .post(format!("{base}/v1/messages"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    // The mock (OpenAI) holds its reply after "first ": the Anthropic text delta must arrive.
+    let mut got = String::new();
+    while !got.contains("\"text\":\"first \"") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), res.chunk())
+            .await
+            .expect("a translated delta arrived while the provider was still streaming")
+            .unwrap()
+            .expect("stream open");
+        got.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(!got.contains("message_stop"));
+    mock.release();
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        got.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let (text, names) = anthropic_sse(&bytes::Bytes::from(got));
+    assert_eq!(text, "first second");
     assert_eq!(names.last().map(String::as_str), Some("message_stop"));
 }
 

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::sse;
+use super::stream::{Delta, Encoder};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
@@ -153,7 +154,7 @@ fn decode_block(b: &Value) -> Part {
     }
 }
 
-fn finish_from(s: &str) -> FinishReason {
+pub(crate) fn finish_from(s: &str) -> FinishReason {
     match s {
         "end_turn" => FinishReason::Stop,
         "stop_sequence" => FinishReason::StopSequence,
@@ -177,7 +178,7 @@ fn finish_str(f: &FinishReason) -> &str {
 
 /// Canonical usage counts all prompt tokens in `input_tokens`; Anthropic reports cached ones
 /// apart, so they are added here and taken out again when rendering.
-fn usage_from(u: &Value) -> Usage {
+pub(crate) fn usage_from(u: &Value) -> Usage {
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     let (read, write) = (
         n("cache_read_input_tokens"),
@@ -514,6 +515,101 @@ pub fn render_sse(reply: &Reply) -> Vec<Bytes> {
     events
 }
 
+/// The content block a [`StreamEncoder`] has open.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum OpenBlock {
+    Text,
+    Tool,
+}
+
+/// Writes streamed deltas (from a provider of another family) as Messages events.
+#[derive(Default)]
+pub struct StreamEncoder {
+    open: Option<OpenBlock>,
+    /// Index of the next content block.
+    next: usize,
+}
+
+fn event(name: &str, data: Value) -> Bytes {
+    sse::named_event(name, &data.to_string())
+}
+
+impl StreamEncoder {
+    fn close(&mut self, out: &mut Vec<Bytes>) {
+        if self.open.take().is_some() {
+            out.push(event(
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": self.next - 1}),
+            ));
+        }
+    }
+
+    fn open(&mut self, kind: OpenBlock, block: Value, out: &mut Vec<Bytes>) {
+        self.close(out);
+        out.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": self.next, "content_block": block}),
+        ));
+        self.open = Some(kind);
+        self.next += 1;
+    }
+
+    fn block_delta(&self, delta: Value, out: &mut Vec<Bytes>) {
+        out.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": self.next - 1, "delta": delta}),
+        ));
+    }
+}
+
+impl Encoder for StreamEncoder {
+    fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>) {
+        match d {
+            Delta::Start { id, model } => {
+                let usage = usage_json(&Usage::default());
+                out.push(event(
+                    "message_start",
+                    json!({"type": "message_start", "message": {"id": super::styled_id("msg_", id),
+                        "type": "message", "role": "assistant", "model": model, "content": [],
+                        "stop_reason": null, "stop_sequence": null, "usage": usage}}),
+                ));
+                out.push(event("ping", json!({"type": "ping"})));
+            }
+            Delta::Text(t) => {
+                if self.open != Some(OpenBlock::Text) {
+                    self.open(OpenBlock::Text, json!({"type": "text", "text": ""}), out);
+                }
+                self.block_delta(json!({"type": "text_delta", "text": t}), out);
+            }
+            Delta::ToolStart { id, name, .. } => self.open(
+                OpenBlock::Tool,
+                json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                out,
+            ),
+            Delta::ToolArgs { text, .. } if self.open == Some(OpenBlock::Tool) => {
+                self.block_delta(
+                    json!({"type": "input_json_delta", "partial_json": text}),
+                    out,
+                );
+            }
+            Delta::ToolArgs { .. } | Delta::Usage(_) => {}
+            Delta::Finish(_) => self.close(out),
+        }
+    }
+
+    fn end(&mut self, reply: &Reply, out: &mut Vec<Bytes>) {
+        self.close(out);
+        let finish = reply.choices.first().and_then(|c| c.finish.as_ref());
+        out.push(event(
+            "message_delta",
+            json!({"type": "message_delta",
+                "delta": {"stop_reason": finish.map(finish_str), "stop_sequence": null},
+                "usage": usage_json(&reply.usage)}),
+        ));
+        out.push(event("message_stop", json!({"type": "message_stop"})));
+    }
+}
+
 /// An error body in Anthropic's shape: `{"type": "error", "error": {"type", "message"}}`.
 pub fn error_body(status: u16, message: &str) -> Bytes {
     let kind = match status {
@@ -529,8 +625,9 @@ pub fn error_body(status: u16, message: &str) -> Bytes {
     Bytes::from(json!({"type": "error", "error": {"type": kind, "message": message}}).to_string())
 }
 
-/// Builds a Messages request from an exchange of another family (OpenAI, native).
-pub fn encode_request(ex: &Exchange) -> Bytes {
+/// Builds a Messages request from an exchange of another format (OpenAI, Responses, native);
+/// `stream` asks for the SSE event sequence.
+pub fn encode_request(ex: &Exchange, stream: bool) -> Bytes {
     let mut system: Vec<String> = ex.system.clone();
     let mut messages: Vec<Value> = Vec::new();
     for m in &ex.messages {
@@ -582,6 +679,9 @@ pub fn encode_request(ex: &Exchange) -> Bytes {
     body.extend(params_for(Family::Anthropic, ex));
     body.entry("max_tokens")
         .or_insert(json!(DEFAULT_MAX_TOKENS));
+    if stream {
+        body.insert("stream".into(), Value::Bool(true));
+    }
     Bytes::from(Value::Object(body).to_string())
 }
 

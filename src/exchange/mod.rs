@@ -11,6 +11,7 @@ pub mod native;
 pub mod openai;
 pub mod responses;
 pub mod sse;
+pub mod stream;
 pub mod translate;
 
 use std::collections::BTreeMap;

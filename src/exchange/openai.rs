@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::sse;
+use super::stream::{Delta, Encoder};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
@@ -203,8 +204,9 @@ fn decode_content(content: Option<&Value>, param: &str) -> Result<Vec<Part>, Dec
 }
 
 /// Builds a chat-completions request body from an exchange of another format (native,
-/// Anthropic): tools and parameters are translated, one `tool` message per tool result.
-pub fn encode_request(exchange: &Exchange) -> Bytes {
+/// Anthropic, Responses): tools and parameters are translated, one `tool` message per tool
+/// result. `stream` asks for an SSE reply (with usage).
+pub fn encode_request(exchange: &Exchange, stream: bool) -> Bytes {
     let mut messages: Vec<Value> = exchange
         .system
         .iter()
@@ -223,6 +225,10 @@ pub fn encode_request(exchange: &Exchange) -> Bytes {
         body.insert("tool_choice".into(), choice);
     }
     body.extend(params_for(Family::OpenAi, exchange));
+    if stream {
+        body.insert("stream".into(), Value::Bool(true));
+        body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
     Bytes::from(Value::Object(body).to_string())
 }
 
@@ -291,7 +297,7 @@ fn tool_call_json(id: &str, name: &str, arguments: &str) -> Value {
     json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
 }
 
-fn finish_from(s: &str) -> FinishReason {
+pub(crate) fn finish_from(s: &str) -> FinishReason {
     match s {
         "stop" => FinishReason::Stop,
         "length" => FinishReason::Length,
@@ -585,21 +591,8 @@ pub fn render_json(reply: &Reply) -> Bytes {
 
 /// Renders a reply as the SSE events of a `chat.completion.chunk` stream, ending in `[DONE]`.
 pub fn render_sse(reply: &Reply, include_usage: bool) -> Vec<Bytes> {
-    let chunk = |choices: Value, usage: Option<Value>| {
-        let mut c = json!({
-            "id": reply.id,
-            "object": "chat.completion.chunk",
-            "created": reply.created,
-            "model": reply.model,
-            "system_fingerprint": reply.system_fingerprint,
-            "choices": choices,
-        });
-        if let Some(u) = usage {
-            c["usage"] = u;
-        }
-        sse::data_event(&c.to_string())
-    };
-    let delta = |index: u32, delta: Value, finish: Option<&str>| json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish}]);
+    let chunk =
+        |choices: Value, usage: Option<Value>| chunk_event(&ChunkHead::of(reply), choices, usage);
     let mut events = Vec::new();
     for c in &reply.choices {
         events.push(chunk(
@@ -633,6 +626,106 @@ pub fn render_sse(reply: &Reply, include_usage: bool) -> Vec<Bytes> {
     }
     events.push(sse::data_event("[DONE]"));
     events
+}
+
+/// What every chunk of one stream repeats.
+struct ChunkHead {
+    id: String,
+    model: String,
+    created: u64,
+    fingerprint: Option<String>,
+}
+
+impl ChunkHead {
+    fn of(reply: &Reply) -> ChunkHead {
+        ChunkHead {
+            id: reply.id.clone(),
+            model: reply.model.clone(),
+            created: reply.created,
+            fingerprint: reply.system_fingerprint.clone(),
+        }
+    }
+}
+
+fn delta(index: u32, delta: Value, finish: Option<&str>) -> Value {
+    json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish}])
+}
+
+fn chunk_event(head: &ChunkHead, choices: Value, usage: Option<Value>) -> Bytes {
+    let mut c = json!({
+        "id": head.id,
+        "object": "chat.completion.chunk",
+        "created": head.created,
+        "model": head.model,
+        "system_fingerprint": head.fingerprint,
+        "choices": choices,
+    });
+    if let Some(u) = usage {
+        c["usage"] = u;
+    }
+    sse::data_event(&c.to_string())
+}
+
+/// Writes streamed deltas (from a provider of another family) as chat-completion chunks.
+pub struct StreamEncoder {
+    head: ChunkHead,
+    include_usage: bool,
+}
+
+impl StreamEncoder {
+    pub fn new(include_usage: bool) -> StreamEncoder {
+        StreamEncoder {
+            head: ChunkHead {
+                id: String::new(),
+                model: String::new(),
+                created: super::unix_now(),
+                fingerprint: None,
+            },
+            include_usage,
+        }
+    }
+}
+
+impl Encoder for StreamEncoder {
+    fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>) {
+        let body = match d {
+            Delta::Start { id, model } => {
+                self.head.id = super::styled_id("chatcmpl-", id);
+                self.head.model.clone_from(model);
+                json!({"role": "assistant", "content": ""})
+            }
+            Delta::Text(t) => json!({"content": t}),
+            Delta::ToolStart { index, id, name } => {
+                let mut call = tool_call_json(id, name, "");
+                call["index"] = json!(index);
+                json!({"tool_calls": [call]})
+            }
+            Delta::ToolArgs { index, text } => {
+                json!({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
+            }
+            Delta::Finish(f) => {
+                out.push(chunk_event(
+                    &self.head,
+                    delta(0, json!({}), Some(finish_str(f))),
+                    None,
+                ));
+                return;
+            }
+            Delta::Usage(_) => return,
+        };
+        out.push(chunk_event(&self.head, delta(0, body, None), None));
+    }
+
+    fn end(&mut self, reply: &Reply, out: &mut Vec<Bytes>) {
+        if self.include_usage {
+            out.push(chunk_event(
+                &self.head,
+                json!([]),
+                Some(usage_json(&reply.usage)),
+            ));
+        }
+        out.push(sse::data_event("[DONE]"));
+    }
 }
 
 /// An error body in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.

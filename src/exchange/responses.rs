@@ -12,6 +12,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::sse;
+use super::stream::{Delta, Encoder};
 use super::{
     Choice, DecodeError, Exchange, FinishReason, Format, Head, Message, Origin, Part, Reply, Usage,
     decode_head,
@@ -215,6 +216,14 @@ fn status_of(choice: Option<&Choice>) -> (&'static str, Value) {
     }
 }
 
+fn message_item_id(response_id: &str) -> String {
+    format!("msg_{response_id}")
+}
+
+fn call_item_id(response_id: &str, n: usize) -> String {
+    format!("fc_{response_id}_{n}")
+}
+
 /// The output items of a reply: one message for its text, one item per tool call.
 fn output_items(reply: &Reply, id: &str) -> Vec<Value> {
     let Some(choice) = reply.choices.first() else {
@@ -233,22 +242,21 @@ fn output_items(reply: &Reply, id: &str) -> Vec<Value> {
     }
     if !content.is_empty() {
         items.push(
-            json!({"type": "message", "id": format!("msg_{id}"), "status": "completed",
+            json!({"type": "message", "id": message_item_id(id), "status": "completed",
             "role": "assistant", "content": content}),
         );
     }
-    for (n, part) in choice.parts.iter().enumerate() {
-        if let Part::ToolCall {
-            id: call_id,
+    let calls = choice.parts.iter().filter_map(|p| match p {
+        Part::ToolCall {
+            id,
             name,
             arguments,
-        } = part
-        {
-            items.push(
-                json!({"type": "function_call", "id": format!("fc_{id}_{n}"),
-                "call_id": call_id, "name": name, "arguments": arguments, "status": "completed"}),
-            );
-        }
+        } => Some((id, name, arguments)),
+        _ => None,
+    });
+    for (n, (call_id, name, arguments)) in calls.enumerate() {
+        items.push(json!({"type": "function_call", "id": call_item_id(id, n),
+            "call_id": call_id, "name": name, "arguments": arguments, "status": "completed"}));
     }
     items
 }
@@ -372,6 +380,162 @@ pub fn render_sse(reply: &Reply) -> Vec<Bytes> {
         json!({"response": response_object(reply, &id, status, items)}),
     );
     events
+}
+
+/// The output item a [`StreamEncoder`] has open.
+enum OpenItem {
+    Message { text: String },
+    Call { args: String },
+}
+
+/// Writes streamed deltas (from a provider of another family) as Responses events.
+#[derive(Default)]
+pub struct StreamEncoder {
+    id: String,
+    model: String,
+    seq: u64,
+    /// Output index of the open item (or of the next one when none is open).
+    index: usize,
+    open: Option<(OpenItem, Value)>,
+    calls: usize,
+}
+
+impl StreamEncoder {
+    fn emit(&mut self, name: &str, mut data: Value, out: &mut Vec<Bytes>) {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(self.seq);
+        self.seq += 1;
+        out.push(sse::named_event(name, &data.to_string()));
+    }
+
+    /// Event data addressed to output item `item` at the current index, plus `extra`.
+    fn at(&self, item: &Value, extra: Value) -> Value {
+        let mut v = json!({"output_index": self.index, "item_id": item["id"]});
+        if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+            v.extend(extra.clone());
+        }
+        v
+    }
+
+    /// Event data addressed to the open item.
+    fn at_open(&self, extra: Value) -> Value {
+        let item = self.open.as_ref().map_or(&Value::Null, |(_, item)| item);
+        self.at(item, extra)
+    }
+
+    fn open(&mut self, kind: OpenItem, item: Value, out: &mut Vec<Bytes>) {
+        self.close(out);
+        self.emit(
+            "response.output_item.added",
+            json!({"output_index": self.index, "item": item}),
+            out,
+        );
+        self.open = Some((kind, item));
+    }
+
+    fn close(&mut self, out: &mut Vec<Bytes>) {
+        let Some((kind, mut item)) = self.open.take() else {
+            return;
+        };
+        match kind {
+            OpenItem::Message { text } => {
+                let part = json!({"type": "output_text", "text": text, "annotations": []});
+                let done = self.at(&item, json!({"content_index": 0, "text": text}));
+                self.emit("response.output_text.done", done, out);
+                let part_done = self.at(&item, json!({"content_index": 0, "part": part}));
+                self.emit("response.content_part.done", part_done, out);
+                item["content"] = json!([part]);
+            }
+            OpenItem::Call { args } => {
+                let done = self.at(&item, json!({"arguments": args}));
+                self.emit("response.function_call_arguments.done", done, out);
+                item["arguments"] = json!(args);
+            }
+        }
+        item["status"] = json!("completed");
+        self.emit(
+            "response.output_item.done",
+            json!({"output_index": self.index, "item": item}),
+            out,
+        );
+        self.index += 1;
+    }
+}
+
+impl Encoder for StreamEncoder {
+    fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>) {
+        match d {
+            Delta::Start { id, model } => {
+                self.id = super::styled_id("resp_", id);
+                self.model.clone_from(model);
+                let started = Reply {
+                    id: self.id.clone(),
+                    model: model.clone(),
+                    created: super::unix_now(),
+                    choices: Vec::new(),
+                    usage: Usage::default(),
+                    system_fingerprint: None,
+                };
+                let r = response_object(&started, &self.id, "in_progress", Vec::new());
+                self.emit("response.created", json!({"response": r}), out);
+                self.emit("response.in_progress", json!({"response": r}), out);
+            }
+            Delta::Text(t) => {
+                if !matches!(self.open, Some((OpenItem::Message { .. }, _))) {
+                    let item = json!({"type": "message", "id": message_item_id(&self.id),
+                        "status": "in_progress", "role": "assistant", "content": []});
+                    self.open(
+                        OpenItem::Message {
+                            text: String::new(),
+                        },
+                        item,
+                        out,
+                    );
+                    let added = self.at_open(json!({"content_index": 0,
+                        "part": {"type": "output_text", "text": "", "annotations": []}}));
+                    self.emit("response.content_part.added", added, out);
+                }
+                if let Some((OpenItem::Message { text }, _)) = &mut self.open {
+                    text.push_str(t);
+                }
+                let delta = self.at_open(json!({"content_index": 0, "delta": t}));
+                self.emit("response.output_text.delta", delta, out);
+            }
+            Delta::ToolStart { id, name, .. } => {
+                let item = json!({"type": "function_call", "id": call_item_id(&self.id, self.calls),
+                    "call_id": id, "name": name, "arguments": "", "status": "in_progress"});
+                self.calls += 1;
+                self.open(
+                    OpenItem::Call {
+                        args: String::new(),
+                    },
+                    item,
+                    out,
+                );
+            }
+            Delta::ToolArgs { text, .. } => {
+                if let Some((OpenItem::Call { args }, _)) = &mut self.open {
+                    args.push_str(text);
+                    let delta = self.at_open(json!({"delta": text}));
+                    self.emit("response.function_call_arguments.delta", delta, out);
+                }
+            }
+            Delta::Usage(_) => {}
+            Delta::Finish(_) => self.close(out),
+        }
+    }
+
+    fn end(&mut self, reply: &Reply, out: &mut Vec<Bytes>) {
+        self.close(out);
+        let (status, _) = status_of(reply.choices.first());
+        let last = if status == "completed" {
+            "response.completed"
+        } else {
+            "response.incomplete"
+        };
+        let r = response_object(reply, &self.id, status, output_items(reply, &self.id));
+        self.emit(last, json!({"response": r}), out);
+    }
 }
 
 /// Parses a Responses object (a whole reply, or the `response` of `response.completed`).

@@ -1,18 +1,19 @@
 //! L3: the cloud provider. Requests in the provider's own protocol family go up byte-faithful and
 //! stream back as they arrive, teed into the caches when complete and 2xx. Requests of another
-//! family (native, or e.g. Anthropic in with an OpenAI provider) are translated through the
-//! canonical model, read whole, and answered as a canonical reply that the surface renders in the
-//! client's format (as JSON, or as an SSE sequence for a streaming client).
+//! family (native, Responses, or e.g. Anthropic in with an OpenAI provider) are translated
+//! through the canonical model: a streaming client gets the provider's stream translated event by
+//! event; otherwise the whole reply is read and rendered in the client's format.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::tee::Tee;
 use super::{LayerHealth, Outcome, PipelineError, Remember};
 use crate::config::{Config, ConfigError, env_name};
 use crate::exchange::collect::{self, Collector};
+use crate::exchange::stream::Translator;
 use crate::exchange::{Exchange, Family, Reply};
 use crate::telemetry::{Layer, LayerOutcome, Tracker};
 use crate::upstream::chain::{Answer, Chain, ChainError};
@@ -88,6 +89,12 @@ impl Cloud {
         tracker.provider(provider);
         if answer.passthrough {
             return self.stream(&ex, answer, remember, tracker, started, true);
+        }
+        if ex.stream && is_event_stream(answer.response.headers()) {
+            let family = answer.upstream.family();
+            if let Some(t) = Translator::new(family, ex.format, ex.stream_usage) {
+                return self.translated_stream(&ex, answer, t, remember, tracker, started);
+            }
         }
         let (family, timeout) = (answer.upstream.family(), answer.upstream.timeout());
         match read_whole(&ex, answer.response, family, timeout).await {
@@ -240,6 +247,51 @@ impl Cloud {
             body: Box::pin(body),
         }
     }
+
+    /// Streams a provider's SSE reply to the client translated, event by event, into the client's
+    /// own protocol; the rebuilt reply goes to the caches at the end.
+    fn translated_stream(
+        &self,
+        ex: &Exchange,
+        answer: Answer<'_>,
+        translator: Translator,
+        remember: Remember,
+        tracker: Tracker,
+        started: Instant,
+    ) -> Outcome {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        let upstream = answer.upstream;
+        let body = Tee::new(
+            Box::pin(answer.response.bytes_stream()),
+            None,
+            remember,
+            tracker,
+            StatusCode::OK,
+            upstream.timeout(),
+            started,
+            ex.estimated_prompt_tokens(),
+        )
+        .translating(translator);
+        Outcome::Stream {
+            layer: Layer::L3,
+            status: StatusCode::OK,
+            headers,
+            provider: Some(upstream.provider().name()),
+            body: Box::pin(body),
+        }
+    }
+}
+
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 /// Reads a whole reply (for requests that were translated).

@@ -1,8 +1,11 @@
-//! The L3 tee: forwards upstream bytes to the client unchanged and as they arrive, feeds them to a
-//! [`Collector`], and when the body ends stores a complete reply in the caches *before* it ends
-//! the client's body, so a caller that read the whole reply and asks again always hits.
-//! It also bounds the silence between chunks and publishes the request's event.
+//! The L3 tee: forwards upstream bytes to the client as they arrive (unchanged, or translated
+//! event by event into the client's protocol by a [`Translator`]), rebuilds the reply on the side
+//! ([`Collector`] or the translator), and when the body ends stores a complete reply in the
+//! caches *before* it ends the client's body, so a caller that read the whole reply and asks
+//! again always hits. It also bounds the silence between chunks and publishes the request's
+//! event.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -16,6 +19,7 @@ use tokio::time::Sleep;
 
 use super::Remember;
 use crate::exchange::collect::Collector;
+use crate::exchange::stream::Translator;
 use crate::telemetry::{Layer, LayerOutcome, Tracker};
 
 enum State {
@@ -28,6 +32,9 @@ enum State {
 pub struct Tee {
     inner: BoxStream<'static, reqwest::Result<Bytes>>,
     collector: Option<Collector>,
+    translator: Option<Translator>,
+    /// Translated bytes waiting to be sent.
+    pending: VecDeque<Bytes>,
     remember: Option<Remember>,
     tracker: Option<Tracker>,
     status: StatusCode,
@@ -53,6 +60,8 @@ impl Tee {
         Tee {
             inner,
             collector,
+            translator: None,
+            pending: VecDeque::new(),
             remember: Some(remember),
             tracker: Some(tracker),
             status,
@@ -62,6 +71,14 @@ impl Tee {
             prompt_tokens,
             state: State::Streaming,
         }
+    }
+
+    /// Sends the client the translator's output instead of the upstream bytes (the translator
+    /// also rebuilds the reply, so no collector is needed).
+    pub fn translating(mut self, translator: Translator) -> Tee {
+        self.translator = Some(translator);
+        self.collector = None;
+        self
     }
 
     fn fail(&mut self, status: u16, code: &str) {
@@ -74,11 +91,17 @@ impl Tee {
 
     /// The body ended cleanly: publish the event and start storing the reply, if complete.
     fn ended(&mut self) -> Option<BoxFuture<'static, ()>> {
-        let reply = self
-            .collector
-            .take()
-            .and_then(Collector::finish)
-            .map(|r| r.with_usage_estimate(self.prompt_tokens));
+        let reply = match (&mut self.translator, self.collector.take()) {
+            (Some(t), _) => {
+                let mut tail = Vec::new();
+                let reply = t.finish(&mut tail);
+                self.pending.extend(tail);
+                reply
+            }
+            (None, Some(c)) => c.finish(),
+            (None, None) => None,
+        }
+        .map(|r| r.with_usage_estimate(self.prompt_tokens));
         let mut tracker = self.tracker.take()?;
         tracker.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Answered);
         let store = reply.map(|reply| {
@@ -97,6 +120,9 @@ impl Stream for Tee {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
+            if let Some(bytes) = this.pending.pop_front() {
+                return Poll::Ready(Some(Ok(bytes)));
+            }
             match &mut this.state {
                 State::Done => return Poll::Ready(None),
                 State::Storing(fut) => {
@@ -117,7 +143,14 @@ impl Stream for Tee {
                     }
                     let deadline = tokio::time::Instant::now() + this.idle;
                     this.silence.as_mut().reset(deadline);
-                    return Poll::Ready(Some(Ok(bytes)));
+                    match &mut this.translator {
+                        Some(t) => {
+                            let mut out = Vec::new();
+                            t.feed(&bytes, &mut out);
+                            this.pending.extend(out);
+                        }
+                        None => return Poll::Ready(Some(Ok(bytes))),
+                    }
                 }
                 Poll::Ready(Some(Err(e))) => {
                     this.fail(502, "upstream_stream_broken");

@@ -109,8 +109,8 @@ impl Chain {
             None => ex,
         };
         let body = match up.family() {
-            Family::OpenAi => openai::encode_request(ex),
-            Family::Anthropic => anthropic::encode_request(ex),
+            Family::OpenAi => openai::encode_request(ex, ex.stream),
+            Family::Anthropic => anthropic::encode_request(ex, ex.stream),
         };
         (body, headers, false)
     }
