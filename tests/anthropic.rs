@@ -177,27 +177,11 @@ async fn translated_streams_arrive_while_the_provider_is_still_streaming() {
     let (_d, base) = daemon(&mock, |_| {}).await;
     let mut body = messages("stream across families");
     body["stream"] = json!(true);
-    let mut res = client()
-        .post(format!("{base}/v1/messages"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
     // The mock (OpenAI) holds its reply after "first ": the Anthropic text delta must arrive.
-    let mut got = String::new();
-    while !got.contains("\"text\":\"first \"") {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), res.chunk())
-            .await
-            .expect("a translated delta arrived while the provider was still streaming")
-            .unwrap()
-            .expect("stream open");
-        got.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    let (res, got) = stream_body_until(&base, "/v1/messages", &body, "\"text\":\"first \"").await;
     assert!(!got.contains("message_stop"));
     mock.release();
-    while let Some(chunk) = res.chunk().await.unwrap() {
-        got.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    let got = read_rest(res, got).await;
     let (text, names) = anthropic_sse(&bytes::Bytes::from(got));
     assert_eq!(text, "first second");
     assert_eq!(names.last().map(String::as_str), Some("message_stop"));

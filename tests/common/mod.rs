@@ -353,8 +353,18 @@ pub async fn get_json(base: &str, path: &str, header: Option<(&str, &str)>) -> (
 pub async fn stream_until(base: &str, prompt: &str, marker: &str) -> (reqwest::Response, String) {
     let mut body = chat(prompt);
     body["stream"] = json!(true);
+    stream_body_until(base, "/v1/chat/completions", &body, marker).await
+}
+
+/// Like [`stream_until`] for any path and body.
+pub async fn stream_body_until(
+    base: &str,
+    path: &str,
+    body: &Value,
+    marker: &str,
+) -> (reqwest::Response, String) {
     let mut res = client()
-        .post(format!("{base}/v1/chat/completions"))
+        .post(format!("{base}{path}"))
         .body(body.to_string())
         .send()
         .await
