@@ -15,11 +15,13 @@
 //! * [`gateway`] is the HTTP surface (hyper 1, HTTP/1.1 + h2c). Its routes check the key
 //!   ([`gateway::auth`]), read the body within `max_body_bytes`, and call a format decoder.
 //! * [`exchange`] is the canonical model. Each wire format ([`exchange::native`],
-//!   [`exchange::openai`] chat, [`exchange::anthropic`] Messages, [`exchange::responses`])
+//!   [`exchange::openai`] chat, [`exchange::anthropic`] Messages, [`exchange::responses`],
+//!   [`exchange::gemini`])
 //!   decodes into an [`exchange::Exchange`] and renders a canonical [`exchange::Reply`] back as
 //!   JSON or SSE. [`exchange::key`] hashes the parts of an exchange that change the answer into
 //!   the exact-cache key; [`exchange::collect`] rebuilds a reply from upstream bytes in flight;
-//!   [`exchange::translate`] maps tools and parameters between protocol families.
+//!   [`exchange::translate`] maps tools and parameters between protocol families, and
+//!   [`exchange::stream`] translates a provider's stream into the client's, event by event.
 //! * [`pipeline`] is the cascade. It knows layers, not HTTP: L1a ([`pipeline::exact`]) looks the
 //!   key up in a [`store`]; on a miss L3 ([`pipeline::cloud`]) asks the [`upstream`] provider
 //!   chain. A provider that speaks the client's protocol gets the client's own bytes and its

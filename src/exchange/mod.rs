@@ -6,6 +6,7 @@
 
 pub mod anthropic;
 pub mod collect;
+pub mod gemini;
 pub mod key;
 pub mod native;
 pub mod openai;
@@ -50,6 +51,8 @@ pub enum Format {
     Anthropic,
     /// `POST /v1/responses` (OpenAI Responses, Codex CLI).
     Responses,
+    /// `POST /v1beta/models/{model}:generateContent` (Gemini).
+    Gemini,
 }
 
 /// A family of wire protocols: a request in a provider's own family goes upstream byte-faithful;
@@ -68,14 +71,15 @@ impl Format {
             Format::OpenAiChat => "openai.chat",
             Format::Anthropic => "anthropic.messages",
             Format::Responses => "openai.responses",
+            Format::Gemini => "gemini.generate",
         }
     }
 
     /// The provider family a client in this format can be passed through to byte-faithful.
-    /// Native and Responses have none: their requests are always translated.
+    /// Native, Responses and Gemini have none yet: their requests are always translated.
     pub fn family(self) -> Option<Family> {
         match self {
-            Format::Native | Format::Responses => None,
+            Format::Native | Format::Responses | Format::Gemini => None,
             Format::OpenAiChat => Some(Family::OpenAi),
             Format::Anthropic => Some(Family::Anthropic),
         }

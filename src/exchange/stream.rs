@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::{Choice, Family, FinishReason, Format, Part, Reply, Usage, sse};
-use super::{anthropic, openai, responses};
+use super::{anthropic, gemini, openai, responses};
 
 /// One step of a streamed reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -281,6 +281,7 @@ impl Translator {
             Format::OpenAiChat => Box::new(openai::StreamEncoder::new(include_usage)),
             Format::Anthropic => Box::new(anthropic::StreamEncoder::default()),
             Format::Responses => Box::new(responses::StreamEncoder::default()),
+            Format::Gemini => Box::new(gemini::StreamEncoder::default()),
             Format::Native => return None,
         };
         Some(Translator {

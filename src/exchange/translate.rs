@@ -47,6 +47,33 @@ fn tool_defs(ex: &Exchange) -> Vec<ToolDef<'_>> {
                 description: t.get("description"),
                 schema: t.get("input_schema")?.clone(),
             }),
+            // Gemini nests them: {functionDeclarations: [...]}, handled below.
+            Format::Gemini => None,
+        })
+        .chain(gemini_declarations(ex))
+        .collect()
+}
+
+/// Gemini's `tools[].functionDeclarations[]`.
+fn gemini_declarations(ex: &Exchange) -> Vec<ToolDef<'_>> {
+    if ex.format != Format::Gemini {
+        return Vec::new();
+    }
+    ex.tools
+        .iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|t| t.get("functionDeclarations").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|d| {
+            Some(ToolDef {
+                name: d.get("name")?,
+                description: d.get("description"),
+                schema: d
+                    .get("parameters")
+                    .cloned()
+                    .unwrap_or_else(|| json!({"type": "object"})),
+            })
         })
         .collect()
 }
@@ -98,6 +125,17 @@ fn choice(ex: &Exchange) -> Option<Choice<'_>> {
             mode => Choice::Mode(mode),
         },
         (Format::Responses, c) => Choice::Tool(c.get("name")?),
+        (Format::Gemini, c) => {
+            let config = c.get("functionCallingConfig")?;
+            match config.get("mode")?.as_str()? {
+                "ANY" => match config["allowedFunctionNames"].as_array().map(Vec::as_slice) {
+                    Some([only]) => Choice::Tool(only),
+                    _ => Choice::Required,
+                },
+                "NONE" => Choice::Mode("none"),
+                _ => Choice::Mode("auto"),
+            }
+        }
         (_, c) => Choice::Tool(c.pointer("/function/name")?),
     })
 }
@@ -129,7 +167,27 @@ pub fn params_for(target: Family, ex: &Exchange) -> Map<String, Value> {
             .collect();
     }
     let mut out = Map::new();
-    for (k, v) in &ex.params {
+    // Gemini keeps sampling parameters in `generationConfig`, in camelCase.
+    let gemini_config = (ex.format == Format::Gemini)
+        .then(|| ex.params.get("generationConfig").and_then(Value::as_object))
+        .flatten()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let name = match k.as_str() {
+                "topP" => "top_p",
+                "maxOutputTokens" => "max_tokens",
+                "stopSequences" => "stop",
+                other => other,
+            };
+            (name.to_string(), v)
+        });
+    let params = ex
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), v))
+        .chain(gemini_config);
+    for (k, v) in params {
         let name = match (target, k.as_str()) {
             (_, "temperature" | "top_p") => k.as_str(),
             (_, "max_tokens" | "max_completion_tokens" | "max_output_tokens") => "max_tokens",
@@ -217,6 +275,28 @@ mod tests {
         );
         // Same family: untouched.
         assert_eq!(params_for(Family::Anthropic, &ex).len(), 3);
+    }
+
+    #[test]
+    fn gemini_declarations_config_and_generation_config_translate() {
+        let ex = exchange(
+            Format::Gemini,
+            json!([{"functionDeclarations": [{"name": "f", "parameters": {"type": "object"}}]}]),
+            json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}}),
+            json!({"generationConfig": {"temperature": 0.5, "maxOutputTokens": 64, "stopSequences": ["x"], "topK": 3}}),
+        );
+        assert_eq!(
+            tools_for(Family::Anthropic, &ex).unwrap(),
+            json!([{"name": "f", "input_schema": {"type": "object"}}])
+        );
+        assert_eq!(
+            tool_choice_for(Family::OpenAi, &ex).unwrap(),
+            json!({"type": "function", "function": {"name": "f"}})
+        );
+        assert_eq!(
+            Value::Object(params_for(Family::Anthropic, &ex)),
+            json!({"temperature": 0.5, "max_tokens": 64, "stop_sequences": ["x"]})
+        );
     }
 
     #[test]

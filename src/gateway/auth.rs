@@ -7,7 +7,8 @@ use subtle::ConstantTimeEq;
 
 use crate::config::CacheScope;
 
-/// The credential a client presented: `x-api-key`, `Authorization: Bearer`, or azure `api-key`.
+/// The credential a client presented: `x-api-key`, `Authorization: Bearer`, azure `api-key`, or
+/// Gemini `x-goog-api-key`.
 pub fn presented(headers: &HeaderMap) -> Option<&str> {
     let header = |name: &str| {
         headers
@@ -27,6 +28,7 @@ pub fn presented(headers: &HeaderMap) -> Option<&str> {
             })
         })
         .or_else(|| header("api-key"))
+        .or_else(|| header("x-goog-api-key"))
 }
 
 fn digest(s: &str) -> [u8; 32] {

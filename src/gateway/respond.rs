@@ -8,7 +8,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
-use crate::exchange::{Format, anthropic, native, openai, responses};
+use crate::exchange::{Format, anthropic, gemini, native, openai, responses};
 use crate::pipeline::Outcome;
 use crate::telemetry::Layer;
 
@@ -65,6 +65,7 @@ pub fn error(
         }
         Format::Native => native::error_body(code, message),
         Format::Anthropic => anthropic::error_body(status.as_u16(), message),
+        Format::Gemini => gemini::error_body(status.as_u16(), message),
     };
     json(status, body)
 }
@@ -105,6 +106,8 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
                 (Format::Anthropic, true) => sse(anthropic::render_sse(&reply)),
                 (Format::Responses, false) => json(StatusCode::OK, responses::render_json(&reply)),
                 (Format::Responses, true) => sse(responses::render_sse(&reply)),
+                (Format::Gemini, false) => json(StatusCode::OK, gemini::render_json(&reply)),
+                (Format::Gemini, true) => sse(gemini::render_sse(&reply)),
                 (Format::Native, _) => {
                     json(StatusCode::OK, native::render_json(&reply, layer.number()))
                 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::respond::{self, Body, Render};
 use super::{Gateway, auth};
 use crate::exchange::{
-    ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, native, openai,
+    ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, gemini, native, openai,
     responses,
 };
 use crate::pipeline::Counted;
@@ -54,6 +54,9 @@ fn route(method: &Method, path: &str) -> Result<Route, Unrouted> {
         "/v1/messages" => (Route::Chat(Format::Anthropic), Method::POST),
         "/v1/messages/count_tokens" => (Route::CountTokens, Method::POST),
         "/v1/responses" => (Route::Chat(Format::Responses), Method::POST),
+        p if gemini_tail(p).is_some_and(|t| gemini::route(t).is_some()) => {
+            (Route::Chat(Format::Gemini), Method::POST)
+        }
         _ => return Err(Unrouted::NotFound),
     };
     let head_ok = allowed == Method::GET && method == Method::HEAD;
@@ -92,13 +95,22 @@ fn unrouted(method: &Method, path: &str, why: Unrouted) -> Response<Body> {
     }
 }
 
+/// `{model}:{method}` from a Gemini path (`/v1beta/models/…` or `/v1/models/…:…`).
+fn gemini_tail(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))
+        .filter(|t| t.contains(':'))
+}
+
 /// The error format for a path a client used: native under `/api/`, Anthropic's under
-/// `/v1/messages`, OpenAI's elsewhere.
+/// `/v1/messages`, Gemini's for Gemini paths, OpenAI's elsewhere.
 fn error_format(path: &str) -> Format {
     if path.starts_with("/api/") {
         Format::Native
     } else if path.starts_with("/v1/messages") {
         Format::Anthropic
+    } else if path.starts_with("/v1beta/") || gemini_tail(path).is_some() {
+        Format::Gemini
     } else {
         Format::OpenAiChat
     }
@@ -254,6 +266,10 @@ async fn decode_request(
         Format::OpenAiChat => openai::decode(body, origin),
         Format::Anthropic => anthropic::decode(body, origin),
         Format::Responses => responses::decode(body, origin),
+        Format::Gemini => match gemini_tail(parts.uri.path()).and_then(gemini::route) {
+            Some((model, stream)) => gemini::decode(body, origin, model, stream),
+            None => Err(DecodeError::new("not a Gemini model path")),
+        },
     };
     match decoded {
         Ok(exchange) => Ok((exchange, tracker)),

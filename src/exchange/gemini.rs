@@ -1,0 +1,348 @@
+//! Gemini (`/v1beta/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`):
+//! request decoding (the model and streaming come from the path), rendering a canonical
+//! [`Reply`] as a `GenerateContentResponse` or as its SSE chunks, and the error shape.
+//!
+//! No Gemini provider is reached yet: requests are translated to the configured provider's
+//! protocol. Gemini function calls carry no ids; the function name stands in for one.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::sse;
+use super::stream::{Delta, Encoder};
+use super::{
+    Choice, DecodeError, Exchange, FinishReason, Format, Message, Origin, Part, Reply, Usage,
+    json_object,
+};
+
+/// Fields with a slot of their own in the exchange.
+const SLOTTED: &[&str] = &[
+    "contents",
+    "systemInstruction",
+    "system_instruction",
+    "tools",
+];
+/// Tool choice, in Gemini's place for it.
+const TOOL_CONFIG: &[&str] = &["toolConfig", "tool_config"];
+
+/// Decodes a `generateContent` body for `model`; `stream` from the method.
+pub fn decode(
+    raw: Bytes,
+    origin: Origin,
+    model: &str,
+    stream: bool,
+) -> Result<Exchange, DecodeError> {
+    let obj = json_object(&raw)?;
+    let contents = match obj.get("contents") {
+        Some(Value::Array(c)) if !c.is_empty() => c,
+        Some(Value::Array(_)) => {
+            return Err(DecodeError::param("contents", "contents must not be empty"));
+        }
+        None => return Err(DecodeError::param("contents", "contents is required")),
+        Some(_) => return Err(DecodeError::param("contents", "contents must be a list")),
+    };
+    let mut messages = Vec::with_capacity(contents.len());
+    for (i, c) in contents.iter().enumerate() {
+        let param = format!("contents[{i}]");
+        let Some(parts) = c.get("parts").and_then(Value::as_array) else {
+            return Err(DecodeError::param(
+                &param,
+                format!("{param}.parts must be a list"),
+            ));
+        };
+        let role = match c.get("role").and_then(Value::as_str) {
+            Some("model") => "assistant",
+            None | Some("user") => "user",
+            Some(other) => {
+                return Err(DecodeError::param(
+                    &param,
+                    format!("{param}.role must be user or model, not {other:?}"),
+                ));
+            }
+        };
+        messages.push(Message {
+            role: role.into(),
+            parts: parts.iter().map(decode_part).collect(),
+            extra: Default::default(),
+        });
+    }
+    let system = obj
+        .get("systemInstruction")
+        .or_else(|| obj.get("system_instruction"))
+        .and_then(|s| s.get("parts"))
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let params = obj
+        .iter()
+        .filter(|(k, v)| {
+            !v.is_null() && !SLOTTED.contains(&k.as_str()) && !TOOL_CONFIG.contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(Exchange {
+        system,
+        tools: obj.get("tools").filter(|v| !v.is_null()).cloned(),
+        tool_choice: TOOL_CONFIG.iter().find_map(|k| obj.get(*k)).cloned(),
+        params,
+        stream,
+        ..Exchange::new(origin, Format::Gemini, model.to_string(), messages, raw)
+    })
+}
+
+fn decode_part(p: &Value) -> Part {
+    if let Some(t) = p.get("text").and_then(Value::as_str) {
+        return Part::text(t);
+    }
+    if let Some(call) = p.get("functionCall") {
+        let name = call["name"].as_str().unwrap_or_default().to_string();
+        return Part::ToolCall {
+            id: call["id"]
+                .as_str()
+                .map_or_else(|| name.clone(), str::to_string),
+            arguments: call
+                .get("args")
+                .map(Value::to_string)
+                .unwrap_or_else(|| "{}".into()),
+            name,
+        };
+    }
+    if let Some(resp) = p.get("functionResponse") {
+        let name = resp["name"].as_str().unwrap_or_default();
+        return Part::ToolResult {
+            id: resp["id"].as_str().unwrap_or(name).to_string(),
+            content: vec![Part::text(
+                resp.get("response")
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
+            )],
+            is_error: false,
+        };
+    }
+    Part::Other { value: p.clone() }
+}
+
+/// The model and whether it streams, from a `models/{model}:{method}` path tail.
+pub fn route(tail: &str) -> Option<(&str, bool)> {
+    let (model, method) = tail.rsplit_once(':')?;
+    match method {
+        "generateContent" => Some((model, false)),
+        "streamGenerateContent" => Some((model, true)),
+        _ => None,
+    }
+}
+
+fn finish_str(f: &FinishReason) -> &str {
+    match f {
+        FinishReason::Stop | FinishReason::StopSequence | FinishReason::ToolCalls => "STOP",
+        FinishReason::Length => "MAX_TOKENS",
+        FinishReason::ContentFilter => "SAFETY",
+        FinishReason::Other(s) => s,
+    }
+}
+
+fn finish_from(s: &str) -> FinishReason {
+    match s {
+        "STOP" => FinishReason::Stop,
+        "MAX_TOKENS" => FinishReason::Length,
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_string()),
+    }
+}
+
+fn usage_json(u: &Usage) -> Value {
+    json!({"promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens,
+        "totalTokenCount": u.total(), "cachedContentTokenCount": u.cache_read_tokens})
+}
+
+fn call_part(name: &str, arguments: &str) -> Value {
+    let args: Value = serde_json::from_str(arguments).unwrap_or_else(|_| json!({}));
+    json!({"functionCall": {"name": name, "args": args}})
+}
+
+fn parts_json(parts: &[Part]) -> Vec<Value> {
+    parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text { text } | Part::Refusal { text } => Some(json!({"text": text})),
+            Part::ToolCall {
+                name, arguments, ..
+            } => Some(call_part(name, arguments)),
+            Part::Other { value } if value.get("thought").is_some() => Some(value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn response(reply: &Reply, parts: Vec<Value>, finish: Option<&FinishReason>, usage: bool) -> Value {
+    let mut candidate = json!({"content": {"role": "model", "parts": parts}, "index": 0});
+    if let Some(f) = finish {
+        candidate["finishReason"] = json!(finish_str(f));
+    }
+    let mut r =
+        json!({"candidates": [candidate], "modelVersion": reply.model, "responseId": reply.id});
+    if usage {
+        r["usageMetadata"] = usage_json(&reply.usage);
+    }
+    r
+}
+
+/// Renders a reply as a `GenerateContentResponse`.
+pub fn render_json(reply: &Reply) -> Bytes {
+    let choice = reply.choices.first();
+    let parts = choice.map(|c| parts_json(&c.parts)).unwrap_or_default();
+    let finish = choice.and_then(|c| c.finish.as_ref());
+    Bytes::from(response(reply, parts, finish, true).to_string())
+}
+
+/// Renders a reply as `alt=sse` chunks: one per part, the last with the finish reason and usage.
+pub fn render_sse(reply: &Reply) -> Vec<Bytes> {
+    let choice = reply.choices.first();
+    let parts = choice.map(|c| parts_json(&c.parts)).unwrap_or_default();
+    let finish = choice.and_then(|c| c.finish.as_ref());
+    let last = parts.len().saturating_sub(1);
+    let mut events: Vec<Bytes> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let done = i == last;
+            let r = response(reply, vec![p], finish.filter(|_| done), done);
+            sse::data_event(&r.to_string())
+        })
+        .collect();
+    if events.is_empty() {
+        events.push(sse::data_event(
+            &response(reply, Vec::new(), finish, true).to_string(),
+        ));
+    }
+    events
+}
+
+/// Parses a `GenerateContentResponse`, or (for a stream) the chunks of one, into a reply.
+pub fn parse_chunks<'a>(chunks: impl IntoIterator<Item = &'a Value>) -> Result<Reply, DecodeError> {
+    let mut reply = Reply {
+        id: String::new(),
+        model: String::new(),
+        created: super::unix_now(),
+        choices: vec![Choice {
+            index: 0,
+            parts: Vec::new(),
+            finish: None,
+        }],
+        usage: Usage::default(),
+        system_fingerprint: None,
+    };
+    for v in chunks {
+        let Some(candidate) = v["candidates"].as_array().and_then(|c| c.first()) else {
+            return Err(DecodeError::new("reply has no candidates"));
+        };
+        reply.id = v["responseId"].as_str().unwrap_or_default().to_string();
+        reply.model = v["modelVersion"].as_str().unwrap_or_default().to_string();
+        let choice = &mut reply.choices[0];
+        for p in candidate["content"]["parts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            match (decode_part(p), choice.parts.last_mut()) {
+                (Part::Text { text }, Some(Part::Text { text: prev })) => prev.push_str(&text),
+                (part, _) => choice.parts.push(part),
+            }
+        }
+        if let Some(f) = candidate["finishReason"].as_str() {
+            choice.finish = Some(finish_from(f));
+        }
+        if let Some(u) = v.get("usageMetadata") {
+            let n = |k: &str| u[k].as_u64().unwrap_or(0);
+            reply.usage = Usage {
+                input_tokens: n("promptTokenCount"),
+                output_tokens: n("candidatesTokenCount"),
+                cache_read_tokens: n("cachedContentTokenCount"),
+                cache_write_tokens: 0,
+            };
+        }
+    }
+    Ok(reply)
+}
+
+/// Writes streamed deltas (from a provider of another family) as `alt=sse` chunks. Gemini
+/// sends function calls whole, so arguments are gathered until the call ends.
+#[derive(Default)]
+pub struct StreamEncoder {
+    id: String,
+    model: String,
+    call: Option<(String, String)>,
+}
+
+impl StreamEncoder {
+    fn chunk(&self, parts: Vec<Value>, out: &mut Vec<Bytes>) {
+        let r = json!({"candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
+            "modelVersion": self.model, "responseId": self.id});
+        out.push(sse::data_event(&r.to_string()));
+    }
+
+    fn flush_call(&mut self, out: &mut Vec<Bytes>) {
+        if let Some((name, args)) = self.call.take() {
+            self.chunk(vec![call_part(&name, &args)], out);
+        }
+    }
+}
+
+impl Encoder for StreamEncoder {
+    fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>) {
+        match d {
+            Delta::Start { id, model } => {
+                self.id.clone_from(id);
+                self.model.clone_from(model);
+            }
+            Delta::Text(t) => {
+                self.flush_call(out);
+                self.chunk(vec![json!({"text": t})], out);
+            }
+            Delta::ToolStart { name, .. } => {
+                self.flush_call(out);
+                self.call = Some((name.clone(), String::new()));
+            }
+            Delta::ToolArgs { text, .. } => {
+                if let Some((_, args)) = &mut self.call {
+                    args.push_str(text);
+                }
+            }
+            Delta::Usage(_) => {}
+            Delta::Finish(_) => self.flush_call(out),
+        }
+    }
+
+    fn end(&mut self, reply: &Reply, out: &mut Vec<Bytes>) {
+        self.flush_call(out);
+        let finish = reply.choices.first().and_then(|c| c.finish.as_ref());
+        let mut r = response(reply, Vec::new(), finish, true);
+        r["responseId"] = json!(self.id);
+        out.push(sse::data_event(&r.to_string()));
+    }
+}
+
+/// An error body in Gemini's shape: `{"error": {"code", "message", "status"}}`.
+pub fn error_body(status: u16, message: &str) -> Bytes {
+    let kind = match status {
+        400 | 413 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 | 405 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    };
+    Bytes::from(json!({"error": {"code": status, "message": message, "status": kind}}).to_string())
+}
+
+#[cfg(test)]
+#[path = "gemini_tests.rs"]
+mod tests;
