@@ -4,6 +4,10 @@ Speaks OpenAI chat completions on POST /v1/chat/completions and Anthropic Messag
 POST /v1/messages: JSON, or SSE when the request has "stream": true. Every answer is numbered ("echo #N: <last user message>") so a caller can tell a
 fresh upstream answer from a cached one. GET /count returns how many completions were served.
 
+Tool round trip (Anthropic Messages): when the last user turn mentions RUN_TOOL and tools are
+offered, the answer is a tool_use of the first tool named Bash, running `echo isartor-tool-ok`;
+when the last user turn carries a tool_result, the answer quotes it ("tool said: ...").
+
 Usage: python3 mock_cloud.py [PORT]   (prints "listening on PORT" once ready; 0 picks a port)
 """
 
@@ -95,20 +99,43 @@ class Handler(BaseHTTPRequestHandler):
         n = next_count()
         users = [m for m in request.get("messages", []) if m.get("role") == "user"]
         content = users[-1].get("content") if users else ""
+        results = []
         if isinstance(content, list):
+            results = [b for b in content if b.get("type") == "tool_result"]
             content = " ".join(b.get("text", "") for b in content if b.get("type") == "text")
         text = f"echo #{n}: {content}"
+        tool = None
+        if results:
+            out = results[0].get("content")
+            if isinstance(out, list):
+                out = " ".join(b.get("text", "") for b in out if isinstance(b, dict))
+            text = f"tool said: {str(out).strip()}"
+        elif "RUN_TOOL" in content and any(t.get("name") == "Bash" for t in request.get("tools", [])):
+            tool = {"type": "tool_use", "id": f"toolu_stand_in_{n}", "name": "Bash",
+                    "input": {"command": "echo isartor-tool-ok", "description": "Print a marker"}}
         usage = {"input_tokens": 9, "output_tokens": 5,
                  "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
         message = {"id": f"msg_stand_in_{n}", "type": "message", "role": "assistant",
                    "model": request.get("model", "stand-in"), "stop_sequence": None}
         if not request.get("stream"):
-            self._send(200, json.dumps(dict(message, content=[{"type": "text", "text": text}],
-                                            stop_reason="end_turn", usage=usage)))
+            blocks = [tool] if tool else [{"type": "text", "text": text}]
+            self._send(200, json.dumps(dict(message, content=blocks,
+                                            stop_reason="tool_use" if tool else "end_turn", usage=usage)))
             return
         event = self._start_stream()
         start = dict(message, content=[], stop_reason=None, usage=dict(usage, output_tokens=1))
         event(json.dumps({"type": "message_start", "message": start}), "message_start")
+        if tool:
+            event(json.dumps({"type": "content_block_start", "index": 0,
+                              "content_block": dict(tool, input={})}), "content_block_start")
+            event(json.dumps({"type": "content_block_delta", "index": 0, "delta": {
+                "type": "input_json_delta", "partial_json": json.dumps(tool["input"])}}), "content_block_delta")
+            event(json.dumps({"type": "content_block_stop", "index": 0}), "content_block_stop")
+            event(json.dumps({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                              "usage": {"output_tokens": 5}}), "message_delta")
+            event(json.dumps({"type": "message_stop"}), "message_stop")
+            self._end_stream()
+            return
         event(json.dumps({"type": "content_block_start", "index": 0,
                           "content_block": {"type": "text", "text": ""}}), "content_block_start")
         words = text.split(" ")

@@ -22,7 +22,7 @@ def daemon(cloud):
     d.stop()
 
 
-def claude(daemon, prompt, home):
+def claude(daemon, prompt, home, *extra):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": home,
@@ -30,13 +30,14 @@ def claude(daemon, prompt, home):
         "ANTHROPIC_API_KEY": "dummy",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
-    return subprocess.run([CLAUDE, "-p", prompt], env=env, cwd=home, stdin=subprocess.DEVNULL,
+    return subprocess.run([CLAUDE, "-p", prompt, *extra], env=env, cwd=home, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=180)
 
 
 @pytest.mark.skipif(not CLAUDE, reason="ISARTOR_CLAUDE_BIN not set (scripts/test.sh installs Claude Code)")
 def test_the_same_claude_prompt_twice_reaches_the_cloud_once(daemon, cloud):
-    before = cloud.count()
+    series = 'isartor_requests_total{final_layer="L1a_ExactCache",http_status="200",client="claude-code"}'
+    before, hits_before = cloud.count(), metric(daemon, series)
     answers = []
     # Same project directory both times (Claude Code puts it in its system prompt); each run is a
     # new session with its own session id.
@@ -48,5 +49,19 @@ def test_the_same_claude_prompt_twice_reaches_the_cloud_once(daemon, cloud):
     assert "echo #" in answers[0], answers[0]
     assert answers[1] == answers[0]
     assert cloud.count() == before + 1
-    hits = metric(daemon, 'isartor_requests_total{final_layer="L1a_ExactCache",http_status="200",client="claude-code"}')
-    assert hits == 1
+    assert metric(daemon, series) == hits_before + 1
+
+
+@pytest.mark.skipif(not CLAUDE, reason="ISARTOR_CLAUDE_BIN not set (scripts/test.sh installs Claude Code)")
+def test_a_tool_round_trip_works_and_repeats_from_cache(daemon, cloud):
+    """The cloud asks for a Bash tool call; Claude Code runs it and sends the result back; the
+    cloud quotes it. A second identical run is served from the cache, turn by turn."""
+    before = cloud.count()
+    home = tempfile.mkdtemp(prefix="claude-tools-")
+    outputs = []
+    for _ in range(2):
+        run = claude(daemon, "RUN_TOOL please", home, "--allowedTools", "Bash(echo:*)")
+        assert run.returncode == 0, run.stderr
+        outputs.append(run.stdout.strip())
+    assert outputs == ["tool said: isartor-tool-ok"] * 2
+    assert cloud.count() == before + 2, "two turns upstream in the first run, none in the second"

@@ -36,7 +36,8 @@ wire_api = "responses"
 
 @pytest.mark.skipif(not CODEX, reason="ISARTOR_CODEX_BIN not set (scripts/test.sh installs Codex)")
 def test_the_same_codex_prompt_twice_reaches_the_cloud_once(daemon, cloud):
-    before = cloud.count()
+    series = 'isartor_requests_total{final_layer="L1a_ExactCache",http_status="200",client="codex"}'
+    before, hits_before = cloud.count(), metric(daemon, series)
     home = tempfile.mkdtemp(prefix="codex-home-")
     workdir = tempfile.mkdtemp(prefix="codex-work-")
     outputs = []
@@ -47,5 +48,4 @@ def test_the_same_codex_prompt_twice_reaches_the_cloud_once(daemon, cloud):
     assert outputs[0].endswith("What is the capital of France?"), outputs[0]
     assert outputs[1] == outputs[0]
     assert cloud.count() == before + 1
-    hits = metric(daemon, 'isartor_requests_total{final_layer="L1a_ExactCache",http_status="200",client="codex"}')
-    assert hits == 1
+    assert metric(daemon, series) == hits_before + 1
