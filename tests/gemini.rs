@@ -112,3 +112,91 @@ async fn gemini_errors_and_keys_use_gemini_conventions() {
     assert_eq!(status, 404);
     assert_eq!(as_json(&err)["error"]["status"], "NOT_FOUND");
 }
+
+fn gemini_provider(mock: &Mock) -> impl FnOnce(&mut isartor::config::Config) {
+    let base = format!("http://{}/v1beta", mock.addr);
+    move |c: &mut isartor::config::Config| {
+        c.llm_provider = isartor::config::Provider::Gemini;
+        c.external_llm_url = base;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_clients_pass_through_to_a_gemini_provider() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, gemini_provider(&mock)).await;
+    let raw = Bytes::from_static(
+        br#"{"contents":[{"role":"user","parts":[{"text":"hi gemini"}]}],"safetySettings":[]}"#,
+    );
+    let path = "/v1beta/models/gemini-2.5-flash:generateContent";
+    let (status, h, body) = post_raw(&base, path, raw.clone(), &[]).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+    assert_eq!(h["x-isartor-provider"], "gemini");
+    let seen = mock.last();
+    assert_eq!(seen.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    assert_eq!(seen.body, raw);
+    assert_eq!(seen.headers["x-goog-api-key"], "sk-upstream");
+    assert_eq!(
+        as_json(&body)["candidates"][0]["content"]["parts"][0]["text"],
+        "echo #1: hi gemini"
+    );
+    // Streamed, passed through chunk by chunk, then both shapes hit.
+    let stream = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse";
+    let (_, h, sse) = post_raw(
+        &base,
+        stream,
+        Bytes::from_static(br#"{"contents":[{"parts":[{"text":"more"}]}]}"#),
+        &[],
+    )
+    .await;
+    assert_eq!(layer(&h), "l3");
+    assert_eq!(
+        mock.last().path,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    assert_eq!(chunk_text(&sse_chunks(&sse)), "echo #2: more");
+    let (_, h, _) = post_raw(
+        &base,
+        path,
+        Bytes::from_static(br#"{"contents":[{"parts":[{"text":"more"}]}]}"#),
+        &[],
+    )
+    .await;
+    assert_eq!(layer(&h), "l1a");
+    assert_eq!(mock.count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_clients_are_translated_to_a_gemini_provider() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, gemini_provider(&mock)).await;
+    let mut body = chat("what is rust");
+    body["max_tokens"] = json!(30);
+    let (status, h, reply) = post(&base, "/v1/chat/completions", &body).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+    let seen = mock.last();
+    assert_eq!(seen.path, "/v1beta/models/gpt-4o-mini:generateContent");
+    let sent = seen.json();
+    assert_eq!(
+        sent["contents"],
+        json!([{"role": "user", "parts": [{"text": "what is rust"}]}])
+    );
+    assert_eq!(sent["generationConfig"]["maxOutputTokens"], 30);
+    let reply = as_json(&reply);
+    assert_eq!(
+        reply["choices"][0]["message"]["content"],
+        "echo #1: what is rust"
+    );
+    assert_eq!(reply["usage"]["total_tokens"], 18);
+
+    body["stream"] = json!(true);
+    body["messages"][0]["content"] = json!("stream it");
+    let (_, h, sse) = post(&base, "/v1/chat/completions", &body).await;
+    assert_eq!(
+        (layer(&h), h["content-type"].to_str().unwrap()),
+        ("l3", "text/event-stream")
+    );
+    assert!(mock.last().path.ends_with(":streamGenerateContent?alt=sse"));
+    let (text, done) = sse_text(&sse);
+    assert_eq!((text.as_str(), done), ("echo #2: stream it", true));
+}

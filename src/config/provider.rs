@@ -30,14 +30,14 @@ impl Provider {
         }
     }
 
-    /// The protocol family the provider speaks; `None` for one not built yet (gemini).
+    /// The protocol family the provider speaks (`None` would mark one not built yet).
     pub fn family(self) -> Option<Family> {
         match self {
             Provider::Openai | Provider::Azure | Provider::Xai | Provider::Ollama => {
                 Some(Family::OpenAi)
             }
             Provider::Anthropic => Some(Family::Anthropic),
-            Provider::Gemini => None,
+            Provider::Gemini => Some(Family::Gemini),
         }
     }
 
@@ -93,7 +93,7 @@ impl ProviderConfig {
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         if self.llm_provider.family().is_none() {
             return Err(err(format!(
-                "{at}llm_provider = \"{}\": not available in this build yet; use openai, azure, xai, ollama or anthropic",
+                "{at}llm_provider = \"{}\": not available in this build",
                 self.llm_provider.name()
             )));
         }
@@ -151,6 +151,10 @@ impl ProviderConfig {
             )));
         }
         let base = configured.trim_end_matches('/');
+        if provider == Provider::Gemini {
+            // The model and method go in the path per request: keep the API base.
+            return Ok(base.to_string());
+        }
         if provider.family() == Some(Family::Anthropic) {
             return Ok(match base {
                 b if b.ends_with("/messages") => b.to_string(),

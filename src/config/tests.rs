@@ -127,11 +127,6 @@ fn bad_values_name_the_key_the_value_and_what_is_allowed() {
         ),
         (
             None,
-            &[("ISARTOR__LLM_PROVIDER", "gemini")],
-            &["gemini", "not available"],
-        ),
-        (
-            None,
             &[("ISARTOR__EXTERNAL_LLM_URL", "ftp://x")],
             &["external_llm_url", "http"],
         ),
@@ -176,6 +171,10 @@ fn endpoint_completion_per_provider() {
     assert_eq!(
         endpoint(&[("ISARTOR__LLM_PROVIDER", "anthropic")]),
         "https://api.anthropic.com/v1/messages"
+    );
+    assert_eq!(
+        endpoint(&[("ISARTOR__LLM_PROVIDER", "gemini")]),
+        "https://generativelanguage.googleapis.com/v1beta"
     );
     for base in [
         "http://127.0.0.1:9",

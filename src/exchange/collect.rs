@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 
-use super::{Family, Reply, anthropic, openai, sse};
+use super::{Family, Reply, anthropic, gemini, openai, sse};
 
 /// Bodies larger than this are passed through but not cached.
 pub const MAX_CACHED_BODY: usize = 8 * 1024 * 1024;
@@ -12,6 +12,7 @@ pub const MAX_CACHED_BODY: usize = 8 * 1024 * 1024;
 enum Accumulator {
     OpenAi(openai::StreamAccumulator),
     Anthropic(anthropic::StreamAccumulator),
+    Gemini(gemini::StreamAccumulator),
 }
 
 impl Accumulator {
@@ -19,6 +20,7 @@ impl Accumulator {
         match self {
             Accumulator::OpenAi(a) => a.event(e),
             Accumulator::Anthropic(a) => a.event(e),
+            Accumulator::Gemini(a) => a.event(e),
         }
     }
 
@@ -26,6 +28,7 @@ impl Accumulator {
         match self {
             Accumulator::OpenAi(a) => a.finish(),
             Accumulator::Anthropic(a) => a.finish(),
+            Accumulator::Gemini(a) => a.finish(),
         }
     }
 }
@@ -56,6 +59,7 @@ impl Collector {
             let acc = match family {
                 Family::OpenAi => Accumulator::OpenAi(openai::StreamAccumulator::new()),
                 Family::Anthropic => Accumulator::Anthropic(anthropic::StreamAccumulator::new()),
+                Family::Gemini => Accumulator::Gemini(gemini::StreamAccumulator::default()),
             };
             return Collector::Sse(Box::new(SseState {
                 decoder: sse::Decoder::new(),
@@ -128,5 +132,6 @@ pub fn parse_reply(family: Family, body: &[u8]) -> Result<Reply, super::DecodeEr
     match family {
         Family::OpenAi => openai::parse_reply(body),
         Family::Anthropic => anthropic::parse_reply(body),
+        Family::Gemini => gemini::parse_reply(body),
     }
 }

@@ -2,17 +2,19 @@
 //! request decoding (the model and streaming come from the path), rendering a canonical
 //! [`Reply`] as a `GenerateContentResponse` or as its SSE chunks, and the error shape.
 //!
-//! No Gemini provider is reached yet: requests are translated to the configured provider's
-//! protocol. Gemini function calls carry no ids; the function name stands in for one.
+//! For a gemini provider it also builds requests from other formats ([`encode_request`]) and
+//! reads replies, whole or streamed. Gemini function calls carry no ids; the function name stands
+//! in for one.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::sse;
 use super::stream::{Delta, Encoder};
+use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
-    Choice, DecodeError, Exchange, FinishReason, Format, Message, Origin, Part, Reply, Usage,
-    json_object,
+    Choice, DecodeError, Exchange, Family, FinishReason, Format, Message, Origin, Part, Reply,
+    Usage, json_object,
 };
 
 /// Fields with a slot of their own in the exchange.
@@ -147,7 +149,7 @@ fn finish_str(f: &FinishReason) -> &str {
     }
 }
 
-fn finish_from(s: &str) -> FinishReason {
+pub(crate) fn finish_from(s: &str) -> FinishReason {
     match s {
         "STOP" => FinishReason::Stop,
         "MAX_TOKENS" => FinishReason::Length,
@@ -161,7 +163,7 @@ fn usage_json(u: &Usage) -> Value {
         "totalTokenCount": u.total(), "cachedContentTokenCount": u.cache_read_tokens})
 }
 
-fn call_part(name: &str, arguments: &str) -> Value {
+pub(crate) fn call_part(name: &str, arguments: &str) -> Value {
     let args: Value = serde_json::from_str(arguments).unwrap_or_else(|_| json!({}));
     json!({"functionCall": {"name": name, "args": args}})
 }
@@ -256,7 +258,15 @@ pub fn parse_chunks<'a>(chunks: impl IntoIterator<Item = &'a Value>) -> Result<R
             }
         }
         if let Some(f) = candidate["finishReason"].as_str() {
-            choice.finish = Some(finish_from(f));
+            let calls = choice
+                .parts
+                .iter()
+                .any(|p| matches!(p, Part::ToolCall { .. }));
+            choice.finish = Some(match finish_from(f) {
+                // Gemini ends a function-calling turn with STOP too.
+                FinishReason::Stop if calls => FinishReason::ToolCalls,
+                other => other,
+            });
         }
         if let Some(u) = v.get("usageMetadata") {
             let n = |k: &str| u[k].as_u64().unwrap_or(0);
@@ -269,6 +279,109 @@ pub fn parse_chunks<'a>(chunks: impl IntoIterator<Item = &'a Value>) -> Result<R
         }
     }
     Ok(reply)
+}
+
+/// Parses a whole `GenerateContentResponse` body.
+pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| DecodeError::new(format!("upstream reply is not valid JSON: {e}")))?;
+    parse_chunks([&v])
+}
+
+/// Rebuilds a reply from the `alt=sse` chunks of a streamed response.
+#[derive(Debug, Default)]
+pub struct StreamAccumulator {
+    chunks: Vec<Value>,
+    failed: bool,
+}
+
+impl StreamAccumulator {
+    pub fn event(&mut self, e: &sse::Event) {
+        match serde_json::from_str::<Value>(&e.data) {
+            Ok(v) if v.get("error").is_none() => self.chunks.push(v),
+            _ => self.failed = true,
+        }
+    }
+
+    /// The reply, if the stream ended with a finish reason and no error.
+    pub fn finish(self) -> Option<Reply> {
+        if self.failed {
+            return None;
+        }
+        parse_chunks(&self.chunks).ok().filter(Reply::is_complete)
+    }
+}
+
+/// Builds a `generateContent` body from an exchange of another format.
+pub fn encode_request(ex: &Exchange) -> Bytes {
+    let mut system: Vec<String> = ex.system.clone();
+    let mut names: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let mut contents: Vec<Value> = Vec::new();
+    for m in &ex.messages {
+        if m.role == "system" || m.role == "developer" {
+            system.push(m.text());
+            continue;
+        }
+        let role = if m.role == "assistant" {
+            "model"
+        } else {
+            "user"
+        };
+        let mut parts = Vec::new();
+        for p in &m.parts {
+            match p {
+                Part::Text { text } | Part::Refusal { text } => parts.push(json!({"text": text})),
+                Part::ToolCall {
+                    id,
+                    name,
+                    arguments,
+                } => {
+                    names.insert(id, name);
+                    parts.push(call_part(name, arguments));
+                }
+                Part::ToolResult { id, content, .. } => {
+                    let name = names.get(id.as_str()).copied().unwrap_or(id);
+                    let output: String = content
+                        .iter()
+                        .filter_map(|c| match c {
+                            Part::Text { text } => Some(text.as_str()),
+                            _ => None,
+                        })
+                        .collect();
+                    parts.push(json!({"functionResponse": {"name": name, "response": {"content": output}}}));
+                }
+                Part::Other { .. } => {}
+            }
+        }
+        match contents.last_mut() {
+            Some(last) if last["role"] == role => {
+                if let Some(prev) = last["parts"].as_array_mut() {
+                    prev.extend(parts);
+                }
+            }
+            _ if parts.is_empty() => {}
+            _ => contents.push(json!({"role": role, "parts": parts})),
+        }
+    }
+    let mut body = serde_json::Map::new();
+    body.insert("contents".into(), Value::Array(contents));
+    if !system.is_empty() {
+        body.insert(
+            "systemInstruction".into(),
+            json!({"parts": [{"text": system.join("\n\n")}]}),
+        );
+    }
+    if let Some(tools) = tools_for(Family::Gemini, ex) {
+        body.insert("tools".into(), tools);
+    }
+    if let Some(choice) = tool_choice_for(Family::Gemini, ex) {
+        body.insert("toolConfig".into(), choice);
+    }
+    let config = params_for(Family::Gemini, ex);
+    if !config.is_empty() {
+        body.insert("generationConfig".into(), Value::Object(config));
+    }
+    Bytes::from(Value::Object(body).to_string())
 }
 
 /// Writes streamed deltas (from a provider of another family) as `alt=sse` chunks. Gemini

@@ -111,7 +111,8 @@ fn sample() -> Reply {
                     arguments: "{\"city\":\"Paris\"}".into(),
                 },
             ],
-            finish: Some(FinishReason::Stop),
+            // Rendered as STOP, read back as ToolCalls because the turn has a function call.
+            finish: Some(FinishReason::ToolCalls),
         }],
         usage: Usage {
             input_tokens: 10,

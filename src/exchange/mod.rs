@@ -61,6 +61,7 @@ pub enum Format {
 pub enum Family {
     OpenAi,
     Anthropic,
+    Gemini,
 }
 
 impl Format {
@@ -76,10 +77,11 @@ impl Format {
     }
 
     /// The provider family a client in this format can be passed through to byte-faithful.
-    /// Native, Responses and Gemini have none yet: their requests are always translated.
+    /// Native and Responses have none: their requests are always translated.
     pub fn family(self) -> Option<Family> {
         match self {
-            Format::Native | Format::Responses | Format::Gemini => None,
+            Format::Native | Format::Responses => None,
+            Format::Gemini => Some(Family::Gemini),
             Format::OpenAiChat => Some(Family::OpenAi),
             Format::Anthropic => Some(Family::Anthropic),
         }

@@ -47,6 +47,8 @@ pub enum DeltaDecoder {
         blocks: Vec<(u64, usize)>,
         tools: usize,
     },
+    /// Gemini sends whole chunks; function calls arrive complete.
+    Gemini { started: bool, tools: usize },
 }
 
 impl DeltaDecoder {
@@ -59,6 +61,10 @@ impl DeltaDecoder {
             Family::Anthropic => DeltaDecoder::Anthropic {
                 usage: Usage::default(),
                 blocks: Vec::new(),
+                tools: 0,
+            },
+            Family::Gemini => DeltaDecoder::Gemini {
+                started: false,
                 tools: 0,
             },
         }
@@ -189,6 +195,55 @@ impl DeltaDecoder {
                 }
                 _ => {}
             },
+            DeltaDecoder::Gemini { started, tools } => {
+                if !*started {
+                    *started = true;
+                    out.push(Delta::Start {
+                        id: s(&v, "responseId"),
+                        model: s(&v, "modelVersion"),
+                    });
+                }
+                let candidate = &v["candidates"][0];
+                for p in candidate["content"]["parts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(t) = p["text"].as_str().filter(|t| !t.is_empty()) {
+                        out.push(Delta::Text(t.to_string()));
+                    } else if let Some(call) = p.get("functionCall") {
+                        let name = s(call, "name");
+                        out.push(Delta::ToolStart {
+                            index: *tools,
+                            id: call["id"]
+                                .as_str()
+                                .map_or_else(|| name.clone(), str::to_string),
+                            name,
+                        });
+                        let args = call.get("args").map(Value::to_string);
+                        out.push(Delta::ToolArgs {
+                            index: *tools,
+                            text: args.unwrap_or_else(|| "{}".into()),
+                        });
+                        *tools += 1;
+                    }
+                }
+                if let Some(u) = v.get("usageMetadata") {
+                    let n = |k: &str| u[k].as_u64().unwrap_or(0);
+                    out.push(Delta::Usage(Usage {
+                        input_tokens: n("promptTokenCount"),
+                        output_tokens: n("candidatesTokenCount"),
+                        cache_read_tokens: n("cachedContentTokenCount"),
+                        cache_write_tokens: 0,
+                    }));
+                }
+                if let Some(r) = candidate["finishReason"].as_str() {
+                    out.push(Delta::Finish(match gemini::finish_from(r) {
+                        FinishReason::Stop if *tools > 0 => FinishReason::ToolCalls,
+                        other => other,
+                    }));
+                }
+            }
         }
     }
 }

@@ -91,19 +91,24 @@ pub fn tools_for(target: Family, ex: &Exchange) -> Option<Value> {
             if let Some(desc) = d.description {
                 out.insert("description".into(), desc.clone());
             }
+            let schema_key = match target {
+                Family::Anthropic => "input_schema",
+                Family::OpenAi | Family::Gemini => "parameters",
+            };
+            out.insert(schema_key.into(), d.schema);
             match target {
-                Family::Anthropic => {
-                    out.insert("input_schema".into(), d.schema);
-                    Value::Object(out)
-                }
-                Family::OpenAi => {
-                    out.insert("parameters".into(), d.schema);
-                    json!({"type": "function", "function": out})
-                }
+                Family::OpenAi => json!({"type": "function", "function": out}),
+                Family::Anthropic | Family::Gemini => Value::Object(out),
             }
         })
         .collect();
-    (!converted.is_empty()).then_some(Value::Array(converted))
+    if converted.is_empty() {
+        return None;
+    }
+    Some(match target {
+        Family::Gemini => json!([{"functionDeclarations": converted}]),
+        Family::OpenAi | Family::Anthropic => Value::Array(converted),
+    })
 }
 
 /// A tool choice, whatever format it came in.
@@ -154,10 +159,18 @@ pub fn tool_choice_for(target: Family, ex: &Exchange) -> Option<Value> {
         (Family::OpenAi, Choice::Tool(name)) => {
             json!({"type": "function", "function": {"name": name}})
         }
+        (Family::Gemini, Choice::Mode(m)) => {
+            json!({"functionCallingConfig": {"mode": m.to_ascii_uppercase()}})
+        }
+        (Family::Gemini, Choice::Required) => json!({"functionCallingConfig": {"mode": "ANY"}}),
+        (Family::Gemini, Choice::Tool(name)) => {
+            json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}})
+        }
     })
 }
 
-/// Sampling parameters in `target`'s names. Same family: all of them, unchanged.
+/// Sampling parameters in `target`'s names (for Gemini: the `generationConfig` fields). Same
+/// family: all of them, unchanged.
 pub fn params_for(target: Family, ex: &Exchange) -> Map<String, Value> {
     if same_family(target, ex) {
         return ex
@@ -189,14 +202,20 @@ pub fn params_for(target: Family, ex: &Exchange) -> Map<String, Value> {
         .chain(gemini_config);
     for (k, v) in params {
         let name = match (target, k.as_str()) {
-            (_, "temperature" | "top_p") => k.as_str(),
+            (_, "temperature") => "temperature",
+            (Family::Gemini, "top_p") => "topP",
+            (_, "top_p") => "top_p",
+            (Family::Gemini, "max_tokens" | "max_completion_tokens" | "max_output_tokens") => {
+                "maxOutputTokens"
+            }
             (_, "max_tokens" | "max_completion_tokens" | "max_output_tokens") => "max_tokens",
             (Family::Anthropic, "stop" | "stop_sequences") => "stop_sequences",
+            (Family::Gemini, "stop" | "stop_sequences") => "stopSequences",
             (Family::OpenAi, "stop" | "stop_sequences") => "stop",
             _ => continue,
         };
         let value = match (name, v) {
-            ("stop_sequences", Value::String(s)) => json!([s]),
+            ("stop_sequences" | "stopSequences", Value::String(s)) => json!([s]),
             _ => v.clone(),
         };
         out.insert(name.to_string(), value);

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::UpstreamError;
 use super::client::Upstream;
 use crate::config::{Config, ConfigError};
-use crate::exchange::{Exchange, Family, anthropic, openai};
+use crate::exchange::{Exchange, Family, anthropic, gemini, openai};
 
 /// First backoff delay; doubled per retry, with ±50 % jitter.
 const BACKOFF: Duration = Duration::from_millis(200);
@@ -82,15 +82,19 @@ impl Chain {
         self.upstreams.len() - 1
     }
 
-    /// The body and headers this provider gets for `ex`, and whether they are the client's own.
-    fn request_for(&self, up: &Upstream, ex: &Exchange) -> (Bytes, HeaderMap, bool) {
+    /// The URL, body and headers this provider gets for `ex`, and whether they are the
+    /// client's own.
+    fn request_for(&self, up: &Upstream, ex: &Exchange) -> (String, Bytes, HeaderMap, bool) {
         let passthrough = ex.format.family() == Some(up.family());
+        let model = up.model_override().unwrap_or(&ex.model);
+        let url = up.url_for(model, ex.stream);
         if passthrough {
+            // Gemini names the model in the path; the others in the body.
             let body = match up.model_override() {
-                Some(model) => with_model(&ex.raw, model),
-                None => ex.raw.clone(),
+                Some(model) if up.family() != Family::Gemini => with_model(&ex.raw, model),
+                _ => ex.raw.clone(),
             };
-            return (body, ex.headers.clone(), true);
+            return (url, body, ex.headers.clone(), true);
         }
         // A translated request carries none of the client's protocol headers.
         let mut headers = HeaderMap::new();
@@ -111,8 +115,9 @@ impl Chain {
         let body = match up.family() {
             Family::OpenAi => openai::encode_request(ex, ex.stream),
             Family::Anthropic => anthropic::encode_request(ex, ex.stream),
+            Family::Gemini => gemini::encode_request(ex),
         };
-        (body, headers, false)
+        (url, body, headers, false)
     }
 
     /// Tries the providers in order until one answers (see the module docs for what counts).
@@ -129,7 +134,7 @@ impl Chain {
                 }));
                 continue;
             }
-            let (body, headers, passthrough) = self.request_for(up, ex);
+            let (url, body, headers, passthrough) = self.request_for(up, ex);
             for attempt in 0..=self.retries {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -137,7 +142,8 @@ impl Chain {
                 }
                 let timeout = up.timeout().min(left);
                 let credential = up.credential(ex.credential.as_deref());
-                let outcome = match up.send(body.clone(), &headers, credential, timeout).await {
+                let sent = up.send_to(&url, body.clone(), &headers, credential, timeout);
+                let outcome = match sent.await {
                     Ok(response) => {
                         let status = response.status();
                         let answer = Answer {

@@ -81,22 +81,26 @@ impl Upstream {
     }
 
     /// Sends `body` and returns once the response headers arrived (bounded by the L3 timeout).
+    /// Where a request for `model` goes: the configured endpoint, or for Gemini (whose model and
+    /// method are in the path) `{base}/models/{model}:generateContent` or its streaming form.
+    pub fn url_for(&self, model: &str, stream: bool) -> String {
+        match (self.provider, stream) {
+            (Provider::Gemini, false) => {
+                format!("{}/models/{model}:generateContent", self.endpoint)
+            }
+            (Provider::Gemini, true) => {
+                format!(
+                    "{}/models/{model}:streamGenerateContent?alt=sse",
+                    self.endpoint
+                )
+            }
+            _ => self.endpoint.clone(),
+        }
+    }
+
     /// The provider's token-counting endpoint (Anthropic's `/v1/messages/count_tokens`).
     pub fn count_tokens_url(&self) -> Option<String> {
         (self.provider == Provider::Anthropic).then(|| format!("{}/count_tokens", self.endpoint))
-    }
-
-    /// Sends `body` to the inference endpoint. `timeout` bounds the wait for the response
-    /// headers (at most the L3 timeout; less when the chain's budget is nearly spent).
-    pub async fn send(
-        &self,
-        body: Bytes,
-        headers: &HeaderMap,
-        credential: Credential<'_>,
-        timeout: Duration,
-    ) -> Result<reqwest::Response, UpstreamError> {
-        self.send_to(&self.endpoint, body, headers, credential, timeout)
-            .await
     }
 
     /// Sends `body` to `url` of this provider, with its credential and headers.
@@ -131,6 +135,7 @@ impl Upstream {
             request = match self.provider {
                 Provider::Azure => request.header("api-key", secret),
                 Provider::Anthropic => request.header("x-api-key", secret),
+                Provider::Gemini => request.header("x-goog-api-key", secret),
                 _ => request.bearer_auth(secret),
             };
         }

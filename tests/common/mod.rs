@@ -165,6 +165,9 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     if parts.uri.path().ends_with("/v1/messages/count_tokens") {
         return full(200, "application/json", r#"{"input_tokens":42}"#);
     }
+    if let Some((_, method)) = parts.uri.path().rsplit_once(':') {
+        return gemini_answer(&request, n, method == "streamGenerateContent");
+    }
     if parts.uri.path().ends_with("/v1/messages") {
         return anthropic_answer(&request, n, mode);
     }
@@ -485,4 +488,39 @@ pub fn anthropic_sse(body: &Bytes) -> (String, Vec<String>) {
 pub fn messages(prompt: &str) -> Value {
     json!({"model": "claude-sonnet-4-5", "max_tokens": 256,
         "messages": [{"role": "user", "content": prompt}]})
+}
+
+/// The mock's Gemini answers: `echo #N: <last user text>`, JSON or `alt=sse` chunks.
+fn gemini_answer(request: &Value, n: usize, stream: bool) -> Response<Body> {
+    let last = request["contents"]
+        .as_array()
+        .and_then(|c| c.iter().rev().find(|c| c["role"] != "model"))
+        .and_then(|c| c["parts"][0]["text"].as_str())
+        .unwrap_or_default();
+    let text = format!("echo #{n}: {last}");
+    let usage = json!({"promptTokenCount": 11, "candidatesTokenCount": 7, "totalTokenCount": 18});
+    let chunk = |parts: Value, finish: Option<&str>, usage: Option<&Value>| {
+        let mut c = json!({"candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
+            "modelVersion": "gemini-mock", "responseId": format!("gem-{n}")});
+        if let Some(f) = finish {
+            c["candidates"][0]["finishReason"] = json!(f);
+        }
+        if let Some(u) = usage {
+            c["usageMetadata"] = u.clone();
+        }
+        c
+    };
+    if !stream {
+        let body = chunk(json!([{"text": text}]), Some("STOP"), Some(&usage));
+        return full(200, "application/json", body.to_string());
+    }
+    let (a, b) = text.split_at(text.len() / 2);
+    let body = [
+        chunk(json!([{"text": a}]), None, None),
+        chunk(json!([{"text": b}]), Some("STOP"), Some(&usage)),
+    ]
+    .iter()
+    .map(|c| format!("data: {c}\n\n"))
+    .collect::<String>();
+    full(200, "text/event-stream", body)
 }
