@@ -117,3 +117,8 @@ def test_responses_api_plain_and_streamed_then_cache_hit(daemon, cloud):
     assert "".join(deltas) == first.output_text
     assert final.output_text == first.output_text
     assert cloud.count() == before + 1
+
+
+def test_models_list(daemon):
+    models = client(daemon).models.list()
+    assert [m.id for m in models.data] == ["gpt-4o-mini"]
