@@ -40,9 +40,52 @@ fn final_response(body: &bytes::Bytes) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn responses_requests_are_translated_and_cached_across_codex_runs() {
+async fn an_openai_provider_gets_responses_requests_byte_faithful() {
     let mock = Mock::start().await;
     let (_d, base) = daemon(&mock, |_| {}).await;
+    let raw = bytes::Bytes::from(codex_request("msg_1", "key-1", true).to_string());
+    let (status, h, sse) = post_raw(&base, "/v1/responses", raw.clone(), &[]).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+    let seen = mock.last();
+    assert_eq!(seen.path, "/v1/responses");
+    assert_eq!(seen.body, raw);
+    assert_eq!(seen.headers["authorization"], "Bearer sk-upstream");
+    // The provider's own events reach the client unchanged.
+    assert!(std::str::from_utf8(&sse).unwrap().contains("resp_mock1"));
+    assert_eq!(
+        final_response(&sse)["output"][0]["content"][0]["text"],
+        "echo #1: list the files"
+    );
+    // Cached from the stream, replayed by a later Codex run in both shapes.
+    let (_, h, again) = post(
+        &base,
+        "/v1/responses",
+        &codex_request("msg_2", "key-2", true),
+    )
+    .await;
+    assert_eq!(layer(&h), "l1a");
+    assert_eq!(
+        final_response(&again)["output"][0]["content"][0]["text"],
+        "echo #1: list the files"
+    );
+    let (_, h, plain) = post(
+        &base,
+        "/v1/responses",
+        &codex_request("msg_3", "key-3", false),
+    )
+    .await;
+    assert_eq!(layer(&h), "l1a");
+    assert_eq!(as_json(&plain)["status"], "completed");
+    assert_eq!(mock.count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_requests_are_translated_for_other_providers_and_cached_across_codex_runs() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, |c| {
+        c.llm_provider = isartor::config::Provider::Ollama
+    })
+    .await;
     let (status, h, sse) = post(
         &base,
         "/v1/responses",
@@ -100,7 +143,7 @@ async fn responses_requests_are_translated_and_cached_across_codex_runs() {
 async fn tool_calls_come_back_as_function_call_items() {
     let mock = Mock::start().await;
     mock.set(Mode::ToolCall);
-    let (_d, base) = daemon(&mock, |_| {}).await;
+    let (_d, base) = daemon(&mock, |c| c.llm_provider = isartor::config::Provider::Xai).await;
     let (status, _, body) = post(&base, "/v1/responses", &codex_request("m", "k", false)).await;
     assert_eq!(status, 200);
     let v = as_json(&body);

@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 
-use super::{Family, Reply, anthropic, gemini, openai, sse};
+use super::{Family, Format, Reply, anthropic, gemini, openai, responses, sse};
 
 /// Bodies larger than this are passed through but not cached.
 pub const MAX_CACHED_BODY: usize = 8 * 1024 * 1024;
@@ -13,6 +13,8 @@ enum Accumulator {
     OpenAi(openai::StreamAccumulator),
     Anthropic(anthropic::StreamAccumulator),
     Gemini(gemini::StreamAccumulator),
+    /// The final `response.completed` event carries the whole reply.
+    Responses(Option<Reply>),
 }
 
 impl Accumulator {
@@ -21,6 +23,11 @@ impl Accumulator {
             Accumulator::OpenAi(a) => a.event(e),
             Accumulator::Anthropic(a) => a.event(e),
             Accumulator::Gemini(a) => a.event(e),
+            Accumulator::Responses(done) => {
+                if let Some(reply) = responses::reply_from_final_event(e) {
+                    *done = Some(reply);
+                }
+            }
         }
     }
 
@@ -29,6 +36,7 @@ impl Accumulator {
             Accumulator::OpenAi(a) => a.finish(),
             Accumulator::Anthropic(a) => a.finish(),
             Accumulator::Gemini(a) => a.finish(),
+            Accumulator::Responses(done) => done.filter(Reply::is_complete),
         }
     }
 }
@@ -46,20 +54,24 @@ pub enum Collector {
     Sse(Box<SseState>),
     /// A JSON body, buffered (up to [`MAX_CACHED_BODY`]) and parsed at the end.
     Json {
-        family: Family,
+        format: Format,
         buf: BytesMut,
         overflow: bool,
     },
 }
 
 impl Collector {
-    /// A collector for a response of a provider in `family` with the given `Content-Type`.
-    pub fn new(family: Family, content_type: &str) -> Collector {
+    /// A collector for a pass-through response, which is in the client's `format`, with the
+    /// given `Content-Type`.
+    pub fn new(format: Format, content_type: &str) -> Collector {
         if content_type.starts_with("text/event-stream") {
-            let acc = match family {
-                Family::OpenAi => Accumulator::OpenAi(openai::StreamAccumulator::new()),
-                Family::Anthropic => Accumulator::Anthropic(anthropic::StreamAccumulator::new()),
-                Family::Gemini => Accumulator::Gemini(gemini::StreamAccumulator::default()),
+            let acc = match format {
+                Format::OpenAiChat | Format::Native => {
+                    Accumulator::OpenAi(openai::StreamAccumulator::new())
+                }
+                Format::Anthropic => Accumulator::Anthropic(anthropic::StreamAccumulator::new()),
+                Format::Gemini => Accumulator::Gemini(gemini::StreamAccumulator::default()),
+                Format::Responses => Accumulator::Responses(None),
             };
             return Collector::Sse(Box::new(SseState {
                 decoder: sse::Decoder::new(),
@@ -68,7 +80,7 @@ impl Collector {
             }));
         }
         Collector::Json {
-            family,
+            format,
             buf: BytesMut::new(),
             overflow: false,
         }
@@ -114,14 +126,20 @@ impl Collector {
                 acc.finish()
             }
             Collector::Json {
-                family,
+                format,
                 buf,
                 overflow,
             } => {
                 if overflow {
                     return None;
                 }
-                parse_reply(family, &buf).ok().filter(Reply::is_complete)
+                let parsed = match format {
+                    Format::Responses => responses::parse_reply(&buf),
+                    Format::Anthropic => anthropic::parse_reply(&buf),
+                    Format::Gemini => gemini::parse_reply(&buf),
+                    Format::OpenAiChat | Format::Native => openai::parse_reply(&buf),
+                };
+                parsed.ok().filter(Reply::is_complete)
             }
         }
     }

@@ -77,7 +77,8 @@ impl Format {
     }
 
     /// The provider family a client in this format can be passed through to byte-faithful.
-    /// Native and Responses have none: their requests are always translated.
+    /// Native has none; Responses none as a family (only the `openai` provider speaks it, see
+    /// `upstream::client::Upstream::speaks`).
     pub fn family(self) -> Option<Family> {
         match self {
             Format::Native | Format::Responses => None,

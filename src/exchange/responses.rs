@@ -2,8 +2,8 @@
 //! reply parsing (whole, or from a stream's `response.completed`), and rendering a canonical
 //! [`Reply`] as a Responses object or as its SSE event sequence. Errors use OpenAI's shape.
 //!
-//! No provider is reached with this protocol yet: requests are translated to the provider's
-//! (chat completions or Anthropic Messages) through the canonical model.
+//! An `openai` provider gets Responses requests unchanged at its `/v1/responses`; any other
+//! provider gets them translated (chat completions, Anthropic Messages, Gemini).
 //!
 //! Canonical-key notes: item ids (`input[].id`), `prompt_cache_key`, `client_metadata`,
 //! `metadata`, `store` and `stream` never enter the key.

@@ -227,8 +227,8 @@ impl Cloud {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let collector = (cacheable && status.is_success())
-            .then(|| Collector::new(upstream.family(), content_type));
+        let collector =
+            (cacheable && status.is_success()).then(|| Collector::new(ex.format, content_type));
         let body = Tee::new(
             Box::pin(response.bytes_stream()),
             collector,

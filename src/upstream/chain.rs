@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::UpstreamError;
 use super::client::Upstream;
 use crate::config::{Config, ConfigError};
-use crate::exchange::{Exchange, Family, anthropic, gemini, openai};
+use crate::exchange::{Exchange, Family, Format, anthropic, gemini, openai};
 
 /// First backoff delay; doubled per retry, with ±50 % jitter.
 const BACKOFF: Duration = Duration::from_millis(200);
@@ -85,9 +85,17 @@ impl Chain {
     /// The URL, body and headers this provider gets for `ex`, and whether they are the
     /// client's own.
     fn request_for(&self, up: &Upstream, ex: &Exchange) -> (String, Bytes, HeaderMap, bool) {
-        let passthrough = ex.format.family() == Some(up.family());
+        let passthrough = up.speaks(ex.format);
         let model = up.model_override().unwrap_or(&ex.model);
-        let url = up.url_for(model, ex.stream);
+        let url = up.url_for(
+            if passthrough {
+                ex.format
+            } else {
+                Format::OpenAiChat
+            },
+            model,
+            ex.stream,
+        );
         if passthrough {
             // Gemini names the model in the path; the others in the body.
             let body = match up.model_override() {

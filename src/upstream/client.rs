@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, header};
 
 use super::UpstreamError;
 use crate::config::{ConfigError, Provider, ProviderConfig, Secret};
-use crate::exchange::Family;
+use crate::exchange::{Family, Format};
 
 pub struct Upstream {
     client: reqwest::Client,
@@ -62,6 +62,21 @@ impl Upstream {
         self.provider.family().unwrap_or(Family::OpenAi)
     }
 
+    /// Whether a client speaking `format` can be passed through to this provider unchanged:
+    /// its own protocol family, plus OpenAI's Responses API on the `openai` provider.
+    pub fn speaks(&self, format: Format) -> bool {
+        format.family() == Some(self.family())
+            || (format == Format::Responses && self.responses_url().is_some())
+    }
+
+    /// OpenAI's `/v1/responses`, next to the configured chat endpoint (openai only).
+    fn responses_url(&self) -> Option<String> {
+        (self.provider == Provider::Openai)
+            .then(|| self.endpoint.strip_suffix("/chat/completions"))
+            .flatten()
+            .map(|base| format!("{base}/responses"))
+    }
+
     pub fn has_key(&self) -> bool {
         self.key.is_some()
     }
@@ -81,9 +96,15 @@ impl Upstream {
     }
 
     /// Sends `body` and returns once the response headers arrived (bounded by the L3 timeout).
-    /// Where a request for `model` goes: the configured endpoint, or for Gemini (whose model and
-    /// method are in the path) `{base}/models/{model}:generateContent` or its streaming form.
-    pub fn url_for(&self, model: &str, stream: bool) -> String {
+    /// Where a request in `format` for `model` goes: the configured endpoint; OpenAI's
+    /// `/responses` for a Responses request it speaks; or for Gemini (whose model and method are
+    /// in the path) `{base}/models/{model}:generateContent` or its streaming form.
+    pub fn url_for(&self, format: Format, model: &str, stream: bool) -> String {
+        if format == Format::Responses
+            && let Some(url) = self.responses_url()
+        {
+            return url;
+        }
         match (self.provider, stream) {
             (Provider::Gemini, false) => {
                 format!("{}/models/{model}:generateContent", self.endpoint)

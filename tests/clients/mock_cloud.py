@@ -1,7 +1,8 @@
 """A stand-in for a cloud LLM provider, for tests and the quickstart (no key, no network).
 
-Speaks OpenAI chat completions on POST /v1/chat/completions and Anthropic Messages on
-POST /v1/messages: JSON, or SSE when the request has "stream": true. Every answer is numbered ("echo #N: <last user message>") so a caller can tell a
+Speaks OpenAI chat completions (POST /v1/chat/completions), OpenAI Responses (POST
+/v1/responses) and Anthropic Messages (POST /v1/messages): JSON, or SSE when the request has
+"stream": true. Every answer is numbered ("echo #N: <last user message>") so a caller can tell a
 fresh upstream answer from a cached one. GET /count returns how many completions were served.
 
 Tool round trip (Anthropic Messages): when the last user turn mentions RUN_TOOL and tools are
@@ -48,6 +49,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path.endswith("/v1/messages"):
             self.anthropic(request)
+            return
+        if self.path.endswith("/v1/responses"):
+            self.responses_api(request)
             return
         if not self.path.endswith("/chat/completions"):
             self._send(404, json.dumps({"error": {"message": "not found"}}))
@@ -97,6 +101,9 @@ class Handler(BaseHTTPRequestHandler):
     def _end_stream(self):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def responses_api(self, request):
+        responses_reply(self, request)
 
     def anthropic(self, request):
         n = next_count()
@@ -151,6 +158,52 @@ class Handler(BaseHTTPRequestHandler):
                           "usage": {"output_tokens": 5}}), "message_delta")
         event(json.dumps({"type": "message_stop"}), "message_stop")
         self._end_stream()
+
+
+def responses_last_user(request):
+    items = request.get("input", "")
+    if isinstance(items, str):
+        return items
+    for item in reversed(items):
+        if item.get("role") == "user":
+            content = item.get("content", "")
+            if isinstance(content, list):
+                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return content
+    return ""
+
+
+def responses_reply(handler, request):
+    n = next_count()
+    text = f"echo #{n}: {responses_last_user(request)}"
+    response = {"id": f"resp_stand_in_{n}", "object": "response", "created_at": 1700000000,
+                "status": "completed", "model": request.get("model", "stand-in"), "output": [
+                    {"type": "message", "id": f"msg_stand_in_{n}", "status": "completed", "role": "assistant",
+                     "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+                "usage": {"input_tokens": 9, "output_tokens": 5, "total_tokens": 14},
+                "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}
+    if not request.get("stream"):
+        handler._send(200, json.dumps(response))
+        return
+    event = handler._start_stream()
+    seq = iter(range(1000))
+    started = dict(response, status="in_progress", output=[])
+    event(json.dumps({"type": "response.created", "sequence_number": next(seq), "response": started}),
+          "response.created")
+    item = response["output"][0]
+    event(json.dumps({"type": "response.output_item.added", "sequence_number": next(seq), "output_index": 0,
+                      "item": dict(item, status="in_progress", content=[])}), "response.output_item.added")
+    words = text.split(" ")
+    for i, word in enumerate(words):
+        piece = word + (" " if i < len(words) - 1 else "")
+        event(json.dumps({"type": "response.output_text.delta", "sequence_number": next(seq),
+                          "item_id": item["id"], "output_index": 0, "content_index": 0, "delta": piece}),
+              "response.output_text.delta")
+    event(json.dumps({"type": "response.output_item.done", "sequence_number": next(seq), "output_index": 0,
+                      "item": item}), "response.output_item.done")
+    event(json.dumps({"type": "response.completed", "sequence_number": next(seq), "response": response}),
+          "response.completed")
+    handler._end_stream()
 
 
 def next_count():

@@ -162,6 +162,9 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         .map(|m| m["content"].as_str().unwrap_or("(parts)").to_string())
         .unwrap_or_default();
     let id = format!("chatcmpl-mock{n}");
+    if parts.uri.path().ends_with("/v1/responses") {
+        return responses_answer(&request, n, mode);
+    }
     if parts.uri.path().ends_with("/v1/messages/count_tokens") {
         return full(200, "application/json", r#"{"input_tokens":42}"#);
     }
@@ -522,5 +525,70 @@ fn gemini_answer(request: &Value, n: usize, stream: bool) -> Response<Body> {
     .iter()
     .map(|c| format!("data: {c}\n\n"))
     .collect::<String>();
+    full(200, "text/event-stream", body)
+}
+
+/// The mock's OpenAI Responses answers: `echo #N: <last user text>` (or a `get_weather`
+/// function call in [`Mode::ToolCall`]), JSON or the SSE event sequence.
+fn responses_answer(request: &Value, n: usize, mode: Mode) -> Response<Body> {
+    if let Mode::Status(code, body) = mode {
+        return full(code, "application/json", body);
+    }
+    let last = match &request["input"] {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .rev()
+            .find(|i| i["role"] == "user")
+            .and_then(|i| {
+                i["content"]
+                    .as_array()
+                    .and_then(|c| c[0]["text"].as_str())
+                    .or(i["content"].as_str())
+            })
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
+    };
+    let text = format!("echo #{n}: {last}");
+    let item = if mode == Mode::ToolCall {
+        json!({"type": "function_call", "id": format!("fc_m{n}"), "call_id": format!("call_{n}"),
+            "name": "get_weather", "arguments": "{\"city\":\"Paris\"}", "status": "completed"})
+    } else {
+        json!({"type": "message", "id": format!("msg_m{n}"), "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}]})
+    };
+    let response = json!({"id": format!("resp_mock{n}"), "object": "response", "created_at": 1700000000u64,
+        "status": "completed", "model": "mock-model", "output": [item],
+        "usage": {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18}});
+    if !request["stream"].as_bool().unwrap_or(false) {
+        return full(200, "application/json", response.to_string());
+    }
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let (a, b) = text.split_at(text.len() / 2);
+    let mut started = response.clone();
+    started["status"] = json!("in_progress");
+    started["output"] = json!([]);
+    let body = [
+        ev(
+            "response.created",
+            json!({"type": "response.created", "sequence_number": 0, "response": started}),
+        ),
+        ev(
+            "response.output_text.delta",
+            json!({"type": "response.output_text.delta", "sequence_number": 1,
+            "item_id": format!("msg_m{n}"), "output_index": 0, "content_index": 0, "delta": a}),
+        ),
+        ev(
+            "response.output_text.delta",
+            json!({"type": "response.output_text.delta", "sequence_number": 2,
+            "item_id": format!("msg_m{n}"), "output_index": 0, "content_index": 0, "delta": b}),
+        ),
+        ev(
+            "response.completed",
+            json!({"type": "response.completed", "sequence_number": 3, "response": response}),
+        ),
+    ]
+    .concat();
     full(200, "text/event-stream", body)
 }
