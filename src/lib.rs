@@ -40,6 +40,7 @@
 //! * [`config`]: typed settings, defaults < `isartor.toml` < `ISARTOR__SECTION__KEY`.
 //! * [`paths`]: every on-disk location (config, data, cache, runtime) in one place.
 //! * [`daemon`]: start/stop wiring, the locked pid file, running detached.
+//! * [`control`]: the local Unix socket that streams snapshots and events to `stats` / `top`.
 //! * [`cli`]: one module per subcommand; argument handling and printing only.
 //!
 //! Nothing in `pipeline` knows about hyper, sockets or terminals; nothing in `cli` knows about
@@ -47,6 +48,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod exchange;
 pub mod gateway;

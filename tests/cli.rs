@@ -119,6 +119,19 @@ async fn detach_status_stop_round_trip() {
     .await;
     assert_eq!(layer(&h), "l1a");
 
+    // `stats` reads the live numbers over the control socket.
+    let stats = home.run(&["stats", "--json"]).await;
+    assert!(stats.status.success(), "{}", text(&stats.stderr));
+    let snap: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(
+        (&snap["requests"], &snap["deflected"]),
+        (&json!(2), &json!(1))
+    );
+    assert_eq!(snap["layers"]["l1a"]["requests"], 1);
+    let report = text(&home.run(&["stats"]).await.stdout);
+    assert!(report.contains("deflected: 1 (50.0%)"), "{report}");
+    assert!(report.contains(&format!("on http://{addr}")), "{report}");
+
     let stop = home.run(&["stop"]).await;
     assert!(stop.status.success(), "{}", text(&stop.stderr));
     assert!(text(&stop.stdout).contains(&format!("stopped (pid {pid})")));
@@ -145,6 +158,9 @@ async fn detach_status_stop_round_trip() {
     let again = home.run(&["stop"]).await;
     assert!(again.status.success());
     assert!(text(&again.stdout).contains("not running"));
+    let stats = home.run(&["stats"]).await;
+    assert_eq!(stats.status.code(), Some(3));
+    assert!(text(&stats.stdout).contains("not running"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

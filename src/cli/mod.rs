@@ -1,6 +1,7 @@
 //! The command line: argument parsing (clap) and one module per subcommand. Nothing here knows
 //! about caches or layers; commands call into `daemon` and print.
 
+pub mod stats;
 pub mod status;
 pub mod stop;
 pub mod up;
@@ -39,6 +40,8 @@ pub enum Command {
     Stop(stop::StopArgs),
     /// Say whether the daemon runs, with its pid, address and uptime
     Status(status::StatusArgs),
+    /// Print the live numbers: requests and deflection per layer, latency, tokens and $ saved
+    Stats(stats::StatsArgs),
 }
 
 /// What every command needs: where things are and which config file was asked for.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Up(args) => up::run(&ctx, args),
         Command::Stop(args) => stop::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
+        Command::Stats(args) => stats::run(&ctx, args),
     }
 }
 

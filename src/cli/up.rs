@@ -30,8 +30,12 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
     let _log = logs::init();
     let mut lock = pidfile::acquire(&ctx.paths.pid_file())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let price = config.cost_per_1k_tokens;
     runtime.block_on(async {
         let daemon = daemon::start(config).await?;
+        if let Err(e) = daemon.serve_control(&ctx.paths.socket(), price) {
+            tracing::warn!("no control socket (isartor stats/top will not connect): {e:#}");
+        }
         let addr = daemon.addr();
         lock.write(&pidfile::PidInfo {
             pid: std::process::id(),

@@ -87,6 +87,7 @@ pub struct Config {
     pub enable_monitoring: bool,
     pub otel_exporter_endpoint: String,
     pub max_body_bytes: u64,
+    pub cost_per_1k_tokens: f64,
 }
 
 impl Default for Config {
@@ -116,6 +117,7 @@ impl Default for Config {
             enable_monitoring: false,
             otel_exporter_endpoint: String::new(),
             max_body_bytes: 32 * 1024 * 1024,
+            cost_per_1k_tokens: 0.01,
         }
     }
 }
@@ -197,6 +199,12 @@ impl Config {
             return Err(err(format!(
                 "similarity_threshold = {}: must be greater than 0 and at most 1",
                 self.similarity_threshold
+            )));
+        }
+        if !(self.cost_per_1k_tokens >= 0.0 && self.cost_per_1k_tokens.is_finite()) {
+            return Err(err(format!(
+                "cost_per_1k_tokens = {}: must be a price of zero or more",
+                self.cost_per_1k_tokens
             )));
         }
         for (key, value) in [

@@ -83,6 +83,16 @@ impl Daemon {
         &self.bus
     }
 
+    /// Serves the control socket at `path` (for `isartor stats` / `top`) until the daemon stops.
+    pub fn serve_control(&self, path: &std::path::Path, price_per_1k: f64) -> Result<()> {
+        let feed = crate::control::server::Feed {
+            bus: self.bus.clone(),
+            addr: self.addr.to_string(),
+            price_per_1k,
+        };
+        crate::control::server::spawn(path, feed, self.shutdown.clone())
+    }
+
     /// A token that stops the daemon when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()

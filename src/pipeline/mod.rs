@@ -143,7 +143,8 @@ impl Pipeline {
 
     /// Runs one exchange down the cascade.
     pub async fn handle(&self, exchange: Exchange, mut tracker: Tracker) -> Outcome {
-        tracker.describe(exchange.format, &exchange.model);
+        let prompt = exchange.last_user_text().unwrap_or_default();
+        tracker.describe(exchange.format, &exchange.model, &prompt);
         let key = key::exact_key(&exchange);
         let mut remember = Remember::default();
         if let Some(exact) = &self.exact {

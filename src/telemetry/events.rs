@@ -2,14 +2,15 @@
 //! (emitted when the request finishes, or when it is dropped: a client that hangs up mid-stream
 //! still produces its event).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use super::metrics::Metrics;
+use super::stats::{Snapshot, Stats};
 use crate::exchange::{Format, Surface, Usage};
 
 /// A layer of the cascade.
@@ -99,6 +100,9 @@ pub struct RequestEvent {
     /// The cloud provider that answered (L3 only).
     #[serde(default)]
     pub provider: Option<String>,
+    /// A short redacted preview of the last user turn (for `top`; never logged).
+    #[serde(default)]
+    pub preview: String,
 }
 
 /// The broadcast bus of request events. Slow subscribers lag and lose events; senders never wait.
@@ -107,6 +111,7 @@ pub struct Bus {
     tx: broadcast::Sender<Arc<RequestEvent>>,
     next_id: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
+    stats: Arc<Mutex<Stats>>,
 }
 
 impl Default for Bus {
@@ -122,7 +127,16 @@ impl Bus {
             tx,
             next_id: Arc::new(AtomicU64::new(1)),
             metrics: Arc::new(Metrics::new()),
+            stats: Arc::new(Mutex::new(Stats::default())),
         }
+    }
+
+    /// The live aggregates now; `price_per_1k` prices the saved tokens.
+    pub fn snapshot(&self, price_per_1k: f64) -> Snapshot {
+        self.stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .snapshot(price_per_1k)
     }
 
     /// The metrics every published event is counted in.
@@ -161,12 +175,17 @@ impl Bus {
                 tokens_saved: 0,
                 error: None,
                 provider: None,
+                preview: String::new(),
             }),
         }
     }
 
     fn publish(&self, event: RequestEvent) {
         self.metrics.record(&event);
+        self.stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record(&event);
         super::logs::log_event(&event);
         // No subscribers is fine: the event was logged.
         let _ = self.tx.send(Arc::new(event));
@@ -187,11 +206,12 @@ impl Tracker {
         self.event.as_mut().expect("tracker used after finish")
     }
 
-    /// Records what the request is, once decoded.
-    pub fn describe(&mut self, format: Format, model: &str) {
+    /// Records what the request is, once decoded; `prompt` becomes a short redacted preview.
+    pub fn describe(&mut self, format: Format, model: &str, prompt: &str) {
         let e = self.event();
         e.format = Some(format);
         e.model = model.to_string();
+        e.preview = super::stats::preview(prompt);
     }
 
     /// Marks the layer the request is entering.
@@ -260,7 +280,7 @@ mod tests {
         let bus = Bus::new(16);
         let mut rx = bus.subscribe();
         let mut t = bus.track(Surface::Gateway, "curl");
-        t.describe(Format::OpenAiChat, "m");
+        t.describe(Format::OpenAiChat, "m", "hi");
         t.layer(Layer::L1a, Duration::from_micros(5), LayerOutcome::Hit);
         t.usage(
             Layer::L1a,

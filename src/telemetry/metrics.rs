@@ -212,6 +212,7 @@ mod tests {
             tokens_saved: if layer == Some(Layer::L1a) { 10 } else { 0 },
             error: (status >= 400).then(|| "upstream_timeout".to_string()),
             provider: None,
+            preview: String::new(),
         }
     }
 

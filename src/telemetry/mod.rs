@@ -5,5 +5,6 @@
 pub mod events;
 pub mod logs;
 pub mod metrics;
+pub mod stats;
 
 pub use events::{Bus, Layer, LayerOutcome, RequestEvent, Tracker};

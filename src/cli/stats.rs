@@ -1,0 +1,155 @@
+//! `isartor stats [--json]`: one snapshot of the live numbers from the daemon's control socket,
+//! as a text report or JSON. Exits 3 when no daemon runs (like `status`).
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use super::{Context, human_duration};
+use crate::control::Message;
+use crate::control::client::Subscription;
+use crate::telemetry::stats::Snapshot;
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print the snapshot as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ctx: &Context, args: StatsArgs) -> Result<ExitCode> {
+    let socket = ctx.paths.socket();
+    if !socket.exists() {
+        println!("isartor is not running");
+        return Ok(ExitCode::from(super::status::NOT_RUNNING));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (addr, snapshot) = runtime.block_on(async {
+        let mut sub = Subscription::connect(&socket).await?;
+        loop {
+            match sub.next().await? {
+                Some(Message::Snapshot(s)) => return anyhow::Ok((sub.addr.clone(), *s)),
+                Some(_) => continue,
+                None => anyhow::bail!("the daemon closed the control socket"),
+            }
+        }
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&snapshot)?);
+    } else {
+        print!("{}", render(&snapshot, &addr));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `850` → `850 µs`, `12_300` → `12.3 ms`, `2_500_000` → `2.50 s`.
+pub fn micros(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us} µs"),
+        1_000..1_000_000 => format!("{:.1} ms", us as f64 / 1e3),
+        _ => format!("{:.2} s", us as f64 / 1e6),
+    }
+}
+
+/// The text report.
+pub fn render(s: &Snapshot, addr: &str) -> String {
+    let mut out = String::new();
+    let pct = |n: u64| {
+        if s.requests == 0 {
+            0.0
+        } else {
+            n as f64 * 100.0 / s.requests as f64
+        }
+    };
+    let _ = writeln!(
+        out,
+        "isartor {} on http://{addr}, up {}",
+        s.version,
+        human_duration(s.uptime_secs)
+    );
+    let _ = writeln!(
+        out,
+        "requests: {}   deflected: {} ({:.1}%)   errors: {}",
+        s.requests,
+        s.deflected,
+        s.deflection_rate * 100.0,
+        s.errors
+    );
+    let _ = writeln!(
+        out,
+        "{:<6}{:>10}{:>9}{:>11}{:>11}{:>11}",
+        "layer", "requests", "share", "p50", "p95", "p99"
+    );
+    for (name, l) in &s.layers {
+        let p = l.latency_micros;
+        let _ = writeln!(
+            out,
+            "{name:<6}{:>10}{:>8.1}%{:>11}{:>11}{:>11}",
+            l.requests,
+            pct(l.requests),
+            micros(p.p50),
+            micros(p.p95),
+            micros(p.p99)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "tokens saved: {} (about ${:.2})",
+        s.tokens_saved, s.cost_saved_usd
+    );
+    if !s.clients.is_empty() {
+        let clients: Vec<String> = s.clients.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        let _ = writeln!(out, "clients: {}", clients.join(", "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::stats::{LayerStats, Percentiles};
+
+    #[test]
+    fn the_report_shows_layers_shares_and_savings() {
+        let mut s = Snapshot {
+            version: "1.2.3".into(),
+            uptime_secs: 65,
+            requests: 4,
+            deflected: 3,
+            deflection_rate: 0.75,
+            errors: 0,
+            tokens_saved: 25_000,
+            cost_saved_usd: 0.25,
+            ..Snapshot::default()
+        };
+        s.layers.insert(
+            "l1a".into(),
+            LayerStats {
+                requests: 3,
+                latency_micros: Percentiles {
+                    p50: 250,
+                    p95: 900,
+                    p99: 1_200,
+                },
+            },
+        );
+        s.clients.insert("codex".into(), 4);
+        let text = render(&s, "127.0.0.1:8080");
+        assert!(
+            text.contains("isartor 1.2.3 on http://127.0.0.1:8080, up 1m 05s"),
+            "{text}"
+        );
+        assert!(text.contains("deflected: 3 (75.0%)"), "{text}");
+        assert!(
+            text.contains("l1a            3    75.0%     250 µs     900 µs     1.2 ms"),
+            "{text}"
+        );
+        assert!(text.contains("tokens saved: 25000 (about $0.25)"), "{text}");
+        assert!(text.contains("clients: codex 4"));
+    }
+}

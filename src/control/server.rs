@@ -1,0 +1,101 @@
+//! Daemon side of the control socket. Each subscriber has its own task; it is dropped when it
+//! falls behind the event bus or stops reading, so no subscriber ever slows the request path.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::{Message, PROTOCOL};
+use crate::telemetry::Bus;
+
+/// How long one write may take before the subscriber counts as dead.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a fresh snapshot is pushed.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
+
+/// What a subscriber needs from the daemon.
+#[derive(Clone)]
+pub struct Feed {
+    pub bus: Bus,
+    pub addr: String,
+    pub price_per_1k: f64,
+}
+
+/// Binds the socket (replacing a stale one), owner-only, and serves until `shutdown`.
+pub fn spawn(path: &Path, feed: Feed, shutdown: CancellationToken) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        crate::paths::Paths::ensure_private_dir(dir)?;
+    }
+    // A socket file left by a daemon that died; the pid lock says no other daemon runs.
+    let _ = std::fs::remove_file(path);
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let path: PathBuf = path.to_path_buf();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        tokio::spawn(subscriber(stream, feed.clone(), shutdown.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!("control socket accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = shutdown.cancelled() => break,
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    });
+    Ok(())
+}
+
+async fn send(stream: &mut UnixStream, message: &Message) -> bool {
+    let Ok(mut line) = serde_json::to_vec(message) else {
+        return false;
+    };
+    line.push(b'\n');
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&line)).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn subscriber(mut stream: UnixStream, feed: Feed, shutdown: CancellationToken) {
+    let mut events = feed.bus.subscribe();
+    let hello = Message::Hello {
+        protocol: PROTOCOL,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        addr: feed.addr.clone(),
+    };
+    let snapshot = || Message::Snapshot(Box::new(feed.bus.snapshot(feed.price_per_1k)));
+    if !send(&mut stream, &hello).await || !send(&mut stream, &snapshot()).await {
+        return;
+    }
+    let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
+    tick.tick().await;
+    loop {
+        let message = tokio::select! {
+            event = events.recv() => match event {
+                Ok(e) => Message::Event(Box::new((*e).clone())),
+                // Too slow to keep up, or the daemon is going away: drop this subscriber.
+                Err(RecvError::Lagged(_) | RecvError::Closed) => return,
+            },
+            _ = tick.tick() => snapshot(),
+            () = shutdown.cancelled() => return,
+        };
+        if !send(&mut stream, &message).await {
+            return;
+        }
+    }
+}
