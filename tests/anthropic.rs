@@ -280,3 +280,29 @@ async fn count_tokens_goes_to_an_anthropic_provider_and_is_estimated_otherwise()
     assert_eq!(as_json(&reply), json!({"input_tokens": 200}));
     assert_eq!(other.count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_cache_tokens_reach_the_event_and_the_replay() {
+    let mock = Mock::start().await;
+    let (d, base) = daemon(&mock, anthropic_provider(&mock)).await;
+    let mut events = d.bus().subscribe();
+    for expected in ["l3", "l1a"] {
+        let (_, h, body) = post(&base, "/v1/messages", &messages("cached prompt")).await;
+        assert_eq!(layer(&h), expected);
+        let usage = &as_json(&body)["usage"];
+        assert_eq!(
+            (&usage["input_tokens"], &usage["cache_read_input_tokens"]),
+            (&json!(11), &json!(40))
+        );
+        assert_eq!(usage["cache_creation_input_tokens"], 2);
+    }
+    let miss = events.recv().await.unwrap();
+    assert_eq!(
+        (miss.tokens_in, miss.tokens_out),
+        (53, 7),
+        "cached prompt tokens count as input"
+    );
+    assert_eq!((miss.tokens_cache_read, miss.tokens_cache_write), (40, 2));
+    let hit = events.recv().await.unwrap();
+    assert_eq!(hit.tokens_saved, 60);
+}

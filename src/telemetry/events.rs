@@ -91,8 +91,14 @@ pub struct RequestEvent {
     pub status: u16,
     pub latency_micros: u64,
     pub layers: Vec<LayerTiming>,
+    /// Prompt tokens, cached ones included.
     pub tokens_in: u64,
     pub tokens_out: u64,
+    /// Prompt tokens the provider read from / wrote to its own prompt cache (Anthropic, OpenAI).
+    #[serde(default)]
+    pub tokens_cache_read: u64,
+    #[serde(default)]
+    pub tokens_cache_write: u64,
     /// Tokens a deflected request did not spend upstream (the cost of the answer it reused).
     pub tokens_saved: u64,
     /// A short error class (`unauthorized`, `bad_request`, `upstream_timeout`, …).
@@ -172,6 +178,8 @@ impl Bus {
                 layers: Vec::new(),
                 tokens_in: 0,
                 tokens_out: 0,
+                tokens_cache_read: 0,
+                tokens_cache_write: 0,
                 tokens_saved: 0,
                 error: None,
                 provider: None,
@@ -238,6 +246,8 @@ impl Tracker {
         let e = self.event();
         e.tokens_in = usage.input_tokens;
         e.tokens_out = usage.output_tokens;
+        e.tokens_cache_read = usage.cache_read_tokens;
+        e.tokens_cache_write = usage.cache_write_tokens;
         e.tokens_saved = if layer.deflects() { usage.total() } else { 0 };
     }
 

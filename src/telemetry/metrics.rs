@@ -209,6 +209,8 @@ mod tests {
             layers: timings,
             tokens_in: 5,
             tokens_out: 5,
+            tokens_cache_read: 0,
+            tokens_cache_write: 0,
             tokens_saved: if layer == Some(Layer::L1a) { 10 } else { 0 },
             error: (status >= 400).then(|| "upstream_timeout".to_string()),
             provider: None,

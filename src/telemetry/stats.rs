@@ -239,6 +239,8 @@ mod tests {
             layers: Vec::new(),
             tokens_in: 0,
             tokens_out: 0,
+            tokens_cache_read: 0,
+            tokens_cache_write: 0,
             tokens_saved: if layer == Some(Layer::L1a) { 500 } else { 0 },
             error: None,
             provider: None,

@@ -419,8 +419,8 @@ fn anthropic_answer(request: &Value, n: usize, mode: Mode) -> Response<Body> {
     }
     let id = format!("msg_mock{n}");
     let text = format!("echo #{n}: {}", anthropic_last_user(request));
-    let usage = json!({"input_tokens": 11, "output_tokens": 7, "cache_read_input_tokens": 0,
-        "cache_creation_input_tokens": 0});
+    let usage = json!({"input_tokens": 11, "output_tokens": 7, "cache_read_input_tokens": 40,
+        "cache_creation_input_tokens": 2});
     if !request["stream"].as_bool().unwrap_or(false) {
         let body = json!({"id": id, "type": "message", "role": "assistant", "model": "claude-mock",
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
