@@ -14,7 +14,7 @@ use super::stream::{Delta, Encoder};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
-    Reply, Usage, decode_head,
+    Reply, Usage, decode_head, other_fields,
 };
 
 /// Top-level fields that never change the answer.
@@ -87,12 +87,9 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
         }
         messages.push(message);
     }
-    let params = obj
-        .iter()
-        .filter(|(k, v)| {
-            !v.is_null() && !VOLATILE.contains(&k.as_str()) && !SLOTTED.contains(&k.as_str())
-        })
-        .map(|(k, v)| (k.clone(), without_cache_control(v)))
+    let params = other_fields(&obj, &[VOLATILE, SLOTTED])
+        .into_iter()
+        .map(|(k, v)| (k, without_cache_control(&v)))
         .collect();
     Ok(Exchange {
         system,

@@ -14,7 +14,7 @@ use super::stream::{Delta, Encoder};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Message, Origin, Part, Reply,
-    Usage, json_object,
+    Usage, json_object, other_fields,
 };
 
 /// Fields with a slot of their own in the exchange.
@@ -81,13 +81,7 @@ pub fn decode(
                 .collect()
         })
         .unwrap_or_default();
-    let params = obj
-        .iter()
-        .filter(|(k, v)| {
-            !v.is_null() && !SLOTTED.contains(&k.as_str()) && !TOOL_CONFIG.contains(&k.as_str())
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let params = other_fields(&obj, &[SLOTTED, TOOL_CONFIG]);
     Ok(Exchange {
         system,
         tools: obj.get("tools").filter(|v| !v.is_null()).cloned(),

@@ -340,6 +340,18 @@ pub(crate) struct Head {
     pub stream: bool,
 }
 
+/// The request's remaining top-level fields (those that can change the answer): everything but
+/// nulls and the names in `skip` (volatile fields and those with a slot of their own).
+pub(crate) fn other_fields(
+    obj: &serde_json::Map<String, Value>,
+    skip: &[&[&str]],
+) -> BTreeMap<String, Value> {
+    obj.iter()
+        .filter(|(k, v)| !v.is_null() && !skip.iter().any(|names| names.contains(&k.as_str())))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 pub(crate) fn decode_head(raw: &[u8]) -> Result<Head, DecodeError> {
     let obj = json_object(raw)?;
     let model = match obj.get("model") {

@@ -11,7 +11,7 @@ use super::stream::{Delta, Encoder};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
-    Reply, Usage, decode_head,
+    Reply, Usage, decode_head, other_fields,
 };
 
 /// Top-level request fields that never change the answer and so never enter the cache key.
@@ -72,13 +72,7 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
         }
         messages.push(message);
     }
-    let params = obj
-        .iter()
-        .filter(|(k, v)| {
-            !v.is_null() && !VOLATILE.contains(&k.as_str()) && !SLOTTED.contains(&k.as_str())
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let params = other_fields(&obj, &[VOLATILE, SLOTTED]);
     Ok(Exchange {
         system,
         tools: obj.get("tools").filter(|v| !v.is_null()).cloned(),

@@ -15,7 +15,7 @@ use super::sse;
 use super::stream::{Delta, Encoder};
 use super::{
     Choice, DecodeError, Exchange, FinishReason, Format, Head, Message, Origin, Part, Reply, Usage,
-    decode_head,
+    decode_head, other_fields,
 };
 
 const VOLATILE: &[&str] = &[
@@ -120,13 +120,7 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
             ));
         }
     }
-    let params = obj
-        .iter()
-        .filter(|(k, v)| {
-            !v.is_null() && !VOLATILE.contains(&k.as_str()) && !SLOTTED.contains(&k.as_str())
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let params = other_fields(&obj, &[VOLATILE, SLOTTED]);
     Ok(Exchange {
         system,
         tools: obj.get("tools").filter(|v| !v.is_null()).cloned(),
