@@ -41,6 +41,7 @@
 //! * [`paths`]: every on-disk location (config, data, cache, runtime) in one place.
 //! * [`daemon`]: start/stop wiring, the locked pid file, running detached.
 //! * [`control`]: the local Unix socket that streams snapshots and events to `stats` / `top`.
+//! * [`tui`]: the `isartor top` dashboard (state, pure view, terminal loop).
 //! * [`cli`]: one module per subcommand; argument handling and printing only.
 //!
 //! Nothing in `pipeline` knows about hyper, sockets or terminals; nothing in `cli` knows about
@@ -56,4 +57,5 @@ pub mod paths;
 pub mod pipeline;
 pub mod store;
 pub mod telemetry;
+pub mod tui;
 pub mod upstream;

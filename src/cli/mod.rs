@@ -4,6 +4,7 @@
 pub mod stats;
 pub mod status;
 pub mod stop;
+pub mod top;
 pub mod up;
 
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Print the live numbers: requests and deflection per layer, latency, tokens and $ saved
     Stats(stats::StatsArgs),
+    /// A live dashboard: per-layer deflection, latency, tokens saved, recent requests
+    Top(top::TopArgs),
 }
 
 /// What every command needs: where things are and which config file was asked for.
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stop(args) => stop::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Stats(args) => stats::run(&ctx, args),
+        Command::Top(args) => top::run(&ctx, args),
     }
 }
 
