@@ -326,3 +326,77 @@ async fn stop_force_kills_and_cleans_the_pid_file() {
     let (code, v) = home.status().await;
     assert_eq!((code, &v["running"]), (3, &json!(false)));
 }
+
+/// Runs `tmux` with a socket of this test's own, so sessions never touch the user's server.
+fn tmux(home: &Home, args: &[&str]) -> std::process::Output {
+    let socket = home.dir.path().join("tmux.sock");
+    std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(&socket)
+        .args(args)
+        .output()
+        .expect("tmux is installed (.ci/run installs it)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_shows_live_numbers_in_a_real_terminal_and_quits_on_q() {
+    let mock = Mock::start().await;
+    let home = Home::new(&mock);
+    assert!(home.run(&["up", "--detach"]).await.status.success());
+    let (_, v) = home.status().await;
+    let base = format!("http://{}", v["addr"].as_str().unwrap());
+    for _ in 0..3 {
+        post(
+            &base,
+            "/v1/chat/completions",
+            &chat("what does git add -p do"),
+        )
+        .await;
+    }
+    let command = format!("HOME={} {BIN} top", home.dir.path().display());
+    let started = tmux(
+        &home,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "top",
+            "-x",
+            "110",
+            "-y",
+            "32",
+            &command,
+        ],
+    );
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    let screen = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let pane = text(&tmux(&home, &["capture-pane", "-t", "top", "-p"]).stdout);
+            if pane.contains("(2 of 3)") {
+                return pane;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("top showed the numbers");
+    assert!(screen.contains("66.7%"), "{screen}");
+    assert!(screen.contains("what does git add -p do"), "{screen}");
+    let l1a = screen
+        .lines()
+        .find(|l| l.contains("│l1a"))
+        .expect("an l1a row");
+    assert!(l1a.contains(" 2 "), "{l1a}");
+    tmux(&home, &["send-keys", "-t", "top", "q"]);
+    let gone = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while tmux(&home, &["has-session", "-t", "top"]).status.success() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    if gone.is_err() {
+        tmux(&home, &["kill-server"]);
+        panic!("top did not quit on q");
+    }
+    assert!(home.run(&["stop"]).await.status.success());
+}
