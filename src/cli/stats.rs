@@ -59,13 +59,6 @@ pub fn micros(us: u64) -> String {
 /// The text report.
 pub fn render(s: &Snapshot, addr: &str) -> String {
     let mut out = String::new();
-    let pct = |n: u64| {
-        if s.requests == 0 {
-            0.0
-        } else {
-            n as f64 * 100.0 / s.requests as f64
-        }
-    };
     let _ = writeln!(
         out,
         "isartor {} on http://{addr}, up {}",
@@ -91,7 +84,7 @@ pub fn render(s: &Snapshot, addr: &str) -> String {
             out,
             "{name:<6}{:>10}{:>8.1}%{:>11}{:>11}{:>11}",
             l.requests,
-            pct(l.requests),
+            s.share_percent(l.requests),
             micros(p.p50),
             micros(p.p95),
             micros(p.p99)

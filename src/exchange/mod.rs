@@ -137,6 +137,14 @@ pub struct Message {
 }
 
 impl Message {
+    /// The first text part of this turn, without copying.
+    pub fn first_text(&self) -> Option<&str> {
+        self.parts.iter().find_map(|p| match p {
+            Part::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+    }
+
     /// The concatenated text parts of this turn.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -275,13 +283,14 @@ impl Exchange {
         }
     }
 
-    /// The last user turn's text, if the conversation ends with one.
+    /// The last user turn.
+    pub fn last_user_turn(&self) -> Option<&Message> {
+        self.messages.iter().rev().find(|m| m.role == "user")
+    }
+
+    /// The last user turn's text.
     pub fn last_user_text(&self) -> Option<String> {
-        self.messages
-            .iter()
-            .rev()
-            .find(|m| m.role == "user")
-            .map(Message::text)
+        self.last_user_turn().map(Message::text)
     }
 
     /// A rough token count of the prompt (4 bytes per token) for when no usage is known.

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::config::{CacheMode, Config, ConfigError};
 use crate::exchange::key::{self, CacheKey};
-use crate::exchange::{Exchange, Reply, estimate_tokens};
+use crate::exchange::{Exchange, Message, Reply, estimate_tokens};
 use crate::store::ReplyStore;
 use crate::telemetry::{Bus, Layer, LayerOutcome, Tracker};
 
@@ -143,8 +143,8 @@ impl Pipeline {
 
     /// Runs one exchange down the cascade.
     pub async fn handle(&self, exchange: Exchange, mut tracker: Tracker) -> Outcome {
-        let prompt = exchange.last_user_text().unwrap_or_default();
-        tracker.describe(exchange.format, &exchange.model, &prompt);
+        let prompt = exchange.last_user_turn().and_then(Message::first_text);
+        tracker.describe(exchange.format, &exchange.model, prompt.unwrap_or(""));
         let key = key::exact_key(&exchange);
         let mut remember = Remember::default();
         if let Some(exact) = &self.exact {

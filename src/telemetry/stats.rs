@@ -80,6 +80,17 @@ pub struct Snapshot {
     pub recent: Vec<Recent>,
 }
 
+impl Snapshot {
+    /// `n` as a percentage of all requests (0 when there were none).
+    pub fn share_percent(&self, n: u64) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            n as f64 * 100.0 / self.requests as f64
+        }
+    }
+}
+
 pub struct Stats {
     started: Instant,
     requests: u64,
@@ -197,26 +208,35 @@ impl Stats {
 
 /// A short, display-safe preview of a prompt: one line, at most 60 characters, and any
 /// key-like word (long runs of letters, digits, `-` and `_`, e.g. `sk-…`) masked.
+/// It reads only as many words as it shows: a 50 KB prompt costs what a short one does.
 pub fn preview(text: &str) -> String {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(|w| {
-            let keyish = w.len() >= 24
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                && w.chars().any(|c| c.is_ascii_digit());
-            if keyish || w.starts_with("sk-") {
-                "[redacted]".to_string()
-            } else {
-                w.to_string()
+    const CHARS: usize = 60;
+    let mut line = String::with_capacity(CHARS + 4);
+    let mut shown = 0;
+    for w in text.split_whitespace() {
+        let keyish = w.len() >= 24
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && w.chars().any(|c| c.is_ascii_digit());
+        let word = if keyish || w.starts_with("sk-") {
+            "[redacted]"
+        } else {
+            w
+        };
+        if shown > 0 {
+            line.push(' ');
+            shown += 1;
+        }
+        for c in word.chars() {
+            if shown == CHARS {
+                line.push('…');
+                return line;
             }
-        })
-        .collect();
-    let line = words.join(" ");
-    match line.char_indices().nth(60) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line,
+            line.push(c);
+            shown += 1;
+        }
     }
+    line
 }
 
 #[cfg(test)]

@@ -89,19 +89,12 @@ fn dashboard(frame: &mut Frame, area: Rect, app: &App, s: &Snapshot) {
         gauge,
     );
 
-    let share = |n: u64| {
-        if s.requests == 0 {
-            0.0
-        } else {
-            n as f64 * 100.0 / s.requests as f64
-        }
-    };
     let rows = s.layers.iter().map(|(name, l)| {
         let p = l.latency_micros;
         Row::new(vec![
             name.clone(),
             l.requests.to_string(),
-            format!("{:.1}%", share(l.requests)),
+            format!("{:.1}%", s.share_percent(l.requests)),
             micros(p.p50),
             micros(p.p95),
             micros(p.p99),
