@@ -7,11 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in cargo python3 npm curl tmux; do
+for tool in cargo python3 npm curl tmux prometheus; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "missing: ${missing[*]} (on Debian: apt-get install nodejs npm curl tmux python3-venv; .ci/run does this)" >&2
+  echo "missing: ${missing[*]} (on Debian: apt-get install nodejs npm curl tmux python3-venv prometheus; .ci/run does this)" >&2
   exit 1
 fi
 
@@ -24,7 +24,7 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --locked
 
-echo "== real clients against the daemon: OpenAI and Anthropic SDKs, Claude Code, Codex CLI"
+echo "== real clients against the daemon: OpenAI and Anthropic SDKs, Claude Code, Codex CLI, curl, Prometheus"
 venv="${ISARTOR_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/isartor-test-venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

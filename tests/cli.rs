@@ -50,6 +50,22 @@ impl Home {
         self.dir.path().join(".local/share/isartor/run/isartor.pid")
     }
 
+    /// Waits (bounded) until a daemon started in the foreground is healthy; returns its address.
+    async fn healthy_addr(&self) -> String {
+        let wait = async {
+            loop {
+                let (_, v) = self.status().await;
+                if v["healthy"] == json!(true) {
+                    return v["addr"].as_str().unwrap().to_string();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+            .await
+            .expect("the daemon became healthy")
+    }
+
     async fn status(&self) -> (i32, Value) {
         let out = self.run(&["status", "--json"]).await;
         let v = serde_json::from_slice(&out.stdout).expect("status --json prints JSON");
@@ -150,7 +166,7 @@ async fn detach_status_stop_round_trip() {
     let log =
         std::fs::read_to_string(home.dir.path().join(".local/share/isartor/isartor.log")).unwrap();
     assert!(
-        log.contains("layer=\"l1a\"") || log.contains("layer=l1a"),
+        log.contains("isartor.final_layer=\"L1a_ExactCache\""),
         "{log}"
     );
     assert!(!log.contains("via the detached daemon"));
@@ -275,17 +291,7 @@ async fn stop_drains_in_flight_requests() {
         .spawn()
         .unwrap();
     let guard = std::time::Duration::from_secs(30);
-    let addr = tokio::time::timeout(guard, async {
-        loop {
-            let (_, v) = home.status().await;
-            if v["healthy"] == json!(true) {
-                return v["addr"].as_str().unwrap().to_string();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("foreground daemon became healthy");
+    let addr = home.healthy_addr().await;
 
     let (res, got) = stream_until(&format!("http://{addr}"), "a long answer", "first ").await;
 
@@ -309,6 +315,46 @@ async fn stop_drains_in_flight_requests() {
     let exit = daemon.wait().await.unwrap();
     assert!(exit.success(), "daemon exit: {exit}");
     assert!(!home.pid_file().exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_final_layer() {
+    let mock = Mock::start().await;
+    let home = Home::new(&mock);
+    let daemon = home
+        .cmd(&["up"])
+        .env("ISARTOR__LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://{}", home.healthy_addr().await);
+    for expected in ["l3", "l1a"] {
+        let (_, h, _) = post(&base, "/v1/chat/completions", &chat("a json log line")).await;
+        assert_eq!(layer(&h), expected);
+    }
+    assert!(home.run(&["stop"]).await.status.success());
+    let out = daemon.wait_with_output().await.unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = text(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let layers: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["message"] == "request")
+        .map(|l| {
+            l["isartor.final_layer"]
+                .as_str()
+                .expect("a top-level field")
+        })
+        .collect();
+    assert_eq!(layers, ["L3_Cloud", "L1a_ExactCache"]);
+    assert!(lines.iter().any(|l| l["message"] == "stopped"));
+    assert!(
+        !text(&out.stderr).contains("a json log line"),
+        "no prompts in logs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
     if args.detach {
         return background(ctx, args.wait);
     }
-    let _log = logs::init();
+    let _log = logs::init(config.json_logs());
     let mut lock = pidfile::acquire(&ctx.paths.pid_file())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let price = config.cost_per_1k_tokens;

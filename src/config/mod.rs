@@ -52,6 +52,16 @@ pub enum CacheBackend {
     Redis,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when `enable_monitoring` is on, text otherwise.
+    Auto,
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheScope {
@@ -86,6 +96,7 @@ pub struct Config {
     pub offline_mode: bool,
     pub enable_monitoring: bool,
     pub otel_exporter_endpoint: String,
+    pub log_format: LogFormat,
     pub max_body_bytes: u64,
     pub cost_per_1k_tokens: f64,
 }
@@ -116,6 +127,7 @@ impl Default for Config {
             offline_mode: false,
             enable_monitoring: false,
             otel_exporter_endpoint: String::new(),
+            log_format: LogFormat::Auto,
             max_body_bytes: 32 * 1024 * 1024,
             cost_per_1k_tokens: 0.01,
         }
@@ -226,11 +238,28 @@ impl Config {
                 self.redis_url
             )));
         }
+        let otel = self.otel_exporter_endpoint.as_str();
+        if !(otel.is_empty() || otel.starts_with("http://") || otel.starts_with("https://")) {
+            return Err(err(format!(
+                "otel_exporter_endpoint = {:?}: must be an http:// or https:// URL of an OTLP/HTTP \
+                 collector, such as http://127.0.0.1:4318",
+                self.otel_exporter_endpoint
+            )));
+        }
         self.primary().validate("")?;
         for (i, p) in self.fallback_providers.iter().enumerate() {
             p.validate(&format!("fallback_providers[{i}]."))?;
         }
         Ok(())
+    }
+
+    /// Whether log lines are JSON objects (see [`LogFormat`]).
+    pub fn json_logs(&self) -> bool {
+        match self.log_format {
+            LogFormat::Auto => self.enable_monitoring,
+            LogFormat::Text => false,
+            LogFormat::Json => true,
+        }
     }
 
     /// The address to listen on (`localhost` is accepted and means 127.0.0.1).

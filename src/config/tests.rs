@@ -41,6 +41,7 @@ fn env_overrides_file_overrides_defaults() {
     let file = "cache_ttl_secs = 60\ncache_mode = \"exact\"\nsimilarity_threshold = 0.9\n";
     let c = load(Some(file), &[]).unwrap().config;
     assert_eq!((c.cache_ttl_secs, c.cache_mode), (60, CacheMode::Exact));
+    assert!(!c.json_logs());
     let c = load(
         Some(file),
         &[
@@ -129,6 +130,16 @@ fn bad_values_name_the_key_the_value_and_what_is_allowed() {
             None,
             &[("ISARTOR__EXTERNAL_LLM_URL", "ftp://x")],
             &["external_llm_url", "http"],
+        ),
+        (
+            None,
+            &[("ISARTOR__OTEL_EXPORTER_ENDPOINT", "127.0.0.1:4318")],
+            &["otel_exporter_endpoint", "127.0.0.1:4318", "http://"],
+        ),
+        (
+            None,
+            &[("ISARTOR__LOG_FORMAT", "xml")],
+            &["log_format", "xml", "json"],
         ),
         (
             None,

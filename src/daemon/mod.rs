@@ -28,6 +28,9 @@ pub struct Daemon {
     bus: Bus,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
+    /// The OpenTelemetry exporter (`enable_monitoring`) and the token that tells it the
+    /// listeners have drained.
+    otel: Option<(JoinHandle<()>, CancellationToken)>,
 }
 
 /// Binds the listener and starts serving. Port 0 picks a free port; [`Daemon::addr`] tells which.
@@ -44,6 +47,22 @@ pub async fn start(config: Config) -> Result<Daemon> {
     };
     let addr = listener.local_addr()?;
     let bus = Bus::default();
+    let otel = if config.enable_monitoring {
+        let done = CancellationToken::new();
+        let task =
+            crate::telemetry::otel::spawn(&config.otel_exporter_endpoint, &bus, done.clone())?;
+        tracing::info!(
+            "OpenTelemetry: exporting traces and metrics over OTLP/HTTP to {}",
+            if config.otel_exporter_endpoint.is_empty() {
+                "the OTEL_EXPORTER_OTLP_* endpoint (default http://localhost:4318)"
+            } else {
+                &config.otel_exporter_endpoint
+            }
+        );
+        Some((task, done))
+    } else {
+        None
+    };
     let pipeline = Arc::new(Pipeline::new(&config, bus.clone())?);
     let health = pipeline.health();
     for (layer, h) in [
@@ -70,6 +89,7 @@ pub async fn start(config: Config) -> Result<Daemon> {
         bus,
         shutdown,
         task,
+        otel,
     })
 }
 
@@ -104,10 +124,15 @@ impl Daemon {
         self.wait().await;
     }
 
-    /// Waits until the daemon has stopped (after its token was cancelled).
+    /// Waits until the daemon has stopped (after its token was cancelled), then flushes the
+    /// OpenTelemetry export (bounded).
     pub async fn wait(self) {
         if let Err(e) = self.task.await {
             tracing::error!("gateway task failed: {e}");
+        }
+        if let Some((task, done)) = self.otel {
+            done.cancel();
+            let _ = task.await;
         }
     }
 }

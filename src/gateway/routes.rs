@@ -222,7 +222,14 @@ async fn decode_request(
 ) -> Result<(Exchange, Tracker), Response<Body>> {
     let (parts, body) = req.into_parts();
     let tool = user_agent_tool(&parts.headers);
-    let tracker = gw.pipeline.bus().track(Surface::Gateway, &tool);
+    let mut tracker = gw.pipeline.bus().track(Surface::Gateway, &tool);
+    if let Some(parent) = parts
+        .headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        tracker.trace_parent(parent);
+    }
     let body = match read_body(body, &parts.headers, gw.max_body_bytes).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {

@@ -65,12 +65,44 @@ pub enum LayerOutcome {
     Failed,
 }
 
+impl LayerOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerOutcome::Hit => "hit",
+            LayerOutcome::Miss => "miss",
+            LayerOutcome::Degraded => "degraded",
+            LayerOutcome::Answered => "answered",
+            LayerOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// Time and outcome of one layer for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerTiming {
     pub layer: Layer,
+    /// When the layer started, in microseconds after the request arrived.
+    #[serde(default)]
+    pub start_micros: u64,
     pub micros: u64,
     pub outcome: LayerOutcome,
+}
+
+impl LayerTiming {
+    /// The `(cache_layer, outcome)` of a cache lookup; `None` for the model and cloud layers.
+    pub fn cache_event(&self) -> Option<(&'static str, &'static str)> {
+        let cache_layer = match self.layer {
+            Layer::L1a => "L1a",
+            Layer::L1b => "L1b",
+            Layer::L2 | Layer::L3 => return None,
+        };
+        match self.outcome {
+            LayerOutcome::Hit | LayerOutcome::Miss | LayerOutcome::Degraded => {
+                Some((cache_layer, self.outcome.as_str()))
+            }
+            LayerOutcome::Answered | LayerOutcome::Failed => None,
+        }
+    }
 }
 
 /// One finished request.
@@ -109,6 +141,9 @@ pub struct RequestEvent {
     /// A short redacted preview of the last user turn (for `top`; never logged).
     #[serde(default)]
     pub preview: String,
+    /// The caller's W3C `traceparent`, so an exported trace joins the caller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<String>,
 }
 
 /// The broadcast bus of request events. Slow subscribers lag and lose events; senders never wait.
@@ -184,6 +219,7 @@ impl Bus {
                 error: None,
                 provider: None,
                 preview: String::new(),
+                trace_parent: None,
             }),
         }
     }
@@ -227,6 +263,11 @@ impl Tracker {
         self.current = Some(layer);
     }
 
+    /// Records the caller's W3C `traceparent` header.
+    pub fn trace_parent(&mut self, value: &str) {
+        self.event().trace_parent = Some(value.to_string());
+    }
+
     /// Records the cloud provider that answered.
     pub fn provider(&mut self, name: &str) {
         self.event().provider = Some(name.to_string());
@@ -234,8 +275,10 @@ impl Tracker {
 
     /// Records one layer's time and outcome.
     pub fn layer(&mut self, layer: Layer, took: Duration, outcome: LayerOutcome) {
+        let start = self.started.elapsed().saturating_sub(took);
         self.event().layers.push(LayerTiming {
             layer,
+            start_micros: start.as_micros() as u64,
             micros: took.as_micros() as u64,
             outcome,
         });

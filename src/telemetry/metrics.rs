@@ -8,14 +8,19 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use super::events::{Layer, LayerOutcome, RequestEvent};
+use super::events::{Layer, RequestEvent};
 
 /// The Content-Type of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// 50 µs doubling to ~13 s: 19 buckets that resolve a cache hit and a slow cloud call alike.
+/// Latency bucket bounds in seconds: 50 µs doubling to ~13 s, 19 buckets that resolve a cache hit
+/// and a slow cloud call alike (shared with the OTLP histograms).
+pub fn latency_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.000_05, 2.0, 19)
+}
+
 fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.000_05, 2.0, 19))
+    Histogram::new(latency_buckets())
 }
 
 /// The `final_layer` / `layer_name` label value of a layer.
@@ -146,16 +151,8 @@ impl Metrics {
                     layer_name: layer_label(Some(t.layer)),
                 })
                 .observe(t.micros as f64 / 1e6);
-            let outcome = match t.outcome {
-                LayerOutcome::Hit => "hit",
-                LayerOutcome::Miss => "miss",
-                LayerOutcome::Degraded => "degraded",
-                LayerOutcome::Answered | LayerOutcome::Failed => continue,
-            };
-            let cache_layer = match t.layer {
-                Layer::L1a => "L1a",
-                Layer::L1b => "L1b",
-                Layer::L2 | Layer::L3 => continue,
+            let Some((cache_layer, outcome)) = t.cache_event() else {
+                continue;
             };
             self.cache_events
                 .get_or_create(&CacheEvent {
@@ -192,7 +189,7 @@ impl Metrics {
 mod tests {
     use super::*;
     use crate::exchange::Surface;
-    use crate::telemetry::events::LayerTiming;
+    use crate::telemetry::events::{LayerOutcome, LayerTiming};
 
     fn event(layer: Option<Layer>, status: u16, timings: Vec<LayerTiming>) -> RequestEvent {
         RequestEvent {
@@ -215,6 +212,7 @@ mod tests {
             error: (status >= 400).then(|| "upstream_timeout".to_string()),
             provider: None,
             preview: String::new(),
+            trace_parent: None,
         }
     }
 
@@ -223,6 +221,7 @@ mod tests {
         let m = Metrics::new();
         let hit = LayerTiming {
             layer: Layer::L1a,
+            start_micros: 3,
             micros: 40,
             outcome: LayerOutcome::Hit,
         };

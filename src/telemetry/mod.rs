@@ -1,10 +1,11 @@
 //! Telemetry: exactly one [`RequestEvent`] per request, published on a broadcast [`Bus`] that the
-//! log writer, metrics and the control socket read from. The pipeline reports into a [`Tracker`];
-//! nothing here knows about HTTP.
+//! log writer, metrics, the OpenTelemetry exporter and the control socket read from. The pipeline
+//! reports into a [`Tracker`]; nothing here knows about HTTP.
 
 pub mod events;
 pub mod logs;
 pub mod metrics;
+pub mod otel;
 pub mod stats;
 
 pub use events::{Bus, Layer, LayerOutcome, RequestEvent, Tracker};

@@ -265,6 +265,7 @@ mod tests {
             error: None,
             provider: None,
             preview: "hello".into(),
+            trace_parent: None,
         }
     }
 
