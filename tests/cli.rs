@@ -170,6 +170,10 @@ async fn detach_status_stop_round_trip() {
         "{log}"
     );
     assert!(!log.contains("via the detached daemon"));
+    assert!(
+        log.contains("stop requested over the control socket"),
+        "{log}"
+    );
     // Stopping again is harmless.
     let again = home.run(&["stop"]).await;
     assert!(again.status.success());

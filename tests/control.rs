@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use isartor::control::Message;
 use isartor::control::client::Subscription;
+use isartor::control::{Command, Message};
 use isartor::telemetry::Layer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,4 +55,59 @@ async fn subscribers_get_hello_snapshot_events_and_updated_snapshots() {
     );
     assert_eq!(snapshot.tokens_saved, 18);
     assert_eq!(snapshot.recent[0].preview, "watch me");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_stop_commands() {
+    let mock = Mock::start().await;
+    let (d, base) = daemon(&mock, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("isartor.sock");
+    d.serve_control(&socket, 0.01).unwrap();
+    post(&base, "/v1/chat/completions", &chat("count me")).await;
+    let guard = Duration::from_secs(5);
+
+    let mut sub = Subscription::connect(&socket).await.unwrap();
+    let Message::Status { pid, health } = sub.ask(Command::Status, guard).await.unwrap() else {
+        panic!("status answers with a status");
+    };
+    assert_eq!(pid, std::process::id());
+    assert_eq!(health["l1a"]["status"], "ready");
+    assert!(
+        health["l1a"]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("memory store")
+    );
+    assert_eq!(health["l3"]["status"], "ready");
+
+    // Garbage is ignored, and the same connection still answers.
+    let mut raw = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut raw, b"not a command\n")
+        .await
+        .unwrap();
+    assert!(matches!(
+        sub.ask(Command::Status, guard).await.unwrap(),
+        Message::Status { .. }
+    ));
+
+    let stopping = sub.ask(Command::Stop, guard).await.unwrap();
+    assert_eq!(
+        stopping,
+        Message::Stopping {
+            pid: std::process::id()
+        }
+    );
+    // The stop request cancels the daemon's token: it drains and stops.
+    tokio::time::timeout(Duration::from_secs(20), d.shutdown_token().cancelled())
+        .await
+        .expect("stop cancels the daemon");
+    d.wait().await;
+    assert!(
+        client()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
 }

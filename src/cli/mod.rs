@@ -80,6 +80,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Sends `command` over the daemon's control socket and returns its answer (2 s at most).
+pub fn control(
+    ctx: &Context,
+    command: crate::control::Command,
+) -> anyhow::Result<crate::control::Message> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut sub = crate::control::client::Subscription::connect(&ctx.paths.socket()).await?;
+        sub.ask(command, Duration::from_secs(2)).await
+    })
+}
+
 /// Whether `GET http://addr/healthz` answers 200 within `timeout`.
 pub fn healthz(addr: &str, timeout: Duration) -> bool {
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()

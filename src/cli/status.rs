@@ -1,5 +1,6 @@
-//! `isartor status [--json]`: running or not, pid, address, uptime, health. Exits 0 when running
-//! and 3 when not (the LSB convention for "program is not running").
+//! `isartor status [--json]`: running or not (the pid lock decides), pid, address, uptime, whether
+//! `/healthz` answers, and each layer's health from the control socket. Exits 0 when running and 3
+//! when not (the LSB convention for "program is not running").
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{Context, healthz, human_duration};
+use crate::control::{Command, Message};
 use crate::daemon::pidfile::{self, Probe};
 use crate::exchange::unix_now;
 
@@ -40,6 +42,13 @@ pub fn run(ctx: &Context, args: StatusArgs) -> Result<ExitCode> {
     let uptime = info
         .as_ref()
         .map(|i| unix_now().saturating_sub(i.started_at));
+    let layers = match (&info, running) {
+        (Some(_), true) => match super::control(ctx, Command::Status) {
+            Ok(Message::Status { health, .. }) => Some(health),
+            _ => None,
+        },
+        _ => None,
+    };
     if args.json {
         let v = json!({
             "running": running,
@@ -48,6 +57,7 @@ pub fn run(ctx: &Context, args: StatusArgs) -> Result<ExitCode> {
             "addr": info.as_ref().map(|i| i.addr.clone()),
             "uptime_secs": uptime,
             "version": info.as_ref().map(|i| i.version.clone()),
+            "layers": layers,
             "note": note,
         });
         println!("{v}");
@@ -67,6 +77,17 @@ pub fn run(ctx: &Context, args: StatusArgs) -> Result<ExitCode> {
                         "not answering /healthz"
                     }
                 );
+                if let Some(serde_json::Value::Object(layers)) = &layers {
+                    for (name, h) in layers {
+                        println!(
+                            "  {name}:{:pad$}{} ({})",
+                            "",
+                            h["status"].as_str().unwrap_or("?"),
+                            h["detail"].as_str().unwrap_or(""),
+                            pad = 8 - name.len().min(7),
+                        );
+                    }
+                }
             }
             None if running => println!("isartor is starting"),
             None => match &note {

@@ -1,5 +1,6 @@
-//! `isartor stop [--force]`: SIGTERM (or SIGKILL) the daemon and wait until it has let go of its
-//! pid file, i.e. drained and exited.
+//! `isartor stop [--force]`: ask the daemon to stop over the control socket (SIGTERM when the
+//! socket does not answer; SIGKILL with `--force`) and wait until it has let go of its pid file,
+//! i.e. drained and exited.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::Context;
+use crate::control::{Command, Message};
 use crate::daemon::pidfile::{self, Probe};
 
 #[derive(Debug, Args)]
@@ -40,15 +42,22 @@ pub fn run(ctx: &Context, args: StopArgs) -> Result<ExitCode> {
         Probe::Running(None) => bail!("isartor is still starting; try again in a moment"),
         Probe::Running(Some(info)) => info,
     };
-    let signal = if args.force {
-        Signal::SIGKILL
-    } else {
-        Signal::SIGTERM
-    };
     let pid = i32::try_from(info.pid).context("pid out of range")?;
-    match kill(Pid::from_raw(pid), signal) {
-        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot signal pid {pid}")),
+    let asked = !args.force
+        && matches!(
+            super::control(ctx, Command::Stop),
+            Ok(Message::Stopping { pid: p }) if p == info.pid
+        );
+    if !asked {
+        let signal = if args.force {
+            Signal::SIGKILL
+        } else {
+            Signal::SIGTERM
+        };
+        match kill(Pid::from_raw(pid), signal) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot signal pid {pid}")),
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     while let Probe::Running(_) = pidfile::probe(&pid_file)? {

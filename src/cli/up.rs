@@ -47,9 +47,13 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
             "isartor {} listening on http://{addr}",
             env!("CARGO_PKG_VERSION")
         );
-        let signal = daemon::termination_signal().await?;
+        let stop = daemon.shutdown_token();
+        let why = tokio::select! {
+            signal = daemon::termination_signal() => signal?,
+            () = stop.cancelled() => "stop request",
+        };
         tracing::info!(
-            "{signal} received: draining in-flight requests (up to {} s; signal again to exit now)",
+            "{why} received: draining in-flight requests (up to {} s; signal again to exit now)",
             daemon::DRAIN_TIMEOUT.as_secs()
         );
         tokio::select! {

@@ -1,16 +1,18 @@
-//! Client side of the control socket: connect, check the hello, read messages.
+//! Client side of the control socket: connect, check the hello, read messages, send commands.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-use tokio::net::unix::OwnedReadHalf;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
-use super::{Message, PROTOCOL};
+use super::{Command, Message, PROTOCOL};
 
 pub struct Subscription {
     lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    write: OwnedWriteHalf,
     /// The daemon's gateway address, from its hello.
     pub addr: String,
 }
@@ -24,7 +26,7 @@ impl Subscription {
                 path.display()
             )
         })?;
-        let (read, _write) = stream.into_split();
+        let (read, write) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
         let first = lines
             .next_line()
@@ -32,13 +34,33 @@ impl Subscription {
             .context("the daemon closed the socket")?;
         match serde_json::from_str(&first)? {
             Message::Hello { protocol, addr, .. } if protocol == PROTOCOL => {
-                Ok(Subscription { lines, addr })
+                Ok(Subscription { lines, write, addr })
             }
             Message::Hello { protocol, .. } => bail!(
                 "the daemon speaks control protocol {protocol}, this isartor speaks {PROTOCOL}: restart the daemon"
             ),
             _ => bail!("the daemon did not say hello"),
         }
+    }
+
+    /// Sends `command` and returns its answer (events and snapshots in between are skipped);
+    /// fails when none comes within `timeout`.
+    pub async fn ask(&mut self, command: Command, timeout: Duration) -> Result<Message> {
+        let mut line = serde_json::to_vec(&command)?;
+        line.push(b'\n');
+        self.write.write_all(&line).await?;
+        let answer = async {
+            loop {
+                match self.next().await? {
+                    Some(m @ (Message::Status { .. } | Message::Stopping { .. })) => return Ok(m),
+                    Some(_) => continue,
+                    None => bail!("the daemon closed the control socket"),
+                }
+            }
+        };
+        tokio::time::timeout(timeout, answer)
+            .await
+            .context("the daemon did not answer on the control socket")?
     }
 
     /// The next message; `None` when the daemon closed the socket.

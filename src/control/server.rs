@@ -2,15 +2,17 @@
 //! falls behind the event bus or stops reading, so no subscriber ever slows the request path.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::{Message, PROTOCOL};
+use super::{Command, Message, PROTOCOL};
 use crate::telemetry::Bus;
 
 /// How long one write may take before the subscriber counts as dead.
@@ -24,6 +26,10 @@ pub struct Feed {
     pub bus: Bus,
     pub addr: String,
     pub price_per_1k: f64,
+    /// The layers' health now (what `/health` says).
+    pub health: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
+    /// Cancelled by a `stop` command: the daemon drains and exits.
+    pub stop: CancellationToken,
 }
 
 /// Binds the socket (replacing a stale one), owner-only, and serves until `shutdown`.
@@ -60,7 +66,7 @@ pub fn spawn(path: &Path, feed: Feed, shutdown: CancellationToken) -> Result<()>
     Ok(())
 }
 
-async fn send(stream: &mut UnixStream, message: &Message) -> bool {
+async fn send(stream: &mut OwnedWriteHalf, message: &Message) -> bool {
     let Ok(mut line) = serde_json::to_vec(message) else {
         return false;
     };
@@ -71,7 +77,11 @@ async fn send(stream: &mut UnixStream, message: &Message) -> bool {
     )
 }
 
-async fn subscriber(mut stream: UnixStream, feed: Feed, shutdown: CancellationToken) {
+async fn subscriber(stream: UnixStream, feed: Feed, shutdown: CancellationToken) {
+    let (read, mut stream) = stream.into_split();
+    let mut commands = BufReader::new(read).lines();
+    // Clients that only listen close their side at once; stop reading then.
+    let mut reading = true;
     let mut events = feed.bus.subscribe();
     let hello = Message::Hello {
         protocol: PROTOCOL,
@@ -92,6 +102,27 @@ async fn subscriber(mut stream: UnixStream, feed: Feed, shutdown: CancellationTo
                 Err(RecvError::Lagged(_) | RecvError::Closed) => return,
             },
             _ = tick.tick() => snapshot(),
+            line = commands.next_line(), if reading => match line {
+                Ok(Some(line)) => match serde_json::from_str::<Command>(&line) {
+                    Ok(Command::Status) => Message::Status {
+                        pid: std::process::id(),
+                        health: (feed.health)(),
+                    },
+                    Ok(Command::Stop) => {
+                        tracing::info!("stop requested over the control socket");
+                        feed.stop.cancel();
+                        Message::Stopping { pid: std::process::id() }
+                    }
+                    Err(e) => {
+                        tracing::debug!("control socket: ignoring {line:?}: {e}");
+                        continue;
+                    }
+                },
+                Ok(None) | Err(_) => {
+                    reading = false;
+                    continue;
+                }
+            },
             () = shutdown.cancelled() => return,
         };
         if !send(&mut stream, &message).await {

@@ -26,6 +26,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Daemon {
     addr: SocketAddr,
     bus: Bus,
+    pipeline: Arc<Pipeline>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
     /// The OpenTelemetry exporter (`enable_monitoring`) and the token that tells it the
@@ -76,7 +77,7 @@ pub async fn start(config: Config) -> Result<Daemon> {
             _ => tracing::info!("{layer}: {} ({})", h.status, h.detail),
         }
     }
-    let gateway = Arc::new(Gateway::new(&config, pipeline));
+    let gateway = Arc::new(Gateway::new(&config, pipeline.clone()));
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(gateway::serve(
         listener,
@@ -87,6 +88,7 @@ pub async fn start(config: Config) -> Result<Daemon> {
     Ok(Daemon {
         addr,
         bus,
+        pipeline,
         shutdown,
         task,
         otel,
@@ -105,10 +107,13 @@ impl Daemon {
 
     /// Serves the control socket at `path` (for `isartor stats` / `top`) until the daemon stops.
     pub fn serve_control(&self, path: &std::path::Path, price_per_1k: f64) -> Result<()> {
+        let pipeline = self.pipeline.clone();
         let feed = crate::control::server::Feed {
             bus: self.bus.clone(),
             addr: self.addr.to_string(),
             price_per_1k,
+            health: Arc::new(move || serde_json::to_value(pipeline.health()).unwrap_or_default()),
+            stop: self.shutdown.clone(),
         };
         crate::control::server::spawn(path, feed, self.shutdown.clone())
     }
