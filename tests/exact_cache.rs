@@ -327,20 +327,6 @@ async fn tenants_do_not_share_entries_unless_scope_is_global() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn semantic_mode_turns_the_exact_cache_off() {
-    let mock = Mock::start().await;
-    let (_d, base) = daemon(&mock, |c| {
-        c.cache_mode = isartor::config::CacheMode::Semantic
-    })
-    .await;
-    for _ in 0..2 {
-        let (_, h, _) = post(&base, "/v1/chat/completions", &chat("x")).await;
-        assert_eq!(layer(&h), "l3");
-    }
-    assert_eq!(mock.count(), 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_request_publishes_one_event_with_layers_and_tokens() {
     let mock = Mock::start().await;
     let (d, base) = daemon(&mock, |_| {}).await;

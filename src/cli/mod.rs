@@ -1,6 +1,7 @@
 //! The command line: argument parsing (clap) and one module per subcommand. Nothing here knows
 //! about caches or layers; commands call into `daemon` and print.
 
+pub mod eval;
 pub mod stats;
 pub mod status;
 pub mod stop;
@@ -45,6 +46,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// A live dashboard: per-layer deflection, latency, tokens saved, recent requests
     Top(top::TopArgs),
+    /// Measure the semantic cache on labelled pairs or a replayed trace
+    Eval(eval::EvalArgs),
 }
 
 /// What every command needs: where things are and which config file was asked for.
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(&ctx, args),
         Command::Stats(args) => stats::run(&ctx, args),
         Command::Top(args) => top::run(&ctx, args),
+        Command::Eval(args) => eval::run(&ctx, args),
     }
 }
 

@@ -44,7 +44,20 @@ impl fmt::Debug for CacheKey {
 
 /// The exact-cache key of an exchange.
 pub fn exact_key(exchange: &Exchange) -> CacheKey {
+    key(exchange, &exchange.messages, "exact")
+}
+
+/// The semantic cache's context key: everything [`exact_key`] covers except the last message
+/// (the user turn that is compared by meaning), so two requests share a context only when their
+/// namespace, tenant, model, system prompt, earlier turns, tools and params are identical.
+pub fn context_key(exchange: &Exchange) -> CacheKey {
+    let earlier = &exchange.messages[..exchange.messages.len().saturating_sub(1)];
+    key(exchange, earlier, "context")
+}
+
+fn key(exchange: &Exchange, messages: &[Message], kind: &str) -> CacheKey {
     let mut w = Canon::new();
+    w.str(kind);
     w.str(exchange.format.namespace());
     w.str(&exchange.tenant);
     w.str(&exchange.model);
@@ -54,8 +67,8 @@ pub fn exact_key(exchange: &Exchange) -> CacheKey {
         w.str(&canonical_text(s));
     }
     w.tag(b'M');
-    w.len(exchange.messages.len());
-    for m in &exchange.messages {
+    w.len(messages.len());
+    for m in messages {
         w.message(m);
     }
     w.opt_value(exchange.tools.as_ref());

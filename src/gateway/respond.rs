@@ -97,6 +97,7 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             layer,
             reply,
             provider,
+            similarity,
             tracker,
         } => {
             let response = match (render.format, render.stream) {
@@ -113,7 +114,13 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
                 }
             };
             tracker.finish(Some(layer), 200, None);
-            with_provider(with_layer(response, layer, true), provider)
+            let mut response = with_provider(with_layer(response, layer, true), provider);
+            if let Some(score) = similarity
+                && let Ok(v) = http::HeaderValue::from_str(&format!("{score:.4}"))
+            {
+                response.headers_mut().insert("x-isartor-similarity", v);
+            }
+            response
         }
         Outcome::Stream {
             layer,

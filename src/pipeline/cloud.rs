@@ -106,6 +106,7 @@ impl Cloud {
                     layer: Layer::L3,
                     reply,
                     provider: Some(provider),
+                    similarity: None,
                     tracker,
                 }
             }

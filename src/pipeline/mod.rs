@@ -4,6 +4,8 @@
 
 pub mod cloud;
 pub mod exact;
+pub mod guard;
+pub mod semantic;
 mod tee;
 
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use crate::exchange::key::{self, CacheKey};
 use crate::exchange::{Exchange, Message, Reply, estimate_tokens};
 use crate::store::ReplyStore;
 use crate::telemetry::{Bus, Layer, LayerOutcome, Tracker};
+use semantic::Lookup;
 
 /// A body streamed to the client as it arrives.
 pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
@@ -34,6 +37,8 @@ pub enum Outcome {
         reply: Arc<Reply>,
         /// The cloud provider that produced it (L3 only).
         provider: Option<&'static str>,
+        /// The cosine similarity of a semantic hit (L1b only).
+        similarity: Option<f32>,
         tracker: Tracker,
     },
     /// An upstream response passed through as it arrives. The stream owns the tracker and
@@ -85,12 +90,16 @@ impl PipelineError {
 #[derive(Default)]
 pub struct Remember {
     exact: Option<(Arc<dyn ReplyStore>, CacheKey)>,
+    semantic: Option<semantic::Insert>,
 }
 
 impl Remember {
     /// Stores the reply; the future completes when every store has it (failures are logged).
     pub fn store(self, reply: Arc<Reply>) -> BoxFuture<'static, ()> {
         async move {
+            if let Some(insert) = self.semantic {
+                insert.store(reply.clone());
+            }
             if let Some((store, key)) = self.exact
                 && let Err(e) = store.put(key, reply).await
             {
@@ -120,6 +129,7 @@ pub struct Health {
 
 pub struct Pipeline {
     exact: Option<exact::ExactLayer>,
+    semantic: Option<Arc<semantic::SemanticLayer>>,
     cloud: cloud::Cloud,
     bus: Bus,
     cache_mode: CacheMode,
@@ -129,8 +139,11 @@ impl Pipeline {
     pub fn new(config: &Config, bus: Bus) -> Result<Pipeline, ConfigError> {
         let exact =
             (config.cache_mode != CacheMode::Semantic).then(|| exact::ExactLayer::new(config));
+        let semantic =
+            (config.cache_mode != CacheMode::Exact).then(|| semantic::SemanticLayer::start(config));
         Ok(Pipeline {
             exact,
+            semantic,
             cloud: cloud::Cloud::new(config)?,
             bus,
             cache_mode: config.cache_mode,
@@ -158,6 +171,7 @@ impl Pipeline {
                         layer: Layer::L1a,
                         reply,
                         provider: None,
+                        similarity: None,
                         tracker,
                     };
                 }
@@ -169,7 +183,57 @@ impl Pipeline {
             }
             remember.exact = Some((exact.store(), key));
         }
-        // L1b (semantic cache) and L2 (local model) slot in here.
+        if let Some(semantic) = &self.semantic
+            && let Some((context, text)) = semantic::eligible(&exchange)
+        {
+            tracker.enter(Layer::L1b);
+            let started = Instant::now();
+            match semantic.lookup(context, &text).await {
+                Lookup::Hit { reply, score } => {
+                    tracker.scored(
+                        Layer::L1b,
+                        started.elapsed(),
+                        LayerOutcome::Hit,
+                        Some(score),
+                    );
+                    tracker.usage(Layer::L1b, reply.usage);
+                    // The served answer is this exact request's answer now: an exact repeat
+                    // should cost a hash, not another embedding.
+                    if let Some((store, key)) = remember.exact
+                        && let Err(e) = store.put(key, reply.clone()).await
+                    {
+                        tracing::warn!("exact cache insert failed: {e}");
+                    }
+                    return Outcome::Reply {
+                        layer: Layer::L1b,
+                        reply,
+                        provider: None,
+                        similarity: Some(score),
+                        tracker,
+                    };
+                }
+                Lookup::Miss {
+                    insert,
+                    best,
+                    rejected,
+                } => {
+                    if let Some(why) = rejected {
+                        tracing::debug!(
+                            "l1b: a candidate at {:.3} was refused by the guard ({})",
+                            best.unwrap_or(0.0),
+                            why.as_str()
+                        );
+                    }
+                    tracker.scored(Layer::L1b, started.elapsed(), LayerOutcome::Miss, best);
+                    remember.semantic = Some(insert);
+                }
+                Lookup::Degraded => {
+                    tracker.layer(Layer::L1b, started.elapsed(), LayerOutcome::Degraded);
+                }
+                Lookup::Skipped => {}
+            }
+        }
+        // L2 (local model) slots in here.
         self.cloud.forward(exchange, remember, tracker).await
     }
 
@@ -206,7 +270,14 @@ impl Pipeline {
         };
         Health {
             l1a,
-            l1b: not_built("the semantic cache"),
+            l1b: match &self.semantic {
+                Some(s) => s.health(),
+                None => LayerHealth {
+                    enabled: false,
+                    status: "disabled",
+                    detail: format!("cache_mode = {:?}", self.cache_mode).to_lowercase(),
+                },
+            },
             l2: not_built("the local model"),
             l3: self.cloud.health(),
         }

@@ -2,6 +2,7 @@
 //! process memory ([`memory`]) or, later, in Redis shared by replicas.
 
 pub mod memory;
+pub mod vectors;
 
 use std::sync::Arc;
 

@@ -78,7 +78,7 @@ impl LayerOutcome {
 }
 
 /// Time and outcome of one layer for one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LayerTiming {
     pub layer: Layer,
     /// When the layer started, in microseconds after the request arrived.
@@ -86,6 +86,9 @@ pub struct LayerTiming {
     pub start_micros: u64,
     pub micros: u64,
     pub outcome: LayerOutcome,
+    /// L1b: the cosine similarity of the best candidate (served or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
 }
 
 impl LayerTiming {
@@ -275,12 +278,24 @@ impl Tracker {
 
     /// Records one layer's time and outcome.
     pub fn layer(&mut self, layer: Layer, took: Duration, outcome: LayerOutcome) {
+        self.scored(layer, took, outcome, None);
+    }
+
+    /// Records one layer's time, outcome and similarity score (L1b).
+    pub fn scored(
+        &mut self,
+        layer: Layer,
+        took: Duration,
+        outcome: LayerOutcome,
+        score: Option<f32>,
+    ) {
         let start = self.started.elapsed().saturating_sub(took);
         self.event().layers.push(LayerTiming {
             layer,
             start_micros: start.as_micros() as u64,
             micros: took.as_micros() as u64,
             outcome,
+            score,
         });
     }
 

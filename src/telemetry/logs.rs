@@ -56,6 +56,7 @@ pub fn log_event(e: &RequestEvent) {
         tokens_in = e.tokens_in,
         tokens_out = e.tokens_out,
         tokens_saved = e.tokens_saved,
+        similarity = e.layers.iter().find_map(|t| t.score),
         error = e.error.as_deref().unwrap_or(""),
         "request"
     );

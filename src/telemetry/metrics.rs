@@ -222,6 +222,7 @@ mod tests {
         let hit = LayerTiming {
             layer: Layer::L1a,
             start_micros: 3,
+            score: None,
             micros: 40,
             outcome: LayerOutcome::Hit,
         };

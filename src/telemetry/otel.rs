@@ -239,15 +239,19 @@ impl Exporters {
         let cx = parent.with_span(root);
         for t in &e.layers {
             let layer_start = start + Duration::from_micros(t.start_micros);
+            let mut attributes = vec![
+                KeyValue::new("isartor.layer", layer_label(Some(t.layer))),
+                KeyValue::new("isartor.layer.outcome", t.outcome.as_str()),
+            ];
+            if let Some(score) = t.score {
+                attributes.push(KeyValue::new("cosine_similarity", f64::from(score)));
+            }
             let mut child = self
                 .tracer
                 .span_builder(layer_span(t.layer))
                 .with_kind(SpanKind::Internal)
                 .with_start_time(layer_start)
-                .with_attributes([
-                    KeyValue::new("isartor.layer", layer_label(Some(t.layer))),
-                    KeyValue::new("isartor.layer.outcome", t.outcome.as_str()),
-                ])
+                .with_attributes(attributes)
                 .start_with_context(&self.tracer, &cx);
             child.end_with_timestamp(layer_start + Duration::from_micros(t.micros));
         }

@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use isartor::config::{Config, Secret};
+use isartor::config::{CacheMode, Config, Secret};
 use isartor::daemon::{self, Daemon};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -256,10 +256,12 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// A config pointing at `upstream`, listening on a free loopback port.
+/// A config pointing at `upstream`, listening on a free loopback port. The semantic cache is off
+/// (its tests turn it on), so tests of other layers do not each load the embedding model.
 pub fn config(upstream: &str) -> Config {
     Config {
         host_port: "127.0.0.1:0".into(),
+        cache_mode: CacheMode::Exact,
         external_llm_url: upstream.into(),
         external_llm_api_key: Secret("sk-upstream".into()),
         ..Config::default()
@@ -273,6 +275,23 @@ pub async fn daemon(mock: &Mock, tweak: impl FnOnce(&mut Config)) -> (Daemon, St
     let d = daemon::start(c).await.expect("daemon starts");
     let base = format!("http://{}", d.addr());
     (d, base)
+}
+
+/// Waits (bounded) until `/health` says the semantic cache is no longer loading; returns its
+/// health entry.
+pub async fn semantic_ready(base: &str) -> Value {
+    let wait = async {
+        loop {
+            let (_, health) = get_json(base, "/health", None).await;
+            if health["layers"]["l1b"]["status"] != "loading" {
+                return health["layers"]["l1b"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(120), wait)
+        .await
+        .expect("the embedder finished loading")
 }
 
 pub fn client() -> reqwest::Client {

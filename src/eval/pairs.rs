@@ -1,0 +1,144 @@
+//! Labelled pairs (`{"a", "b", "same"}`, optionally `"category"`): the real embedder and guard on
+//! each pair, and the serving rates per similarity threshold, with and without the guard.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::inference::embedder::Bert;
+use crate::pipeline::guard::{self, Reject};
+use crate::store::vectors::dot;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Pair {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default = "all")]
+    pub category: String,
+    pub a: String,
+    pub b: String,
+    pub same: bool,
+}
+
+fn all() -> String {
+    "all".into()
+}
+
+/// One pair, scored: the cosine of its two prompts and the guard's verdict (stored `a`, new `b`).
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub pair: Pair,
+    pub cosine: f32,
+    pub guard: Result<(), Reject>,
+}
+
+pub fn read(path: &Path) -> Result<Vec<Pair>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not a pair", path.display(), n + 1))
+        })
+        .collect()
+}
+
+/// Embeds both sides of every pair (in batches) and runs the guard on each.
+pub fn score(bert: &Bert, pairs: &[Pair]) -> Result<Vec<Scored>> {
+    let mut out = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(16) {
+        let texts: Vec<&str> = chunk
+            .iter()
+            .flat_map(|p| [p.a.as_str(), p.b.as_str()])
+            .collect();
+        let vectors = bert.embed(&texts)?;
+        for (pair, v) in chunk.iter().zip(vectors.chunks(2)) {
+            out.push(Scored {
+                pair: pair.clone(),
+                cosine: dot(&v[0], &v[1]),
+                guard: guard::verify(&pair.a, &pair.b),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Served / total.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rate {
+    pub served: usize,
+    pub total: usize,
+}
+
+impl Rate {
+    pub fn percent(self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            100.0 * self.served as f64 / self.total as f64
+        }
+    }
+
+    fn add(&mut self, served: bool) {
+        self.total += 1;
+        self.served += usize::from(served);
+    }
+}
+
+/// The serving rates at one threshold.
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    pub threshold: f32,
+    /// Same-answer pairs served (higher is better), with the guard and with the cosine alone.
+    pub should_hit: Rate,
+    pub should_hit_plain: Rate,
+    /// Different-answer pairs served (lower is better), with the guard and with the cosine alone.
+    pub traps: Rate,
+    pub traps_plain: Rate,
+    /// Served pairs per category (with the guard).
+    pub categories: BTreeMap<String, Rate>,
+}
+
+impl Row {
+    /// Of everything served, the share that was right.
+    pub fn precision(&self) -> f64 {
+        let served = self.should_hit.served + self.traps.served;
+        if served == 0 {
+            100.0
+        } else {
+            100.0 * self.should_hit.served as f64 / served as f64
+        }
+    }
+}
+
+pub fn table(scored: &[Scored], thresholds: &[f32]) -> Vec<Row> {
+    thresholds
+        .iter()
+        .map(|&threshold| {
+            let mut row = Row {
+                threshold,
+                ..Row::default()
+            };
+            for s in scored {
+                let close = s.cosine >= threshold;
+                let served = close && s.guard.is_ok();
+                let (guarded, plain) = if s.pair.same {
+                    (&mut row.should_hit, &mut row.should_hit_plain)
+                } else {
+                    (&mut row.traps, &mut row.traps_plain)
+                };
+                guarded.add(served);
+                plain.add(close);
+                row.categories
+                    .entry(s.pair.category.clone())
+                    .or_default()
+                    .add(served);
+            }
+            row
+        })
+        .collect()
+}

@@ -1,0 +1,185 @@
+//! Trace replay: a day of prompts (`{"i", "prompt", "class"}`) sent in order through the real
+//! daemon, started in-process against an echo provider on loopback that answers each prompt with
+//! itself. A served answer therefore names the prompt it was stored for, and a wrong hit is one
+//! whose stored prompt belongs to another class.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::config::{Config, Secret};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Line {
+    pub i: u64,
+    pub prompt: String,
+    pub class: String,
+}
+
+pub fn read(path: &Path) -> Result<Vec<Line>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not a trace line", path.display(), n + 1))
+        })
+        .collect()
+}
+
+/// Per layer: requests and their latencies (µs, as the client saw them).
+#[derive(Debug, Default)]
+pub struct LayerLine {
+    pub requests: usize,
+    pub micros: Vec<u64>,
+}
+
+impl LayerLine {
+    pub fn percentile(&self, p: f64) -> u64 {
+        let mut v = self.micros.clone();
+        v.sort_unstable();
+        v.get(((v.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub lines: usize,
+    pub layers: BTreeMap<String, LayerLine>,
+    /// Served before L3.
+    pub served: usize,
+    /// Served with the answer stored for another class.
+    pub wrong: Vec<(u64, String, String)>,
+}
+
+/// Replays `lines` through a daemon built from `config` (its listener, provider and key are
+/// replaced by the echo provider).
+pub async fn replay(mut config: Config, lines: &[Line]) -> Result<Report> {
+    let echo = TcpListener::bind("127.0.0.1:0").await?;
+    let echo_addr = echo.local_addr()?;
+    tokio::spawn(serve_echo(echo));
+    config.host_port = "127.0.0.1:0".into();
+    config.llm_provider = crate::config::Provider::Openai;
+    config.external_llm_url = format!("http://{echo_addr}/v1/chat/completions");
+    config.external_llm_api_key = Secret("eval".into());
+    config.gateway_api_key = Secret::default();
+    config.fallback_providers.clear();
+    config.offline_mode = false;
+    config.enable_monitoring = false;
+    let daemon = crate::daemon::start(config).await?;
+    let base = format!("http://{}", daemon.addr());
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    wait_until_loaded(&client, &base).await?;
+
+    let mut class_of: HashMap<&str, &str> = HashMap::new();
+    let mut report = Report {
+        lines: lines.len(),
+        ..Report::default()
+    };
+    for line in lines {
+        let body = json!({"model": "eval", "messages": [{"role": "user", "content": line.prompt}]});
+        let started = Instant::now();
+        let response = client
+            .post(format!("{base}/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await?;
+        let layer = response
+            .headers()
+            .get("x-isartor-layer")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_string();
+        let answer: Value = serde_json::from_slice(&response.bytes().await?)?;
+        let micros = started.elapsed().as_micros() as u64;
+        let entry = report.layers.entry(layer.clone()).or_default();
+        entry.requests += 1;
+        entry.micros.push(micros);
+        class_of.entry(&line.prompt).or_insert(&line.class);
+        if layer != "l3" {
+            report.served += 1;
+            let stored = answer["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or("");
+            let stored_class = class_of.get(stored).copied().unwrap_or("?");
+            if stored_class != line.class {
+                report
+                    .wrong
+                    .push((line.i, line.prompt.clone(), stored.to_string()));
+            }
+        }
+    }
+    daemon.stop().await;
+    Ok(report)
+}
+
+/// Waits (up to two minutes) until `/health` says the semantic cache finished loading.
+async fn wait_until_loaded(client: &reqwest::Client, base: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let response = client.get(format!("{base}/health")).send().await?;
+        let health: Value = serde_json::from_slice(&response.bytes().await?)?;
+        match health["layers"]["l1b"]["status"].as_str() {
+            Some("loading") => {}
+            Some("degraded") => bail!(
+                "the semantic cache did not load: {}",
+                health["layers"]["l1b"]["detail"]
+            ),
+            _ => return Ok(()),
+        }
+        if Instant::now() > deadline {
+            bail!("the semantic cache is still loading after two minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The echo provider: every chat completion answers with the last user message, verbatim.
+async fn serve_echo(listener: TcpListener) {
+    while let Ok((stream, _)) = listener.accept().await {
+        tokio::spawn(async move {
+            let service = service_fn(|req: hyper::Request<Incoming>| async move {
+                let body = req.into_body().collect().await.map(|b| b.to_bytes());
+                let request: Value = body
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or(Value::Null);
+                let prompt = request["messages"]
+                    .as_array()
+                    .and_then(|m| m.last())
+                    .and_then(|m| m["content"].as_str())
+                    .unwrap_or("")
+                    .to_string();
+                let answer = json!({"id": "chatcmpl-echo", "object": "chat.completion",
+                    "created": 0, "model": "echo",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": prompt}}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}});
+                let response = hyper::Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(answer.to_string())))
+                    .unwrap_or_default();
+                Ok::<_, Infallible>(response)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,192 @@
+//! The sentence embedder (L1b): a BERT-family sentence-transformer (all-MiniLM-L6-v2 by default)
+//! run by candle on the CPU, mean-pooled over the attention mask and L2-normalised, so a dot
+//! product is the cosine similarity.
+//!
+//! The model runs on one dedicated thread that the async runtime never waits on: requests queue
+//! on a bounded channel and the thread embeds whatever has queued as one batch, so concurrent
+//! requests share a forward pass instead of taking turns behind a mutex.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokio::sync::oneshot;
+
+/// Longest input, in tokens; longer texts are embedded by their start (the guard still sees the
+/// whole text).
+pub const MAX_TOKENS: usize = 256;
+/// Most texts in one forward pass.
+const MAX_BATCH: usize = 32;
+/// Most texts waiting; beyond it a lookup is skipped rather than queued (the request goes on).
+const QUEUE: usize = 256;
+
+/// The loaded model: weights, tokenizer and shape.
+pub struct Bert {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    dims: usize,
+}
+
+impl Bert {
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` (in that order).
+    pub fn load(files: &[PathBuf]) -> Result<Bert> {
+        let [config, tokenizer, weights] = files else {
+            return Err(anyhow!(
+                "an embedder needs config.json, tokenizer.json and model.safetensors"
+            ));
+        };
+        let config: BertConfig = serde_json::from_slice(
+            &std::fs::read(config).with_context(|| format!("cannot read {}", config.display()))?,
+        )
+        .with_context(|| format!("{} is not a BERT config", config.display()))?;
+        let mut tokenizer = Tokenizer::from_file(tokenizer)
+            .map_err(|e| anyhow!("cannot load {}: {e}", tokenizer.display()))?;
+        // The shipped tokenizer pads every input to 128 tokens: pad a batch to its longest
+        // instead, and cut at MAX_TOKENS.
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..PaddingParams::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| anyhow!("tokenizer truncation: {e}"))?;
+        let device = Device::Cpu;
+        // SAFETY: the weights file is memory-mapped read-only; the model cache is not rewritten
+        // while the daemon runs (downloads go to new blob files).
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
+            .with_context(|| format!("cannot map {}", weights.display()))?;
+        let model = BertModel::load(vb, &config)
+            .with_context(|| format!("{} does not hold a BERT model", weights.display()))?;
+        Ok(Bert {
+            model,
+            tokenizer,
+            device,
+            dims: config.hidden_size,
+        })
+    }
+
+    /// The vector length.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// Embeds `texts` in one forward pass: one unit vector per text.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| anyhow!("tokenizer: {e}"))?;
+        let rows = |f: fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor> {
+            let rows = encodings
+                .iter()
+                .map(|e| Tensor::new(f(e), &self.device))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            Ok(Tensor::stack(&rows, 0)?)
+        };
+        let ids = rows(|e| e.get_ids())?;
+        let types = rows(|e| e.get_type_ids())?;
+        let mask = rows(|e| e.get_attention_mask())?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        // Mean over the real tokens: sum(hidden * mask) / sum(mask).
+        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+        let counts = mask.sum(1)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
+        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+    }
+}
+
+struct Job {
+    text: String,
+    reply: oneshot::Sender<Result<Vec<f32>, String>>,
+}
+
+/// A handle to the embedding thread; cheap to clone.
+#[derive(Clone)]
+pub struct Embedder {
+    jobs: mpsc::SyncSender<Job>,
+    dims: usize,
+    model: String,
+}
+
+impl Embedder {
+    /// Starts the embedding thread for a loaded model; `model` names it (in health and errors).
+    pub fn start(bert: Bert, model: String) -> Result<Embedder> {
+        let dims = bert.dims();
+        let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
+        std::thread::Builder::new()
+            .name("isartor-embed".into())
+            .spawn(move || run(bert, queue))
+            .context("cannot start the embedding thread")?;
+        Ok(Embedder { jobs, dims, model })
+    }
+
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The unit vector of `text`. Fails (never blocks) when the queue is full or the thread died.
+    pub async fn embed(&self, text: &str) -> Result<Vec<f32>> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .try_send(Job {
+                text: text.to_string(),
+                reply,
+            })
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => anyhow!("the embedder is busy ({QUEUE} queued)"),
+                mpsc::TrySendError::Disconnected(_) => anyhow!("the embedding thread stopped"),
+            })?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the embedding thread stopped"))?
+            .map_err(|e| anyhow!(e))
+    }
+}
+
+/// The embedding thread: waits for a job, takes everything else already queued (up to
+/// MAX_BATCH), embeds them together, answers each.
+fn run(bert: Bert, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let texts: Vec<&str> = batch.iter().map(|j| j.text.as_str()).collect();
+        // A panic inside the model fails this batch only; the thread carries on.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bert.embed(&texts)))
+            .unwrap_or_else(|_| Err(anyhow!("the embedder panicked")));
+        tracing::trace!("embedded {} texts in {:?}", texts.len(), started.elapsed());
+        match result {
+            Ok(vectors) => {
+                for (job, v) in batch.into_iter().zip(vectors) {
+                    let _ = job.reply.send(Ok(v));
+                }
+            }
+            Err(e) => {
+                let e = format!("{e:#}");
+                for job in batch {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The near-miss guard of the semantic cache. A cosine over sentence embeddings says two prompts
+//! are *about* the same thing; it cannot see that "sort ascending" and "sort descending", "port
+//! 8080" and "port 8443", or "with" and "without" want different answers. After the cosine has
+//! passed, [`verify`] compares what decides an answer, on the whole text of both prompts, and
+//! refuses the pair when any of it differs:
+//!
+//! - **code**: inline code, fenced code and quoted strings of either prompt must appear in the
+//!   other (whitespace and case folded, so backticks alone change nothing);
+//! - **numbers** (digits, versions, number words) and their **units** (`2 weeks` ≠ `2 days`);
+//! - **negations** (`not`, `n't`, `without`, `except`, `never`, …);
+//! - **technologies**: languages, frameworks, databases, tools, OSes, clouds, file formats, with
+//!   synonyms folded (`js` = `javascript`, `postgres` = `postgresql`);
+//! - **identifiers**: code-shaped tokens (paths, file names, flags, `snake_case`, `camelCase`,
+//!   dotted names, `@decorators`, `ENV_VARS`, calls) must appear in the other prompt;
+//! - **direction**: the side of each opposite pair (ascending/descending, encode/decode, …), and
+//!   the order of shared words across `to`/`into`/`from`/`reach`/`but` (JSON → YAML vs
+//!   YAML → JSON, "from the host into the container" vs "from the container to the host");
+//! - **scope**: words that widen a request (`all`, `recursively`, `also`, …), and one prompt that
+//!   is the other plus two or more content words ("… and backfills it from the sessions table").
+//!
+//! Every rule is string work on two short texts (microseconds). The rules were chosen and are
+//! measured on labelled pairs with `isartor eval semantic` (docs/semantic-cache.md).
+
+mod lexicon;
+
+use std::collections::{BTreeSet, HashMap};
+
+use lexicon::{OPPOSITES, negation, number_word, scope, stop_word, technology, unit};
+
+/// Why a candidate was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reject {
+    Code,
+    Number,
+    Negation,
+    Technology,
+    Identifier,
+    Direction,
+    Scope,
+}
+
+impl Reject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reject::Code => "code",
+            Reject::Number => "number",
+            Reject::Negation => "negation",
+            Reject::Technology => "technology",
+            Reject::Identifier => "identifier",
+            Reject::Direction => "direction",
+            Reject::Scope => "scope",
+        }
+    }
+}
+
+/// Words after which the rest of a prompt is the target of a change or a comparison.
+const TOWARD: [&str; 7] = ["to", "into", "onto", "as", "reach", "but", "than"];
+/// A prompt that is the other plus a clause with this many content words asks for more.
+const WIDER_BY: usize = 1;
+
+/// The part a word plays around a direction cue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Source,
+    Target,
+}
+
+/// Whether the answer stored for `stored` may be served for `new`.
+pub fn verify(stored: &str, new: &str) -> Result<(), Reject> {
+    let (a, b) = (Features::of(stored), Features::of(new));
+    if !a.code.iter().all(|c| b.contains_phrase(c)) || !b.code.iter().all(|c| a.contains_phrase(c))
+    {
+        return Err(Reject::Code);
+    }
+    if a.numbers != b.numbers || a.units != b.units {
+        return Err(Reject::Number);
+    }
+    if a.negations != b.negations {
+        return Err(Reject::Negation);
+    }
+    if tech_swapped(&a, &b) {
+        return Err(Reject::Technology);
+    }
+    if !a.identifiers.iter().all(|i| b.mentions(i)) || !b.identifiers.iter().all(|i| a.mentions(i))
+    {
+        return Err(Reject::Identifier);
+    }
+    if opposed(&a, &b) || swapped(&a, &b) {
+        return Err(Reject::Direction);
+    }
+    if a.scope != b.scope || wider(&a, &b) || wider(&b, &a) {
+        return Err(Reject::Scope);
+    }
+    Ok(())
+}
+
+/// Whether the prompts take different sides of an opposite pair both mention.
+fn opposed(a: &Features, b: &Features) -> bool {
+    (0..OPPOSITES.len()).any(|p| {
+        let side = |f: &Features| [0u8, 1].map(|s| f.sides.contains(&(p, s)));
+        let (sa, sb) = (side(a), side(b));
+        sa != [false, false] && sb != [false, false] && sa != sb
+    })
+}
+
+/// Whether a word is the source of a change in one prompt and its target in the other ("a dict
+/// from a model" vs "a model into a dict").
+fn swapped(a: &Features, b: &Features) -> bool {
+    a.roles
+        .iter()
+        .any(|(w, ra)| b.roles.get(w).is_some_and(|rb| rb != ra))
+}
+
+/// Whether the technologies differ by a swap: each prompt names one the other does not. (One
+/// naming a technology the other leaves implied, "pandas read_csv" vs "CSV into pandas", is not
+/// a swap.)
+fn tech_swapped(a: &Features, b: &Features) -> bool {
+    !a.tech.is_subset(&b.tech) && !b.tech.is_subset(&a.tech)
+}
+
+/// Whether `wide` adds a clause to `narrow`: it has more `and`s (or a `, with`), holds nearly
+/// all of `narrow`'s content words and at least [`WIDER_BY`] more.
+fn wider(wide: &Features, narrow: &Features) -> bool {
+    if narrow.content.is_empty() || wide.clauses <= narrow.clauses {
+        return false;
+    }
+    let covered = narrow
+        .content
+        .iter()
+        .filter(|w| wide.content.contains(*w))
+        .count();
+    let extra = wide
+        .content
+        .iter()
+        .filter(|w| !narrow.content.contains(*w))
+        .count();
+    covered * 10 >= narrow.content.len() * 9 && extra >= WIDER_BY
+}
+
+/// What [`verify`] compares, extracted from one prompt.
+#[derive(Debug, Default)]
+struct Features {
+    /// The whole text, lowercased, whitespace collapsed, padded with spaces.
+    flat: String,
+    code: BTreeSet<String>,
+    numbers: BTreeSet<String>,
+    units: BTreeSet<&'static str>,
+    negations: BTreeSet<&'static str>,
+    tech: BTreeSet<&'static str>,
+    identifiers: BTreeSet<String>,
+    /// Every token, lowercased (code included).
+    words: BTreeSet<String>,
+    /// Stemmed content words of the prose.
+    content: BTreeSet<String>,
+    /// Which side of each opposite pair appears: (pair, side).
+    sides: BTreeSet<(usize, u8)>,
+    /// Content words outside a leading `topic:`, by the part they play around a direction cue
+    /// (`from` marks a source, `to`/`into`/`as`/… a target); only in prompts that have a cue.
+    roles: HashMap<String, Role>,
+    scope: BTreeSet<&'static str>,
+    /// Clause joiners: `and`, `, with`, `as well as`, `plus`, `then`, `vs`.
+    clauses: usize,
+}
+
+impl Features {
+    fn of(text: &str) -> Features {
+        let flat = format!(" {} ", flatten(text));
+        // "X vs Y" asks what "the difference between X and Y" asks.
+        let clauses = [
+            " and ",
+            ", with ",
+            " as well as ",
+            " plus ",
+            " then ",
+            " vs ",
+            " vs. ",
+            " versus ",
+        ]
+        .iter()
+        .map(|j| flat.matches(j).count())
+        .sum();
+        let mut f = Features {
+            flat,
+            clauses,
+            ..Features::default()
+        };
+        let prose = f.take_code(text);
+        let tokens: Vec<&str> = prose
+            .split(|c: char| c.is_whitespace() || ",;()[]{}\"!?<>=`|".contains(c))
+            .filter(|t| !t.is_empty())
+            .collect();
+        // A leading "git log:" or "Python 3:" names the topic; its words never move.
+        let topic = tokens
+            .iter()
+            .take(4)
+            .position(|t| t.ends_with(':'))
+            .map_or(0, |p| p + 1);
+        // Words before the first cue play the opposite part of the words after it.
+        let mut role = None;
+        let mut before_cue = Vec::new();
+        let mut after_number = false;
+        for (i, raw) in tokens.iter().enumerate() {
+            let token =
+                raw.trim_matches(|c: char| matches!(c, '.' | ':' | '\'' | '*' | '\u{2019}'));
+            if token.is_empty() {
+                continue;
+            }
+            let lower = token.to_lowercase();
+            if after_number && let Some(u) = unit(&lower) {
+                f.units.insert(u);
+            }
+            // A number inside a technology's name (`sqlite3`, `base64`) is part of the name.
+            let number = technology(&lower).is_none() && f.numbers_in(&lower);
+            after_number = number || number_word(&lower).is_some();
+            f.word(raw, token, &lower);
+            for part in lower.split(['-', '/']) {
+                f.opposite(part);
+            }
+            let next = tokens.get(i + 1).map(|t| t.to_lowercase());
+            let cue = match lower.as_str() {
+                "from" => Some(Role::Source),
+                "as" if next.as_deref() == Some("well") || i > 0 && tokens[i - 1] == "such" => None,
+                "->" | "\u{2192}" => Some(Role::Target),
+                w if TOWARD.contains(&w) => Some(Role::Target),
+                _ => None,
+            };
+            if let Some(cue) = cue {
+                if role.is_none() {
+                    let first = if cue == Role::Source {
+                        Role::Target
+                    } else {
+                        Role::Source
+                    };
+                    for w in before_cue.drain(..) {
+                        f.roles.entry(w).or_insert(first);
+                    }
+                }
+                role = Some(cue);
+            } else if i >= topic && !stop_word(&lower) {
+                let w = stem(&lower);
+                match role {
+                    Some(r) => {
+                        f.roles.entry(w).or_insert(r);
+                    }
+                    None => before_cue.push(w),
+                }
+            }
+        }
+        f
+    }
+
+    /// Collects fenced and inline code and quoted strings (collapsed, lowercased); returns the
+    /// text with the quote marks and fences replaced by spaces, so the rest of the rules see the
+    /// same words whether or not a prompt put them in backticks.
+    fn take_code(&mut self, text: &str) -> String {
+        let mut prose = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(['`', '"']) {
+            prose.push_str(&rest[..at]);
+            let fence = ["```", "`", "\""]
+                .into_iter()
+                .find(|f| rest[at..].starts_with(f))
+                .unwrap_or("\"");
+            let body = &rest[at + fence.len()..];
+            let Some(end) = body.find(fence) else {
+                prose.push_str(fence);
+                rest = body;
+                continue;
+            };
+            let inner = &body[..end];
+            let collapsed = flatten(inner);
+            if !collapsed.is_empty() {
+                self.code.insert(collapsed);
+            }
+            for w in inner.split(|c: char| !(c.is_alphanumeric() || "_.-/$@".contains(c))) {
+                let w = w.trim_matches('.').to_lowercase();
+                if !w.is_empty() {
+                    self.words.insert(w);
+                }
+            }
+            prose.push(' ');
+            prose.push_str(inner);
+            prose.push(' ');
+            rest = &body[end + fence.len()..];
+        }
+        prose.push_str(rest);
+        prose
+    }
+
+    fn word(&mut self, raw: &str, token: &str, lower: &str) {
+        if let Some(n) = number_word(lower) {
+            self.numbers.insert(n.to_string());
+        }
+        // `requests.get`, `tar.gz`: a dotted name starting with a technology names it.
+        if let Some((head, _)) = lower.split_once('.')
+            && let Some(t) = technology(head)
+        {
+            self.tech.insert(t);
+        }
+        if let Some(neg) = negation(lower) {
+            self.negations.insert(neg);
+        }
+        let tech = technology(lower);
+        if let Some(t) = tech {
+            self.tech.insert(t);
+        }
+        if let Some(s) = scope(lower) {
+            self.scope.insert(s);
+        }
+        if tech.is_none() && is_identifier(raw, token) {
+            self.identifiers.insert(lower.to_string());
+        }
+        if !stop_word(lower) && (lower.len() > 1 || lower.chars().all(|c| c.is_ascii_digit())) {
+            self.content.insert(stem(lower));
+        }
+        self.words.insert(lower.to_string());
+    }
+
+    /// Digit runs with their dots (`3.11`, `8080`, `1.2.3`) and a unit glued to them (`100mb`,
+    /// `16-character`). Returns whether the token was a bare number (its unit may follow).
+    fn numbers_in(&mut self, token: &str) -> bool {
+        let bytes = token.as_bytes();
+        let mut i = 0;
+        let mut found = false;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_digit()
+                    || bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+            {
+                i += 1;
+            }
+            self.numbers.insert(token[start..i].to_string());
+            found = true;
+            let suffix = token[i..].trim_start_matches('-');
+            let end = suffix
+                .find(|c: char| !c.is_alphabetic() && c != '%')
+                .unwrap_or(suffix.len());
+            if let Some(u) = unit(&suffix[..end]) {
+                self.units.insert(u);
+            }
+        }
+        found && token.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    }
+
+    fn opposite(&mut self, word: &str) {
+        for (p, (left, right)) in OPPOSITES.iter().enumerate() {
+            if left.contains(&word) {
+                self.sides.insert((p, 0));
+            } else if right.contains(&word) {
+                self.sides.insert((p, 1));
+            }
+        }
+    }
+
+    /// Whether an identifier of the other prompt is here: as a word, or a dotted name as all of
+    /// its parts (`requests.get` in "a GET call with the requests library").
+    fn mentions(&self, identifier: &str) -> bool {
+        self.words.contains(identifier)
+            || identifier.contains('.')
+                && identifier
+                    .split('.')
+                    .filter(|p| !p.is_empty())
+                    .all(|p| self.words.contains(p))
+    }
+
+    /// Whether `phrase` occurs in the text between word boundaries.
+    fn contains_phrase(&self, phrase: &str) -> bool {
+        let mut from = 0;
+        while let Some(at) = self.flat[from..].find(phrase) {
+            let start = from + at;
+            let end = start + phrase.len();
+            let before = self.flat[..start].chars().next_back();
+            let after = self.flat[end..].chars().next();
+            let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+            if boundary(before) && boundary(after) {
+                return true;
+            }
+            from = start + 1;
+        }
+        false
+    }
+}
+
+/// Lowercased with whitespace runs collapsed to one space.
+fn flatten(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A light stem: plural `s` off (not `ss`, `us`, `is`, nor technology names such as `https`).
+fn stem(word: &str) -> String {
+    if word.len() > 3
+        && technology(word).is_none()
+        && word.ends_with('s')
+        && !word.ends_with("ss")
+        && !word.ends_with("us")
+        && !word.ends_with("is")
+    {
+        word[..word.len() - 1].to_string()
+    } else {
+        word.to_string()
+    }
+}
+
+/// Whether a token is shaped like code: a path, file name, flag, `snake_case`, `camelCase`,
+/// dotted name, `@decorator`, `$VAR`, `ENV_VAR`, `KEY=value` or a call.
+fn is_identifier(raw: &str, token: &str) -> bool {
+    if !token.chars().any(char::is_alphabetic) {
+        return false;
+    }
+    let has = |c: char| token.contains(c);
+    if raw.ends_with("()")
+        || token.len() > 1 && (token.starts_with('-') || token.starts_with('@'))
+        || token.starts_with('$')
+        || token.starts_with('\\')
+        || has('_')
+        || has('/') && !matches!(token.to_lowercase().as_str(), "and/or" | "i/o" | "tcp/ip")
+        || has('.') && token.len() > 2 && !matches!(token, "e.g" | "i.e" | "etc")
+    {
+        return true;
+    }
+    let chars: Vec<char> = token.chars().collect();
+    let camel = chars
+        .windows(2)
+        .any(|w| w[0].is_lowercase() && w[1].is_uppercase());
+    let caps = chars.len() >= 4
+        && chars[0].is_uppercase()
+        && chars.iter().all(|c| c.is_uppercase() || c.is_ascii_digit());
+    camel || caps
+}
+
+#[cfg(test)]
+mod tests;

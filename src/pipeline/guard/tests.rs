@@ -1,0 +1,94 @@
+//! The guard on hand-picked pairs; the labelled set is measured by `isartor eval semantic`.
+
+use super::*;
+
+#[test]
+fn the_same_request_passes() {
+    for (a, b) in [
+        (
+            "What is the capital of France?",
+            "Tell me France's capital city",
+        ),
+        (
+            "How do I keep an ssh connection from timing out",
+            "How do I keep an SSH connection from timing out?",
+        ),
+        (
+            "why is my usestate update not reflected immediatly",
+            "Why is my useState update not reflected immediately?",
+        ),
+        (
+            "What does the -it flag do in docker run?",
+            "what does the -it flag do in docker run??",
+        ),
+        (
+            "Explain the event loop in Node.js",
+            "explain the event loop in nodejs",
+        ),
+    ] {
+        assert_eq!(verify(a, b), Ok(()), "{a} / {b}");
+    }
+}
+
+#[test]
+fn each_trap_kind_is_refused() {
+    for (a, b, why) in [
+        (
+            "Python regex for a 6-digit PIN",
+            "Python regex for a 4-digit PIN",
+            Reject::Number,
+        ),
+        (
+            "Can I use generated columns in Postgres 11?",
+            "Can I use generated columns in Postgres 12?",
+            Reject::Number,
+        ),
+        (
+            "git: what does `HEAD^2` refer to?",
+            "git: what does `HEAD~2` refer to?",
+            Reject::Code,
+        ),
+        (
+            "Add a --verbose flag to my argparse script",
+            "Add a --dry-run flag to my argparse script",
+            Reject::Identifier,
+        ),
+        (
+            "How do I make curl not follow redirects?",
+            "How do I make curl follow redirects?",
+            Reject::Negation,
+        ),
+        (
+            "Python: sort a list without modifying it in place",
+            "Python: sort a list in place",
+            Reject::Negation,
+        ),
+        (
+            "Build a React app for production with Vite",
+            "Build a React app for production with webpack",
+            Reject::Technology,
+        ),
+        (
+            "sort a list ascending in Python",
+            "sort a list descending in Python",
+            Reject::Direction,
+        ),
+        (
+            "Convert JSON to YAML",
+            "Convert YAML to JSON",
+            Reject::Direction,
+        ),
+        (
+            "Write a bash script that renames all .jpeg files to .jpg in the current folder",
+            "Write a bash script that renames all .jpeg files to .jpg in the current folder and all subfolders",
+            Reject::Scope,
+        ),
+        (
+            "Python regex to match lines that contain \"ERROR\"",
+            "Python regex to match lines that contain \"WARN\"",
+            Reject::Code,
+        ),
+    ] {
+        assert_eq!(verify(a, b), Err(why), "{a} / {b}");
+    }
+}

@@ -1,0 +1,241 @@
+//! L1b: the semantic cache. A request whose context (everything but the last user turn) is
+//! canonically identical to a stored one, and whose last user turn embeds within
+//! `similarity_threshold` of the stored turn, is served the stored reply, unless the
+//! [`guard`](super::guard) finds a detail that changes the answer.
+//!
+//! The embedder loads in the background at start-up; until it is ready, or when it fails, the
+//! layer is skipped (fail-open) and `/health` says why.
+
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::exchange::key::CacheKey;
+use crate::exchange::{Exchange, Reply};
+use crate::inference::embedder::{Bert, Embedder};
+use crate::inference::models::{self, Source};
+use crate::store::vectors::VectorIndex;
+use crate::telemetry::logs::Throttle;
+
+use super::LayerHealth;
+use super::guard::{self, Reject};
+
+/// Candidates the guard looks at, best first.
+const CANDIDATES: usize = 4;
+
+/// What a lookup found.
+pub enum Lookup {
+    Hit {
+        reply: Arc<Reply>,
+        score: f32,
+    },
+    /// No candidate passed; `insert` stores the reply that L3 will produce. `rejected` names the
+    /// guard rule that refused the best candidate above the threshold, if any.
+    Miss {
+        insert: Insert,
+        best: Option<f32>,
+        rejected: Option<Reject>,
+    },
+    /// The layer could not look (embedder failed); the request goes on.
+    Degraded,
+    /// Not a request for this layer (no plain-text last user turn), or the embedder is loading.
+    Skipped,
+}
+
+/// A pending insert: the context, text and vector of a request that missed.
+pub struct Insert {
+    layer: Arc<SemanticLayer>,
+    group: CacheKey,
+    text: Arc<str>,
+    vector: Vec<f32>,
+}
+
+impl Insert {
+    pub fn store(self, reply: Arc<Reply>) {
+        let mut index = self.layer.index.write().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = index.insert(self.group, &self.vector, self.text, reply, Instant::now()) {
+            tracing::warn!("semantic cache insert refused: {e}");
+        }
+    }
+}
+
+enum State {
+    Loading,
+    Ready,
+    Failed(String),
+}
+
+pub struct SemanticLayer {
+    embedder: OnceLock<Embedder>,
+    state: Mutex<State>,
+    index: RwLock<VectorIndex>,
+    threshold: f32,
+    model: Source,
+    failures: Throttle,
+}
+
+impl SemanticLayer {
+    /// Creates the layer and starts loading the embedder in the background (resolving the model
+    /// files offline-first, then loading the weights on a blocking thread).
+    pub fn start(config: &Config) -> Arc<SemanticLayer> {
+        let layer = Arc::new(SemanticLayer {
+            embedder: OnceLock::new(),
+            state: Mutex::new(State::Loading),
+            // The dimension is fixed once the model is known; 384 is MiniLM's.
+            index: RwLock::new(VectorIndex::new(
+                384,
+                config.cache_max_capacity as usize,
+                Duration::from_secs(config.cache_ttl_secs),
+            )),
+            threshold: config.similarity_threshold as f32,
+            model: Source::parse(&config.embedding_model),
+            failures: Throttle::new(Duration::from_secs(60)),
+        });
+        let loading = layer.clone();
+        let (offline, capacity, ttl) = (
+            config.offline_mode,
+            config.cache_max_capacity as usize,
+            Duration::from_secs(config.cache_ttl_secs),
+        );
+        tokio::spawn(async move {
+            let result = loading.load(offline, capacity, ttl).await;
+            let mut state = loading.state.lock().unwrap_or_else(|p| p.into_inner());
+            *state = match result {
+                Ok(()) => {
+                    tracing::info!("l1b: semantic cache ready ({})", loading.model);
+                    State::Ready
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "l1b: semantic cache disabled: {e:#} (the exact cache and the cloud still \
+                         serve; see docs/troubleshooting.md)"
+                    );
+                    State::Failed(format!("{e:#}"))
+                }
+            };
+        });
+        layer
+    }
+
+    async fn load(&self, offline: bool, capacity: usize, ttl: Duration) -> anyhow::Result<()> {
+        let files = models::resolve(
+            &self.model,
+            &models::EMBEDDER_FILES,
+            &models::hub_cache_dir(),
+            offline,
+        )
+        .await?;
+        let bert = tokio::task::spawn_blocking(move || Bert::load(&files)).await??;
+        let dims = bert.dims();
+        let embedder = Embedder::start(bert, self.model.to_string())?;
+        // A model of another size gets an index of its size (entries of another model's space
+        // are never compared).
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        if index.dims() != dims {
+            *index = VectorIndex::new(dims, capacity, ttl);
+        }
+        drop(index);
+        let _ = self.embedder.set(embedder);
+        Ok(())
+    }
+
+    /// Looks `exchange` up. `context` is its context key, `text` its last user turn.
+    pub async fn lookup(self: &Arc<Self>, context: CacheKey, text: &str) -> Lookup {
+        let Some(embedder) = self.embedder.get() else {
+            return Lookup::Skipped;
+        };
+        let vector = match embedder.embed(text).await {
+            Ok(v) => v,
+            Err(e) => {
+                if self.failures.ready() {
+                    tracing::warn!("l1b: embedding failed, skipping the semantic cache: {e:#}");
+                }
+                return Lookup::Degraded;
+            }
+        };
+        let candidates = {
+            let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+            index.search(
+                &context,
+                &vector,
+                self.threshold,
+                CANDIDATES,
+                Instant::now(),
+            )
+        };
+        let best = candidates.first().map(|c| c.score);
+        let mut rejected = None;
+        for c in candidates {
+            match guard::verify(&c.text, text) {
+                Ok(()) => {
+                    self.index
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .touch(c.slot, c.generation);
+                    return Lookup::Hit {
+                        reply: c.reply,
+                        score: c.score,
+                    };
+                }
+                Err(why) => {
+                    rejected.get_or_insert(why);
+                }
+            }
+        }
+        Lookup::Miss {
+            insert: Insert {
+                layer: self.clone(),
+                group: context,
+                text: text.into(),
+                vector,
+            },
+            best,
+            rejected,
+        }
+    }
+
+    pub fn health(&self) -> LayerHealth {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = self.index.read().map(|i| i.len()).unwrap_or(0);
+        match &*state {
+            State::Loading => LayerHealth {
+                enabled: true,
+                status: "loading",
+                detail: format!("loading {}", self.model),
+            },
+            State::Ready => LayerHealth {
+                enabled: true,
+                status: "ready",
+                detail: format!(
+                    "{}, threshold {}, {entries} entries",
+                    self.model, self.threshold
+                ),
+            },
+            State::Failed(why) => LayerHealth {
+                enabled: true,
+                status: "degraded",
+                detail: why.clone(),
+            },
+        }
+    }
+}
+
+/// The context key and last user turn of an exchange the semantic cache can serve: its last
+/// message is a user turn made of text only.
+pub fn eligible(exchange: &Exchange) -> Option<(CacheKey, String)> {
+    let last = exchange.messages.last()?;
+    if last.role != "user"
+        || last.parts.is_empty()
+        || !last
+            .parts
+            .iter()
+            .all(|p| matches!(p, crate::exchange::Part::Text { .. }))
+    {
+        return None;
+    }
+    let text = last.text();
+    if text.trim().is_empty() {
+        return None;
+    }
+    Some((crate::exchange::key::context_key(exchange), text))
+}

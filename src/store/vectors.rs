@@ -1,0 +1,340 @@
+//! The semantic index: unit vectors in one contiguous `f32` array, grouped by context key (the
+//! hash of everything but the last user turn), so a lookup only scores entries whose context is
+//! canonically identical. Capacity is bounded with least-recently-used eviction (a `BTreeMap` of
+//! use ticks: O(log n)) and entries expire after the TTL (a queue in insertion order: O(1)
+//! amortised). Freed slots are reused; nothing is shifted.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::exchange::Reply;
+use crate::exchange::key::CacheKey;
+
+/// One live entry.
+struct Live {
+    group: CacheKey,
+    /// Position in its group's slot list.
+    pos: usize,
+    last_used: u64,
+    expires: Instant,
+    generation: u64,
+    text: Arc<str>,
+    reply: Arc<Reply>,
+}
+
+/// A scored match, best first.
+#[derive(Clone)]
+pub struct Candidate {
+    pub slot: u32,
+    pub generation: u64,
+    /// Cosine similarity to the query.
+    pub score: f32,
+    /// The stored entry's last user turn.
+    pub text: Arc<str>,
+    pub reply: Arc<Reply>,
+}
+
+pub struct VectorIndex {
+    dims: usize,
+    capacity: usize,
+    ttl: Duration,
+    vectors: Vec<f32>,
+    slots: Vec<Option<Live>>,
+    free: Vec<u32>,
+    groups: HashMap<CacheKey, Vec<u32>>,
+    lru: BTreeMap<u64, u32>,
+    tick: u64,
+    expiry: VecDeque<(Instant, u32, u64)>,
+    next_generation: u64,
+    live: usize,
+}
+
+/// The dot product of two equal-length vectors, in eight independent lanes so the compiler
+/// vectorises it.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+impl VectorIndex {
+    pub fn new(dims: usize, capacity: usize, ttl: Duration) -> VectorIndex {
+        VectorIndex {
+            dims,
+            capacity: capacity.max(1),
+            ttl,
+            vectors: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            groups: HashMap::new(),
+            lru: BTreeMap::new(),
+            tick: 0,
+            expiry: VecDeque::new(),
+            next_generation: 0,
+            live: 0,
+        }
+    }
+
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// Live entries (expired ones count until they are swept).
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Adds an entry, evicting expired ones and then the least recently used when full.
+    /// A vector of the wrong length is refused (a model change must not corrupt the index).
+    pub fn insert(
+        &mut self,
+        group: CacheKey,
+        vector: &[f32],
+        text: Arc<str>,
+        reply: Arc<Reply>,
+        now: Instant,
+    ) -> Result<(), String> {
+        if vector.len() != self.dims {
+            return Err(format!(
+                "a {}-dimensional vector for a {}-dimensional index",
+                vector.len(),
+                self.dims
+            ));
+        }
+        self.sweep(now);
+        if self.live >= self.capacity
+            && let Some((_, slot)) = self.lru.pop_first()
+        {
+            self.remove(slot);
+        }
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                self.vectors.resize(self.vectors.len() + self.dims, 0.0);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let at = slot as usize * self.dims;
+        self.vectors[at..at + self.dims].copy_from_slice(vector);
+        let members = self.groups.entry(group).or_default();
+        members.push(slot);
+        self.tick += 1;
+        self.next_generation += 1;
+        let expires = now + self.ttl;
+        self.slots[slot as usize] = Some(Live {
+            group,
+            pos: members.len() - 1,
+            last_used: self.tick,
+            expires,
+            generation: self.next_generation,
+            text,
+            reply,
+        });
+        self.lru.insert(self.tick, slot);
+        self.expiry.push_back((expires, slot, self.next_generation));
+        self.live += 1;
+        Ok(())
+    }
+
+    /// Up to `k` unexpired entries of `group` scoring at least `min_score`, best first.
+    pub fn search(
+        &self,
+        group: &CacheKey,
+        query: &[f32],
+        min_score: f32,
+        k: usize,
+        now: Instant,
+    ) -> Vec<Candidate> {
+        let Some(members) = self.groups.get(group) else {
+            return Vec::new();
+        };
+        if query.len() != self.dims {
+            return Vec::new();
+        }
+        let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
+        for &slot in members {
+            let at = slot as usize * self.dims;
+            let score = dot(&self.vectors[at..at + self.dims], query);
+            if score < min_score || (best.len() == k && score <= best[k - 1].0) {
+                continue;
+            }
+            match &self.slots[slot as usize] {
+                Some(live) if live.expires > now => {}
+                _ => continue,
+            }
+            let at = best.partition_point(|(s, _)| *s >= score);
+            best.insert(at, (score, slot));
+            best.truncate(k);
+        }
+        best.into_iter()
+            .filter_map(|(score, slot)| {
+                let live = self.slots[slot as usize].as_ref()?;
+                Some(Candidate {
+                    slot,
+                    generation: live.generation,
+                    score,
+                    text: live.text.clone(),
+                    reply: live.reply.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Marks a served entry as just used (if it is still the same entry).
+    pub fn touch(&mut self, slot: u32, generation: u64) {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(Some(live)) = self.slots.get_mut(slot as usize)
+            && live.generation == generation
+        {
+            self.lru.remove(&live.last_used);
+            live.last_used = tick;
+            self.lru.insert(tick, slot);
+        }
+    }
+
+    /// Drops every entry whose TTL has passed.
+    pub fn sweep(&mut self, now: Instant) {
+        while let Some(&(expires, slot, generation)) = self.expiry.front() {
+            if expires > now {
+                break;
+            }
+            self.expiry.pop_front();
+            if matches!(&self.slots[slot as usize], Some(l) if l.generation == generation) {
+                self.remove(slot);
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: u32) {
+        let Some(live) = self.slots[slot as usize].take() else {
+            return;
+        };
+        self.lru.remove(&live.last_used);
+        if let Some(members) = self.groups.get_mut(&live.group) {
+            members.swap_remove(live.pos);
+            if let Some(&moved) = members.get(live.pos)
+                && let Some(m) = self.slots[moved as usize].as_mut()
+            {
+                m.pos = live.pos;
+            }
+            if members.is_empty() {
+                self.groups.remove(&live.group);
+            }
+        }
+        self.free.push(slot);
+        self.live -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Choice, FinishReason, Part, Usage};
+
+    fn reply(text: &str) -> Arc<Reply> {
+        Arc::new(Reply {
+            id: "r".into(),
+            model: "m".into(),
+            created: 0,
+            choices: vec![Choice {
+                index: 0,
+                parts: vec![Part::text(text)],
+                finish: Some(FinishReason::Stop),
+            }],
+            usage: Usage::default(),
+            system_fingerprint: None,
+        })
+    }
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = dot(v, v).sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    fn answer(c: &Candidate) -> String {
+        c.text.to_string()
+    }
+
+    const G: CacheKey = CacheKey([1; 32]);
+    const OTHER: CacheKey = CacheKey([2; 32]);
+
+    #[test]
+    fn dot_matches_a_plain_sum() {
+        let a: Vec<f32> = (0..389).map(|i| (i as f32).sin()).collect();
+        let b: Vec<f32> = (0..389).map(|i| (i as f32 * 0.7).cos()).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - plain).abs() < 1e-3);
+    }
+
+    #[test]
+    fn best_first_within_the_group_only() {
+        let now = Instant::now();
+        let mut ix = VectorIndex::new(3, 10, Duration::from_secs(60));
+        ix.insert(G, &unit(&[1.0, 0.0, 0.0]), "x".into(), reply("x"), now)
+            .unwrap();
+        ix.insert(G, &unit(&[1.0, 1.0, 0.0]), "xy".into(), reply("xy"), now)
+            .unwrap();
+        ix.insert(OTHER, &unit(&[1.0, 0.0, 0.0]), "o".into(), reply("o"), now)
+            .unwrap();
+        let q = unit(&[1.0, 0.1, 0.0]);
+        let found = ix.search(&G, &q, 0.5, 5, now);
+        assert_eq!(found.iter().map(answer).collect::<Vec<_>>(), ["x", "xy"]);
+        assert!(found[0].score > 0.99 && found[1].score < found[0].score);
+        assert!(ix.search(&G, &q, 0.999, 5, now).is_empty());
+        assert_eq!(ix.search(&G, &q, 0.5, 1, now).len(), 1);
+        assert!(ix.search(&CacheKey([9; 32]), &q, 0.0, 5, now).is_empty());
+        assert!(
+            ix.insert(G, &[1.0, 0.0], "bad".into(), reply("bad"), now)
+                .is_err(),
+            "a vector of another model's size is refused"
+        );
+    }
+
+    #[test]
+    fn ttl_expiry_and_lru_eviction_reuse_slots() {
+        let t0 = Instant::now();
+        let mut ix = VectorIndex::new(2, 2, Duration::from_secs(10));
+        ix.insert(G, &unit(&[1.0, 0.0]), "a".into(), reply("a"), t0)
+            .unwrap();
+        ix.insert(G, &unit(&[0.0, 1.0]), "b".into(), reply("b"), t0)
+            .unwrap();
+        // Use "a", so "b" is the least recently used when a third arrives.
+        let a = ix.search(&G, &unit(&[1.0, 0.0]), 0.9, 1, t0).remove(0);
+        ix.touch(a.slot, a.generation);
+        ix.insert(G, &unit(&[1.0, 1.0]), "c".into(), reply("c"), t0)
+            .unwrap();
+        assert_eq!(ix.len(), 2);
+        assert!(
+            ix.search(&G, &unit(&[0.0, 1.0]), 0.99, 1, t0).is_empty(),
+            "b evicted"
+        );
+        assert_eq!(ix.search(&G, &unit(&[1.0, 0.0]), 0.99, 1, t0).len(), 1);
+        assert_eq!(ix.slots.len(), 2, "the freed slot was reused");
+
+        let later = t0 + Duration::from_secs(11);
+        assert!(
+            ix.search(&G, &unit(&[1.0, 0.0]), 0.0, 5, later).is_empty(),
+            "expired"
+        );
+        ix.sweep(later);
+        assert!(ix.is_empty() && ix.groups.is_empty() && ix.lru.is_empty());
+    }
+}

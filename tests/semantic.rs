@@ -1,0 +1,310 @@
+//! The semantic cache (L1b) with the real MiniLM embedder (fetched by scripts/fetch-models.sh
+//! into the Hugging Face cache) in the real daemon against a mock upstream: paraphrases hit,
+//! near-misses of every kind go upstream, contexts and tenants are kept apart, entries expire and
+//! are evicted, and a missing model leaves the daemon serving without L1b.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use isartor::config::{CacheMode, Config, Secret};
+use serde_json::{Value, json};
+
+async fn semantic(
+    mock: &Mock,
+    tweak: impl FnOnce(&mut Config),
+) -> (isartor::daemon::Daemon, String) {
+    let (d, base) = daemon(mock, |c| {
+        c.cache_mode = CacheMode::Both;
+        tweak(c);
+    })
+    .await;
+    let l1b = semantic_ready(&base).await;
+    assert_eq!(l1b["status"], "ready", "{l1b}");
+    (d, base)
+}
+
+fn answer(body: &Bytes) -> String {
+    as_json(body)["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn similarity(h: &http::HeaderMap) -> f32 {
+    h["x-isartor-similarity"].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paraphrase_is_served_the_stored_answer() {
+    let mock = Mock::start().await;
+    let (d, base) = semantic(&mock, |_| {}).await;
+    let mut events = d.bus().subscribe();
+    let (_, h, first) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("What is the capital of France?"),
+    )
+    .await;
+    assert_eq!(layer(&h), "l3");
+    let (status, h, body) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("Tell me France's capital city"),
+    )
+    .await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l1b"));
+    assert_eq!(h["x-isartor-deflected"], "true");
+    let score = similarity(&h);
+    assert!((0.85..1.0).contains(&score), "{score}");
+    assert_eq!(answer(&body), answer(&first));
+    assert_eq!(answer(&body), "echo #1: What is the capital of France?");
+    assert_eq!(mock.count(), 1);
+    // The hit was promoted into the exact cache: the same words again are an L1a hit.
+    let (_, h, body) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("Tell me France's capital city"),
+    )
+    .await;
+    assert_eq!(layer(&h), "l1a");
+    assert_eq!(answer(&body), "echo #1: What is the capital of France?");
+
+    // The event records the layer and the score; the tokens of the reused answer were saved.
+    let _ = events.recv().await.unwrap();
+    let hit = events.recv().await.unwrap();
+    let _ = events.recv().await.unwrap();
+    assert_eq!(hit.layer, Some(isartor::telemetry::Layer::L1b));
+    let l1b = hit
+        .layers
+        .iter()
+        .find(|t| t.layer == isartor::telemetry::Layer::L1b)
+        .unwrap();
+    assert!((l1b.score.unwrap() - score).abs() < 1e-4, "{l1b:?}");
+    assert_eq!(hit.tokens_saved, 18);
+
+    // Streamed, the same hit comes as SSE.
+    let mut req = chat("Tell me France's capital city, please");
+    req["stream"] = json!(true);
+    let (_, h, body) = post(&base, "/v1/chat/completions", &req).await;
+    assert_eq!(layer(&h), "l1b");
+    let (text, done) = sse_text(&body);
+    assert_eq!(
+        (text.as_str(), done),
+        ("echo #1: What is the capital of France?", true)
+    );
+
+    // An unrelated question goes upstream.
+    let (_, h, _) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("How do I reverse a list in Python?"),
+    )
+    .await;
+    assert_eq!(layer(&h), "l3");
+    let (_, health) = get_json(&base, "/health", None).await;
+    assert_eq!(health["layers"]["l1b"]["status"], "ready");
+    assert!(
+        health["layers"]["l1b"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 entries"),
+        "{health}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_misses_of_every_kind_go_upstream() {
+    let mock = Mock::start().await;
+    let (_d, base) = semantic(&mock, |_| {}).await;
+    let traps = [
+        (
+            "negation",
+            "How do I make curl follow redirects?",
+            "How do I make curl not follow redirects?",
+        ),
+        (
+            "number",
+            "Set Postgres max_connections to 500",
+            "Set Postgres max_connections to 200",
+        ),
+        (
+            "date unit",
+            "git log: show commits from the last 2 weeks",
+            "git log: show commits from the last 2 days",
+        ),
+        (
+            "technology",
+            "Build a React app for production with Vite",
+            "Build a React app for production with webpack",
+        ),
+        (
+            "identifier",
+            "Add a --verbose flag to my argparse script",
+            "Add a --dry-run flag to my argparse script",
+        ),
+        (
+            "code",
+            "git: what does `HEAD^2` refer to?",
+            "git: what does `HEAD~2` refer to?",
+        ),
+        (
+            "direction",
+            "sort a list of numbers in ascending order in Python",
+            "sort a list of numbers in descending order in Python",
+        ),
+        (
+            "reversed",
+            "vim: convert tabs to spaces",
+            "vim: convert spaces to tabs",
+        ),
+        (
+            "scope",
+            "Write an Alembic migration that adds a `last_login` column to users",
+            "Write an Alembic migration that adds a `last_login` column to users and backfills it from the sessions table",
+        ),
+    ];
+    for (kind, stored, new) in traps {
+        let (_, h, _) = post(&base, "/v1/chat/completions", &chat(stored)).await;
+        assert_eq!(layer(&h), "l3", "{kind}: {stored}");
+        let before = mock.count();
+        let (_, h, body) = post(&base, "/v1/chat/completions", &chat(new)).await;
+        assert_eq!(
+            layer(&h),
+            "l3",
+            "{kind}: {new:?} was served {stored:?}'s answer"
+        );
+        assert_eq!(mock.count(), before + 1);
+        assert!(answer(&body).ends_with(new));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_system_prompt_model_format_or_tenant_is_another_context() {
+    let mock = Mock::start().await;
+    let (_d, base) = semantic(&mock, |c| c.external_llm_api_key = Secret::default()).await;
+    let ask = |system: &str, model: &str, prompt: &str| {
+        json!({"model": model, "messages": [
+            {"role": "system", "content": system}, {"role": "user", "content": prompt}]})
+    };
+    let key_a = [("authorization", "Bearer sk-tenant-a")];
+    let key_b = [("authorization", "Bearer sk-tenant-b")];
+    let send = |body: Value, key: [(&'static str, &'static str); 1]| {
+        let base = base.clone();
+        async move {
+            let (_, h, _) = post_raw(
+                &base,
+                "/v1/chat/completions",
+                Bytes::from(body.to_string()),
+                &key,
+            )
+            .await;
+            layer(&h).to_string()
+        }
+    };
+    let stored = ask(
+        "You are terse.",
+        "gpt-4o-mini",
+        "What is the capital of France?",
+    );
+    let paraphrase = |system, model| ask(system, model, "Tell me France's capital city");
+    assert_eq!(send(stored, key_a).await, "l3");
+    assert_eq!(
+        send(paraphrase("You are terse.", "gpt-4o-mini"), key_a).await,
+        "l1b"
+    );
+    assert_eq!(
+        send(paraphrase("You are verbose.", "gpt-4o-mini"), key_a).await,
+        "l3"
+    );
+    assert_eq!(
+        send(paraphrase("You are terse.", "gpt-4o"), key_a).await,
+        "l3"
+    );
+    assert_eq!(
+        send(paraphrase("You are terse.", "gpt-4o-mini"), key_b).await,
+        "l3"
+    );
+    // The same question in the Anthropic format is another namespace.
+    let (_, h, _) = post_raw(
+        &base,
+        "/v1/messages",
+        Bytes::from(
+            json!({"model": "gpt-4o-mini", "max_tokens": 64, "system": "You are terse.",
+                "messages": [{"role": "user", "content": "Tell me France's capital city"}]})
+            .to_string(),
+        ),
+        &key_a,
+    )
+    .await;
+    assert_eq!(layer(&h), "l3");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_expire_and_the_least_recently_used_is_evicted() {
+    let mock = Mock::start().await;
+    // Semantic only, so the exact cache cannot answer the repeats.
+    let (_d, base) = semantic(&mock, |c| {
+        c.cache_mode = CacheMode::Semantic;
+        c.cache_ttl_secs = 2;
+        c.cache_max_capacity = 2;
+    })
+    .await;
+    let ask = |prompt: &'static str| {
+        let base = base.clone();
+        async move { layer(&post(&base, "/v1/chat/completions", &chat(prompt)).await.1).to_string() }
+    };
+    assert_eq!(ask("What is the capital of France?").await, "l3");
+    assert_eq!(ask("How do I reverse a list in Python?").await, "l3");
+    // Use France, so the list entry is the least recently used when a third one arrives.
+    assert_eq!(ask("What is the capital of France?").await, "l1b");
+    assert_eq!(ask("Explain the event loop in Node.js").await, "l3");
+    assert_eq!(
+        ask("How do I reverse a list in Python?").await,
+        "l3",
+        "evicted"
+    );
+    assert_eq!(ask("Explain the event loop in Node.js").await, "l1b");
+
+    let expired = Instant::now() + Duration::from_millis(2100);
+    while Instant::now() < expired {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        ask("Explain the event loop in Node.js").await,
+        "l3",
+        "expired"
+    );
+    let (_, health) = get_json(&base, "/health", None).await;
+    assert_eq!(health["layers"]["l1a"]["status"], "disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_model_leaves_the_daemon_serving_without_l1b() {
+    let mock = Mock::start().await;
+    // A directory without the model's files, and one whose weights are not a model.
+    let empty = tempfile::tempdir().unwrap();
+    let corrupt = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::write(corrupt.path().join(f), b"{not a model").unwrap();
+    }
+    for (dir, needle) in [
+        (&empty, "config.json is missing"),
+        (&corrupt, "not a BERT config"),
+    ] {
+        let (_d, base) = daemon(&mock, |c| {
+            c.cache_mode = CacheMode::Both;
+            c.embedding_model = dir.path().to_str().unwrap().to_string();
+        })
+        .await;
+        let l1b = semantic_ready(&base).await;
+        assert_eq!(l1b["status"], "degraded", "{l1b}");
+        assert!(l1b["detail"].as_str().unwrap().contains(needle), "{l1b}");
+        for expected in ["l3", "l1a"] {
+            let (status, h, _) = post(&base, "/v1/chat/completions", &chat("still works")).await;
+            assert_eq!((status.as_u16(), layer(&h)), (200, expected));
+        }
+    }
+}
