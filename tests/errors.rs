@@ -347,7 +347,9 @@ async fn health_and_models_describe_the_daemon() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(health["layers"]["l1a"]["status"], "ready");
-    assert_eq!(health["layers"]["l1b"]["status"], "not_built");
+    // The test config turns the semantic cache off (cache_mode = exact).
+    assert_eq!(health["layers"]["l1b"]["status"], "disabled");
+    assert_eq!(health["layers"]["l2"]["status"], "not_built");
     assert_eq!(health["layers"]["l3"]["status"], "ready");
     assert!(health["uptime_secs"].is_u64());
     let (_, models) = get_json(&base, "/v1/models", None).await;
