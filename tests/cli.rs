@@ -37,6 +37,12 @@ impl Home {
             .env("ISARTOR__HOST_PORT", "127.0.0.1:0")
             .env("ISARTOR__EXTERNAL_LLM_URL", &self.upstream)
             .env("ISARTOR__EXTERNAL_LLM_API_KEY", "sk-upstream")
+            // The model cache of the machine (filled by scripts/fetch-models.sh), so the daemon
+            // never tries the Hub from a test.
+            .env(
+                "ISARTOR_HF_CACHE_DIR",
+                isartor::inference::models::hub_cache_dir(),
+            )
             .stdin(Stdio::null())
             .kill_on_drop(true);
         c

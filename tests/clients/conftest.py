@@ -17,6 +17,20 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
 
+def hub_cache_dir():
+    """The Hugging Face cache scripts/fetch-models.sh fills (the daemons get a HOME of their own,
+    so they are told where it is and never try the Hub)."""
+    env = os.environ
+    if env.get("ISARTOR_HF_CACHE_DIR"):
+        return env["ISARTOR_HF_CACHE_DIR"]
+    if env.get("HF_HUB_CACHE"):
+        return env["HF_HUB_CACHE"]
+    if env.get("HF_HOME"):
+        return str(Path(env["HF_HOME"]) / "hub")
+    cache = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(cache) / "huggingface" / "hub")
+
+
 def isartor_bin():
     explicit = os.environ.get("ISARTOR_BIN")
     if explicit:
@@ -52,6 +66,7 @@ class Daemon:
             "ISARTOR__HOST_PORT": "127.0.0.1:0",
             "ISARTOR__EXTERNAL_LLM_URL": f"http://127.0.0.1:{cloud.port}/v1",
             "ISARTOR__EXTERNAL_LLM_API_KEY": "sk-stand-in",
+            "ISARTOR_HF_CACHE_DIR": hub_cache_dir(),
         }
         self.env.update(extra_env or {})
         self.log = open(Path(self.home) / "daemon.log", "w")
@@ -67,6 +82,19 @@ class Daemon:
                 self.base = f"http://{info['addr']}"
                 break
             assert time.monotonic() < deadline, "daemon did not become healthy"
+            time.sleep(0.05)
+        # The embedder loads in the background: wait until the semantic cache is ready.
+        deadline = time.monotonic() + 120
+        key = self.env.get("ISARTOR__GATEWAY_API_KEY")
+        health = urllib.request.Request(self.base + "/health",
+                                        headers={"x-api-key": key} if key else {})
+        while True:
+            with urllib.request.urlopen(health) as r:
+                l1b = json.load(r)["layers"]["l1b"]
+            if l1b["status"] != "loading":
+                assert l1b["status"] == "ready", l1b
+                break
+            assert time.monotonic() < deadline, "the semantic cache did not load"
             time.sleep(0.05)
 
     def stop(self):

@@ -1,6 +1,6 @@
 """The official OpenAI Python SDK against the real daemon, streaming and not: answers arrive,
-repeats are served by the exact cache (L1a) in whichever shape the caller asks for, and errors
-come back as the SDK's own exception types."""
+repeats are served by the exact cache (L1a) in whichever shape the caller asks for, a paraphrase
+by the semantic cache (L1b), and errors come back as the SDK's own exception types."""
 
 import openai
 import pytest
@@ -38,6 +38,23 @@ def test_plain_completion_then_cache_hit(daemon, cloud):
     assert again.choices[0].message.content == first.choices[0].message.content
     assert again.id == first.id
     assert cloud.count() == before + 1
+
+
+def test_paraphrase_served_by_the_semantic_cache(daemon, cloud):
+    before = cloud.count()
+    layer, first = ask(daemon, "How do I list all git branches, including remote ones?")
+    assert layer == "l3"
+    raw = client(daemon).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "git: how can I see every branch, remote ones included?"}])
+    assert raw.headers.get("x-isartor-layer") == "l1b"
+    assert 0.85 <= float(raw.headers["x-isartor-similarity"]) < 1.0
+    assert raw.parse().choices[0].message.content == first.choices[0].message.content
+    # A near-miss (tags, not branches) goes to the provider.
+    layer, other = ask(daemon, "How do I list all git tags, including remote ones?")
+    assert layer == "l3"
+    assert other.choices[0].message.content.endswith("git tags, including remote ones?")
+    assert cloud.count() == before + 2
 
 
 def test_streamed_completion_then_hits_in_both_shapes(daemon, cloud):

@@ -37,6 +37,8 @@ pub enum Reject {
     Identifier,
     Direction,
     Scope,
+    /// The prompts are the same words but one, and that one is not a typo of the other.
+    Word,
 }
 
 impl Reject {
@@ -49,6 +51,7 @@ impl Reject {
             Reject::Identifier => "identifier",
             Reject::Direction => "direction",
             Reject::Scope => "scope",
+            Reject::Word => "word",
         }
     }
 }
@@ -91,7 +94,48 @@ pub fn verify(stored: &str, new: &str) -> Result<(), Reject> {
     if a.scope != b.scope || wider(&a, &b) || wider(&b, &a) {
         return Err(Reject::Scope);
     }
+    if substituted(&a.sequence, &b.sequence) {
+        return Err(Reject::Word);
+    }
     Ok(())
+}
+
+/// Whether two word sequences are the same but for one word that is not a misspelling of the
+/// other ("list all git remotes" / "list all git branches", "option b" / "option c"): such
+/// minimal pairs are how near-misses are made, and the one word is what the question is about.
+fn substituted(a: &[String], b: &[String]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut differing = a.iter().zip(b).filter(|(x, y)| x != y);
+    match (differing.next(), differing.next()) {
+        (Some((x, y)), None) => !typo(x, y),
+        _ => false,
+    }
+}
+
+/// Whether two words are one misspelt as the other: both at least four letters and at most two
+/// edits apart, or the same stem.
+fn typo(x: &str, y: &str) -> bool {
+    if stem(x) == stem(y) {
+        return true;
+    }
+    let (x, y): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
+    if x.len().min(y.len()) < 4 {
+        return false;
+    }
+    // Levenshtein distance, one row at a time.
+    let mut row: Vec<usize> = (0..=y.len()).collect();
+    for (i, cx) in x.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cy) in y.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(cx != cy)).min(row[j] + 1).min(here + 1);
+            prev = here;
+        }
+    }
+    row[y.len()] <= 2
 }
 
 /// Whether the prompts take different sides of an opposite pair both mention.
@@ -160,6 +204,8 @@ struct Features {
     scope: BTreeSet<&'static str>,
     /// Clause joiners: `and`, `, with`, `as well as`, `plus`, `then`, `vs`.
     clauses: usize,
+    /// The words that are not stop words, lowercased, in order.
+    sequence: Vec<String>,
 }
 
 impl Features {
@@ -206,6 +252,9 @@ impl Features {
                 continue;
             }
             let lower = token.to_lowercase();
+            if !stop_word(&lower) {
+                f.sequence.push(lower.clone());
+            }
             if after_number && let Some(u) = unit(&lower) {
                 f.units.insert(u);
             }

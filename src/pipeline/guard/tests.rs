@@ -92,3 +92,23 @@ fn each_trap_kind_is_refused() {
         assert_eq!(verify(a, b), Err(why), "{a} / {b}");
     }
 }
+
+#[test]
+fn one_word_swapped_is_refused_but_a_typo_is_not() {
+    assert_eq!(verify("prom b", "prom c"), Err(Reject::Word));
+    assert_eq!(
+        verify("list all git remotes", "list all git branches"),
+        Err(Reject::Word)
+    );
+    assert_eq!(
+        verify(
+            "why is my usestate update not reflected immediatly",
+            "why is my usestate update not reflected immediately"
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        verify("how do I sort lists", "how do I sort a list"),
+        Ok(())
+    );
+}
