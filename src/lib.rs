@@ -29,11 +29,12 @@
 //!   [`upstream`] provider chain. A provider that speaks the client's protocol gets the client's
 //!   own bytes and its answer streams back through a tee that stores the complete reply (in every
 //!   cache that missed) before the client's body ends; any other gets a translated request and
-//!   its whole reply is rendered in the client's format. L2 plugs in before L3.
+//!   its whole reply is rendered in the client's format. Between the caches and the cloud, L2
+//!   ([`pipeline::triage`]) lets a local model classify the request and answer the easy ones.
 //! * [`store`] is cache storage: the small [`store::ReplyStore`] trait (moka in memory) for exact
 //!   entries, [`store::vectors`] for the semantic index.
-//! * [`inference`] runs local models with candle: the sentence embedder and the lookup of model
-//!   files in the Hugging Face cache.
+//! * [`inference`] runs local models: the sentence embedder (candle), the lookup of model files
+//!   in the Hugging Face cache, and the client of a local model server for L2.
 //! * [`upstream`] holds the L3 side: [`upstream::client`] calls one provider (OpenAI-compatible
 //!   family, Anthropic), [`upstream::chain`] tries the primary then `[[fallback_providers]]`
 //!   with retries inside one time budget.

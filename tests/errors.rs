@@ -349,7 +349,7 @@ async fn health_and_models_describe_the_daemon() {
     assert_eq!(health["layers"]["l1a"]["status"], "ready");
     // The test config turns the semantic cache off (cache_mode = exact).
     assert_eq!(health["layers"]["l1b"]["status"], "disabled");
-    assert_eq!(health["layers"]["l2"]["status"], "not_built");
+    assert_eq!(health["layers"]["l2"]["status"], "disabled");
     assert_eq!(health["layers"]["l3"]["status"], "ready");
     assert!(health["uptime_secs"].is_u64());
     let (_, models) = get_json(&base, "/v1/models", None).await;

@@ -52,6 +52,64 @@ pub enum CacheBackend {
     Redis,
 }
 
+/// Where the local model (L2) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InferenceEngine {
+    /// A GGUF model in-process (candle).
+    Embedded,
+    /// An OpenAI-compatible server (llama.cpp's `llama-server`, Ollama, LM Studio…).
+    Sidecar,
+}
+
+/// Which server classifies and answers for L2: the `inference_engine`, or a vLLM server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouterBackend {
+    Engine,
+    Vllm,
+}
+
+/// How L2 sorts requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassifierMode {
+    /// TEMPLATE and SNIPPET are answered locally, COMPLEX goes to L3.
+    Tiered,
+    /// SIMPLE is answered locally, COMPLEX goes to L3.
+    Binary,
+}
+
+/// `[layer2]`: the local model layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Layer2Config {
+    pub sidecar_url: String,
+    pub model_name: String,
+    pub timeout_seconds: u64,
+    pub classifier_mode: ClassifierMode,
+    pub max_answer_tokens: u64,
+}
+
+impl Default for Layer2Config {
+    fn default() -> Layer2Config {
+        Layer2Config {
+            sidecar_url: "http://127.0.0.1:8082/v1/chat/completions".into(),
+            model_name: "local".into(),
+            timeout_seconds: 30,
+            classifier_mode: ClassifierMode::Tiered,
+            max_answer_tokens: 2048,
+        }
+    }
+}
+
+/// `[embedded]`: the in-process GGUF model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedConfig {
+    pub model_path: String,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,6 +158,13 @@ pub struct Config {
     pub log_format: LogFormat,
     pub max_body_bytes: u64,
     pub cost_per_1k_tokens: f64,
+    pub enable_slm_router: bool,
+    pub inference_engine: InferenceEngine,
+    pub router_backend: RouterBackend,
+    pub vllm_url: String,
+    pub vllm_model: String,
+    pub layer2: Layer2Config,
+    pub embedded: EmbeddedConfig,
 }
 
 impl Default for Config {
@@ -132,6 +197,13 @@ impl Default for Config {
             log_format: LogFormat::Auto,
             max_body_bytes: 32 * 1024 * 1024,
             cost_per_1k_tokens: 0.01,
+            enable_slm_router: false,
+            inference_engine: InferenceEngine::Embedded,
+            router_backend: RouterBackend::Engine,
+            vllm_url: "http://127.0.0.1:8000/v1/chat/completions".into(),
+            vllm_model: String::new(),
+            layer2: Layer2Config::default(),
+            embedded: EmbeddedConfig::default(),
         }
     }
 }
@@ -227,6 +299,8 @@ impl Config {
             ("l3_timeout_secs", self.l3_timeout_secs),
             ("l3_budget_secs", self.l3_budget_secs),
             ("max_body_bytes", self.max_body_bytes),
+            ("layer2.timeout_seconds", self.layer2.timeout_seconds),
+            ("layer2.max_answer_tokens", self.layer2.max_answer_tokens),
         ] {
             if value == 0 {
                 return Err(err(format!("{key} = 0: must be at least 1")));
@@ -239,6 +313,26 @@ impl Config {
                 "redis_url = {:?}: cache_backend = \"redis\" needs a redis:// or rediss:// URL",
                 self.redis_url
             )));
+        }
+        for (key, url) in [
+            ("layer2.sidecar_url", &self.layer2.sidecar_url),
+            ("vllm_url", &self.vllm_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(err(format!(
+                    "{key} = {url:?}: must be the http:// or https:// URL of an OpenAI-compatible \
+                     chat completions endpoint"
+                )));
+            }
+        }
+        if self.enable_slm_router
+            && self.router_backend == RouterBackend::Vllm
+            && self.vllm_model.is_empty()
+        {
+            return Err(err(
+                "vllm_model is empty: router_backend = \"vllm\" needs the model name the vLLM \
+                 server serves",
+            ));
         }
         let otel = self.otel_exporter_endpoint.as_str();
         if !(otel.is_empty() || otel.starts_with("http://") || otel.starts_with("https://")) {

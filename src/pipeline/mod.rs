@@ -7,6 +7,7 @@ pub mod exact;
 pub mod guard;
 pub mod semantic;
 mod tee;
+pub mod triage;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,6 +25,7 @@ use crate::exchange::{Exchange, Message, Reply, estimate_tokens};
 use crate::store::ReplyStore;
 use crate::telemetry::{Bus, Layer, LayerOutcome, Tracker};
 use semantic::Lookup;
+use triage::Decision;
 
 /// A body streamed to the client as it arrives.
 pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
@@ -130,6 +132,7 @@ pub struct Health {
 pub struct Pipeline {
     exact: Option<exact::ExactLayer>,
     semantic: Option<Arc<semantic::SemanticLayer>>,
+    triage: Option<triage::Triage>,
     cloud: cloud::Cloud,
     bus: Bus,
     cache_mode: CacheMode,
@@ -144,6 +147,7 @@ impl Pipeline {
         Ok(Pipeline {
             exact,
             semantic,
+            triage: triage::Triage::new(config),
             cloud: cloud::Cloud::new(config)?,
             bus,
             cache_mode: config.cache_mode,
@@ -233,7 +237,36 @@ impl Pipeline {
                 Lookup::Skipped => {}
             }
         }
-        // L2 (local model) slots in here.
+        if let Some(triage) = &self.triage
+            && triage::Triage::eligible(&exchange)
+        {
+            tracker.enter(Layer::L2);
+            let started = Instant::now();
+            match triage.run(&exchange).await {
+                Decision::Answer { label, reply } => {
+                    tracker.layer(Layer::L2, started.elapsed(), LayerOutcome::Answered);
+                    tracker.router_decision(label.as_str());
+                    tracker.usage(Layer::L2, reply.usage);
+                    remember.store(reply.clone()).await;
+                    return Outcome::Reply {
+                        layer: Layer::L2,
+                        reply,
+                        provider: None,
+                        similarity: None,
+                        tracker,
+                    };
+                }
+                Decision::Escalate { decision } => {
+                    tracker.layer(Layer::L2, started.elapsed(), LayerOutcome::Miss);
+                    tracker.router_decision(&decision);
+                }
+                Decision::Degraded { error } => {
+                    tracing::debug!("l2 skipped: {error}");
+                    tracker.layer(Layer::L2, started.elapsed(), LayerOutcome::Degraded);
+                    tracker.router_decision("COMPLEX (local model unavailable)");
+                }
+            }
+        }
         self.cloud.forward(exchange, remember, tracker).await
     }
 
@@ -251,11 +284,6 @@ impl Pipeline {
     }
 
     pub fn health(&self) -> Health {
-        let not_built = |what: &str| LayerHealth {
-            enabled: false,
-            status: "not_built",
-            detail: format!("{what} is not part of this build yet"),
-        };
         let l1a = match &self.exact {
             Some(exact) => LayerHealth {
                 enabled: true,
@@ -278,7 +306,14 @@ impl Pipeline {
                     detail: format!("cache_mode = {:?}", self.cache_mode).to_lowercase(),
                 },
             },
-            l2: not_built("the local model"),
+            l2: match &self.triage {
+                Some(t) => t.health(),
+                None => LayerHealth {
+                    enabled: false,
+                    status: "disabled",
+                    detail: "enable_slm_router = false".into(),
+                },
+            },
             l3: self.cloud.health(),
         }
     }

@@ -147,6 +147,9 @@ pub struct RequestEvent {
     /// The caller's W3C `traceparent`, so an exported trace joins the caller's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_parent: Option<String>,
+    /// What L2 decided (`TEMPLATE`, `SNIPPET`, `SIMPLE`, `COMPLEX`, …), when it looked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_decision: Option<String>,
 }
 
 /// The broadcast bus of request events. Slow subscribers lag and lose events; senders never wait.
@@ -223,6 +226,7 @@ impl Bus {
                 provider: None,
                 preview: String::new(),
                 trace_parent: None,
+                router_decision: None,
             }),
         }
     }
@@ -269,6 +273,11 @@ impl Tracker {
     /// Records the caller's W3C `traceparent` header.
     pub fn trace_parent(&mut self, value: &str) {
         self.event().trace_parent = Some(value.to_string());
+    }
+
+    /// Records what L2 decided.
+    pub fn router_decision(&mut self, decision: &str) {
+        self.event().router_decision = Some(decision.to_string());
     }
 
     /// Records the cloud provider that answered.

@@ -213,6 +213,7 @@ mod tests {
             provider: None,
             preview: String::new(),
             trace_parent: None,
+            router_decision: None,
         }
     }
 

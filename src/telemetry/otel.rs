@@ -246,6 +246,11 @@ impl Exporters {
             if let Some(score) = t.score {
                 attributes.push(KeyValue::new("cosine_similarity", f64::from(score)));
             }
+            if t.layer == Layer::L2
+                && let Some(decision) = &e.router_decision
+            {
+                attributes.push(KeyValue::new("router.decision", decision.clone()));
+            }
             let mut child = self
                 .tracer
                 .span_builder(layer_span(t.layer))

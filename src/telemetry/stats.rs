@@ -266,6 +266,7 @@ mod tests {
             provider: None,
             preview: "hello".into(),
             trace_parent: None,
+            router_decision: None,
         }
     }
 

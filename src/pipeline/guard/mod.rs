@@ -16,7 +16,9 @@
 //!   the order of shared words across `to`/`into`/`from`/`reach`/`but` (JSON → YAML vs
 //!   YAML → JSON, "from the host into the container" vs "from the container to the host");
 //! - **scope**: words that widen a request (`all`, `recursively`, `also`, …), and one prompt that
-//!   is the other plus two or more content words ("… and backfills it from the sessions table").
+//!   is the other plus an `and …` clause ("… and backfills it from the sessions table");
+//! - **minimal pairs**: the same words but one, when that one is not a misspelling of the other
+//!   ("list all git remotes" / "list all git branches").
 //!
 //! Every rule is string work on two short texts (microseconds). The rules were chosen and are
 //! measured on labelled pairs with `isartor eval semantic` (docs/semantic-cache.md).

@@ -1,0 +1,362 @@
+//! L2: the local model. A request the caches missed is classified by the local model from its
+//! system prompt and last user turn (`tiered`: TEMPLATE / SNIPPET / COMPLEX; `binary`: SIMPLE /
+//! COMPLEX). The easy ones are answered locally; COMPLEX, anything the model cannot label, and
+//! every tool-bearing request go to L3. A local answer must pass a quality guard (long enough,
+//! not hedging) or the request escalates too. When the engine is missing, failing or slow, the
+//! request is treated as COMPLEX and a warning is logged at most once a minute: L2 never turns
+//! into an error for the client.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::{ClassifierMode, Config, InferenceEngine, RouterBackend};
+use crate::exchange::{Choice, Exchange, FinishReason, Part, Reply, Usage, new_id, unix_now};
+use crate::inference::sidecar::Sidecar;
+use crate::telemetry::logs::Throttle;
+
+use super::LayerHealth;
+
+/// The classifier's labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    Template,
+    Snippet,
+    Simple,
+    Complex,
+}
+
+impl Label {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Template => "TEMPLATE",
+            Label::Snippet => "SNIPPET",
+            Label::Simple => "SIMPLE",
+            Label::Complex => "COMPLEX",
+        }
+    }
+
+    fn answered_locally(self) -> bool {
+        self != Label::Complex
+    }
+}
+
+/// What L2 decided for a request.
+pub enum Decision {
+    /// Answered locally.
+    Answer { label: Label, reply: Arc<Reply> },
+    /// Sent on to L3: COMPLEX, an unreadable label, or an answer the guard refused.
+    Escalate { decision: String },
+    /// The engine failed; the request goes on as if COMPLEX.
+    Degraded { error: String },
+}
+
+/// Most characters of the request text shown to the classifier (about 512 tokens in all).
+const CLASSIFY_CHARS: usize = 1500;
+/// Openings of answers that hedge instead of answering.
+const UNCERTAIN: [&str; 12] = [
+    "i don't know",
+    "i do not know",
+    "i'm not sure",
+    "i am not sure",
+    "as an ai",
+    "i cannot",
+    "i can't",
+    "i'm unable",
+    "i am unable",
+    "i'm sorry",
+    "i am sorry",
+    "unfortunately",
+];
+
+enum Engine {
+    Http(Sidecar),
+    /// Chosen in the config but not part of this build.
+    Missing(&'static str),
+}
+
+pub struct Triage {
+    engine: Engine,
+    mode: ClassifierMode,
+    max_answer_tokens: u64,
+    failures: Throttle,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Triage {
+    /// The layer, when `enable_slm_router` is on.
+    pub fn new(config: &Config) -> Option<Triage> {
+        if !config.enable_slm_router {
+            return None;
+        }
+        let timeout = Duration::from_secs(config.layer2.timeout_seconds);
+        let engine = match (config.router_backend, config.inference_engine) {
+            (RouterBackend::Vllm, _) => Sidecar::new(&config.vllm_url, &config.vllm_model, timeout),
+            (RouterBackend::Engine, InferenceEngine::Sidecar) => Sidecar::new(
+                &config.layer2.sidecar_url,
+                &config.layer2.model_name,
+                timeout,
+            ),
+            (RouterBackend::Engine, InferenceEngine::Embedded) => {
+                return Some(Triage::with(
+                    Engine::Missing(
+                        "inference_engine = \"embedded\" is not part of this build yet; use \
+                         inference_engine = \"sidecar\" with a llama.cpp server",
+                    ),
+                    config,
+                ));
+            }
+        };
+        let engine = match engine {
+            Ok(s) => Engine::Http(s),
+            Err(_) => Engine::Missing("cannot build an HTTP client for the local model"),
+        };
+        Some(Triage::with(engine, config))
+    }
+
+    fn with(engine: Engine, config: &Config) -> Triage {
+        if let Engine::Missing(why) = &engine {
+            tracing::warn!("l2: the local model is off: {why}");
+        }
+        Triage {
+            engine,
+            mode: config.layer2.classifier_mode,
+            max_answer_tokens: config.layer2.max_answer_tokens,
+            failures: Throttle::new(Duration::from_secs(60)),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// Whether L2 may answer this request: no tools offered, no tool calls or results in the
+    /// conversation, and a last user turn of text. Agent turns expect tool calls; a local model
+    /// must not answer them.
+    pub fn eligible(exchange: &Exchange) -> bool {
+        let text_only =
+            |m: &crate::exchange::Message| m.parts.iter().all(|p| matches!(p, Part::Text { .. }));
+        exchange.tools.is_none()
+            && exchange.messages.iter().all(text_only)
+            && exchange
+                .messages
+                .last()
+                .is_some_and(|m| m.role == "user" && !m.parts.is_empty())
+    }
+
+    /// Classifies `exchange` and answers it when it is easy.
+    pub async fn run(&self, exchange: &Exchange) -> Decision {
+        let sidecar = match &self.engine {
+            Engine::Http(s) => s,
+            Engine::Missing(why) => {
+                return Decision::Degraded {
+                    error: why.to_string(),
+                };
+            }
+        };
+        let system = exchange.system.join("\n");
+        let request = exchange.last_user_text().unwrap_or_default();
+        let prompt = classify_prompt(self.mode);
+        let shown = format!(
+            "System prompt of the request:\n{}\n\nRequest:\n{}",
+            truncate(&system, CLASSIFY_CHARS / 3),
+            truncate(&request, CLASSIFY_CHARS)
+        );
+        let label = match sidecar
+            .complete(&[("system", &prompt), ("user", &shown)], 8)
+            .await
+        {
+            Ok(c) => parse_label(&c.text, self.mode),
+            Err(e) => return self.failed(e),
+        };
+        let Some(label) = label.filter(|l| l.answered_locally()) else {
+            self.recovered();
+            return Decision::Escalate {
+                decision: label.map_or("UNPARSED", Label::as_str).to_string(),
+            };
+        };
+        let mut messages: Vec<(&str, String)> = Vec::new();
+        if !system.is_empty() {
+            messages.push(("system", system));
+        }
+        for m in &exchange.messages {
+            let role = if m.role == "assistant" {
+                "assistant"
+            } else {
+                "user"
+            };
+            messages.push((role, m.text()));
+        }
+        let messages: Vec<(&str, &str)> = messages.iter().map(|(r, t)| (*r, t.as_str())).collect();
+        let answer = match sidecar.complete(&messages, self.max_answer_tokens).await {
+            Ok(c) => c,
+            Err(e) => return self.failed(e),
+        };
+        self.recovered();
+        if let Err(why) = acceptable(&answer.text) {
+            return Decision::Escalate {
+                decision: format!("{} (answer refused: {why})", label.as_str()),
+            };
+        }
+        let reply = Reply {
+            id: new_id("isartor-l2"),
+            model: answer.model,
+            created: unix_now(),
+            choices: vec![Choice {
+                index: 0,
+                parts: vec![Part::text(answer.text)],
+                finish: Some(FinishReason::Stop),
+            }],
+            usage: Usage {
+                input_tokens: answer.input_tokens,
+                output_tokens: answer.output_tokens,
+                ..Usage::default()
+            },
+            system_fingerprint: None,
+        };
+        Decision::Answer {
+            label,
+            reply: Arc::new(reply.with_usage_estimate(exchange.estimated_prompt_tokens())),
+        }
+    }
+
+    fn failed(&self, e: anyhow::Error) -> Decision {
+        let error = format!("{e:#}");
+        if self.failures.ready() {
+            tracing::warn!("l2: the local model failed, sending requests to L3: {error}");
+        }
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.clone());
+        Decision::Degraded { error }
+    }
+
+    fn recovered(&self) {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+    }
+
+    pub fn health(&self) -> LayerHealth {
+        match &self.engine {
+            Engine::Missing(why) => LayerHealth {
+                enabled: true,
+                status: "not_built",
+                detail: why.to_string(),
+            },
+            Engine::Http(s) => match &*self.last_error.lock().unwrap_or_else(|p| p.into_inner()) {
+                Some(e) => LayerHealth {
+                    enabled: true,
+                    status: "degraded",
+                    detail: e.clone(),
+                },
+                None => LayerHealth {
+                    enabled: true,
+                    status: "ready",
+                    detail: format!("{:?} triage via {}", self.mode, s.url()).to_lowercase(),
+                },
+            },
+        }
+    }
+}
+
+/// The classifier's instructions: the labels, what each means, one word back.
+fn classify_prompt(mode: ClassifierMode) -> String {
+    let (labels, list) = match mode {
+        ClassifierMode::Tiered => (
+            "TEMPLATE, SNIPPET or COMPLEX",
+            "TEMPLATE: boilerplate or a standard file: a config file (tsconfig.json, .gitignore, \
+             Dockerfile, package.json), type definitions, documentation text, scaffolding.\n\
+             SNIPPET: one short, self-contained piece: a single function under 50 lines, a \
+             command, a regular expression, a one-paragraph explanation.\n\
+             COMPLEX: anything bigger: several files, a whole feature or endpoint, test suites, \
+             debugging with context, design, refactoring or reviewing existing code.",
+        ),
+        ClassifierMode::Binary => (
+            "SIMPLE or COMPLEX",
+            "SIMPLE: a short, self-contained answer: a command, a config file, a small function, \
+             a definition.\n\
+             COMPLEX: anything bigger: several files, a whole feature, test suites, debugging, \
+             design, refactoring or reviewing existing code.",
+        ),
+    };
+    format!(
+        "You sort requests sent to a coding assistant by how much work the answer is.\n{list}\n\
+         Reply with exactly one word: {labels}."
+    )
+}
+
+/// The label the model gave: its reply (first line, markup and punctuation stripped) must be
+/// exactly one of the mode's labels. Anything else is no label.
+pub fn parse_label(reply: &str, mode: ClassifierMode) -> Option<Label> {
+    let first = reply.trim().lines().next().unwrap_or("");
+    let word = first
+        .trim_matches(|c: char| !c.is_ascii_alphabetic())
+        .to_ascii_uppercase();
+    let label = match word.as_str() {
+        "TEMPLATE" => Label::Template,
+        "SNIPPET" => Label::Snippet,
+        "SIMPLE" => Label::Simple,
+        "COMPLEX" => Label::Complex,
+        _ => return None,
+    };
+    let allowed = match mode {
+        ClassifierMode::Tiered => label != Label::Simple,
+        ClassifierMode::Binary => matches!(label, Label::Simple | Label::Complex),
+    };
+    allowed.then_some(label)
+}
+
+/// Whether a local answer may be served: at least ten characters, and not opening with a hedge.
+pub fn acceptable(answer: &str) -> Result<(), &'static str> {
+    let trimmed = answer.trim();
+    if trimmed.chars().count() < 10 {
+        return Err("too short");
+    }
+    let lower = trimmed.to_lowercase().replace('\u{2019}', "'");
+    if UNCERTAIN.iter().any(|u| lower.starts_with(u)) {
+        return Err("uncertain");
+    }
+    Ok(())
+}
+
+fn truncate(text: &str, chars: usize) -> &str {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_parsed_never_guessed() {
+        use ClassifierMode::{Binary, Tiered};
+        assert_eq!(parse_label("TEMPLATE", Tiered), Some(Label::Template));
+        assert_eq!(parse_label(" snippet.\n", Tiered), Some(Label::Snippet));
+        assert_eq!(parse_label("**COMPLEX**", Tiered), Some(Label::Complex));
+        assert_eq!(parse_label("SIMPLE", Binary), Some(Label::Simple));
+        assert_eq!(parse_label("SIMPLE", Tiered), None, "not a tiered label");
+        assert_eq!(parse_label("TEMPLATE", Binary), None, "not a binary label");
+        assert_eq!(
+            parse_label("I think TEMPLATE", Tiered),
+            None,
+            "no substring guesses"
+        );
+        assert_eq!(parse_label("TEMPLATES", Tiered), None);
+        assert_eq!(parse_label("", Tiered), None);
+    }
+
+    #[test]
+    fn the_answer_guard_refuses_short_and_hedging_answers() {
+        assert_eq!(acceptable("ok"), Err("too short"));
+        assert_eq!(acceptable("   yes, it is   "), Ok(()));
+        assert_eq!(acceptable("I'm not sure, but maybe"), Err("uncertain"));
+        assert_eq!(
+            acceptable("I\u{2019}m not sure what you mean"),
+            Err("uncertain")
+        );
+        assert_eq!(acceptable("As an AI language model, I"), Err("uncertain"));
+        assert_eq!(
+            acceptable("{\"compilerOptions\": {\"strict\": true}}"),
+            Ok(())
+        );
+    }
+}
