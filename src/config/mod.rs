@@ -139,6 +139,7 @@ pub struct Config {
     pub cache_max_capacity: u64,
     pub cache_backend: CacheBackend,
     pub redis_url: String,
+    pub redis_timeout_ms: u64,
     pub cache_scope: CacheScope,
     pub embedding_model: String,
     pub llm_provider: Provider,
@@ -178,6 +179,7 @@ impl Default for Config {
             cache_max_capacity: 10_000,
             cache_backend: CacheBackend::Memory,
             redis_url: String::new(),
+            redis_timeout_ms: 50,
             cache_scope: CacheScope::Tenant,
             embedding_model: "all-minilm-l6-v2".into(),
             llm_provider: Provider::Openai,
@@ -299,6 +301,7 @@ impl Config {
             ("l3_timeout_secs", self.l3_timeout_secs),
             ("l3_budget_secs", self.l3_budget_secs),
             ("max_body_bytes", self.max_body_bytes),
+            ("redis_timeout_ms", self.redis_timeout_ms),
             ("layer2.timeout_seconds", self.layer2.timeout_seconds),
             ("layer2.max_answer_tokens", self.layer2.max_answer_tokens),
         ] {

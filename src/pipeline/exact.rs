@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{CacheBackend, Config};
+use crate::config::{CacheBackend, Config, ConfigError};
 use crate::exchange::Reply;
 use crate::exchange::key::CacheKey;
 use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
 use crate::store::{ReplyStore, StoreError};
 
 pub struct ExactLayer {
@@ -14,16 +15,20 @@ pub struct ExactLayer {
 }
 
 impl ExactLayer {
-    pub fn new(config: &Config) -> ExactLayer {
-        if config.cache_backend == CacheBackend::Redis {
-            tracing::warn!(
-                "cache_backend = \"redis\" is not part of this build yet; using the in-memory store"
-            );
-        }
-        ExactLayer::with_store(Arc::new(MemoryStore::new(
-            Duration::from_secs(config.cache_ttl_secs),
-            config.cache_max_capacity,
-        )))
+    pub fn new(config: &Config) -> Result<ExactLayer, ConfigError> {
+        let ttl = Duration::from_secs(config.cache_ttl_secs);
+        let store: Arc<dyn ReplyStore> = match config.cache_backend {
+            CacheBackend::Memory => Arc::new(MemoryStore::new(ttl, config.cache_max_capacity)),
+            CacheBackend::Redis => Arc::new(
+                RedisStore::new(
+                    &config.redis_url,
+                    ttl,
+                    Duration::from_millis(config.redis_timeout_ms),
+                )
+                .map_err(|e| ConfigError(format!("redis_url = {:?}: {}", config.redis_url, e.0)))?,
+            ),
+        };
+        Ok(ExactLayer::with_store(store))
     }
 
     pub fn with_store(store: Arc<dyn ReplyStore>) -> ExactLayer {
@@ -40,6 +45,14 @@ impl ExactLayer {
 
     pub fn backend(&self) -> &'static str {
         self.store.backend()
+    }
+
+    pub fn detail(&self) -> String {
+        self.store.detail()
+    }
+
+    pub fn degraded(&self) -> Option<String> {
+        self.store.degraded()
     }
 
     pub fn len(&self) -> u64 {

@@ -105,7 +105,7 @@ impl Remember {
             if let Some((store, key)) = self.exact
                 && let Err(e) = store.put(key, reply).await
             {
-                tracing::warn!("exact cache insert failed: {e}");
+                tracing::debug!("exact cache insert failed: {e}");
             }
         }
         .boxed()
@@ -140,8 +140,10 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(config: &Config, bus: Bus) -> Result<Pipeline, ConfigError> {
-        let exact =
-            (config.cache_mode != CacheMode::Semantic).then(|| exact::ExactLayer::new(config));
+        let exact = match config.cache_mode {
+            CacheMode::Semantic => None,
+            _ => Some(exact::ExactLayer::new(config)?),
+        };
         let semantic =
             (config.cache_mode != CacheMode::Exact).then(|| semantic::SemanticLayer::start(config));
         Ok(Pipeline {
@@ -181,7 +183,8 @@ impl Pipeline {
                 }
                 Ok(None) => tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Miss),
                 Err(e) => {
-                    tracing::warn!("exact cache lookup failed, going on without it: {e}");
+                    // The store logs its failures (once a minute); here it is a miss.
+                    tracing::debug!("exact cache lookup failed, going on without it: {e}");
                     tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Degraded);
                 }
             }
@@ -206,7 +209,7 @@ impl Pipeline {
                     if let Some((store, key)) = remember.exact
                         && let Err(e) = store.put(key, reply.clone()).await
                     {
-                        tracing::warn!("exact cache insert failed: {e}");
+                        tracing::debug!("exact cache insert failed: {e}");
                     }
                     return Outcome::Reply {
                         layer: Layer::L1b,
@@ -285,10 +288,17 @@ impl Pipeline {
 
     pub fn health(&self) -> Health {
         let l1a = match &self.exact {
-            Some(exact) => LayerHealth {
-                enabled: true,
-                status: "ready",
-                detail: format!("{} store, {} entries", exact.backend(), exact.len()),
+            Some(exact) => match exact.degraded() {
+                Some(why) => LayerHealth {
+                    enabled: true,
+                    status: "degraded",
+                    detail: why,
+                },
+                None => LayerHealth {
+                    enabled: true,
+                    status: "ready",
+                    detail: exact.detail(),
+                },
             },
             None => LayerHealth {
                 enabled: false,

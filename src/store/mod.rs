@@ -1,7 +1,9 @@
 //! Cache storage behind one small trait, so the exact cache does not care whether entries live in
-//! process memory ([`memory`]) or, later, in Redis shared by replicas.
+//! process memory ([`memory`]) or in Redis shared by replicas ([`redis`]); [`vectors`] is the
+//! semantic cache's index.
 
 pub mod memory;
+pub mod redis;
 pub mod vectors;
 
 use std::sync::Arc;
@@ -30,4 +32,12 @@ pub trait ReplyStore: Send + Sync + 'static {
     }
     /// A short name for health output (`memory`, `redis`).
     fn backend(&self) -> &'static str;
+    /// One line for `/health`.
+    fn detail(&self) -> String {
+        format!("{} store, {} entries", self.backend(), self.len())
+    }
+    /// Why the store is failing now, if it is (callers go on without it).
+    fn degraded(&self) -> Option<String> {
+        None
+    }
 }

@@ -1,0 +1,172 @@
+//! Exact entries in Redis, so every replica behind a load balancer shares one cache. Keys are
+//! namespaced (`isartor:v1:exact:<sha256>`), values are a versioned JSON envelope of the
+//! canonical reply written with `SET … EX ttl` (plain Redis 7, no modules).
+//!
+//! Fail-open: every call is bounded by `redis_timeout_ms`; an error or a timeout is a miss, logged
+//! at most once a minute, and opens a one-second breaker during which Redis is not asked at all,
+//! so a dead or slow Redis never costs more than the timeout once a second. The connection
+//! manager reconnects by itself; caching resumes when Redis is back, with no restart.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::{Deserialize, Serialize};
+
+use super::{ReplyStore, StoreError};
+use crate::exchange::Reply;
+use crate::exchange::key::CacheKey;
+use crate::telemetry::logs::Throttle;
+
+/// The layout of stored values; bumped when it changes so an upgrade never misreads old entries.
+const VERSION: u32 = 1;
+/// The key prefix of exact entries.
+const PREFIX: &str = "isartor:v1:exact:";
+/// How long Redis is left alone after a failure.
+const BREAKER: Duration = Duration::from_secs(1);
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<R> {
+    v: u32,
+    reply: R,
+}
+
+pub struct RedisStore {
+    connection: ConnectionManager,
+    /// `host:port/db`, never the password.
+    target: String,
+    ttl: u64,
+    timeout: Duration,
+    /// Until when Redis is skipped, and why.
+    broken: Mutex<Option<(Instant, String)>>,
+    warnings: Throttle,
+}
+
+impl RedisStore {
+    /// A store for `url` (`redis://[user:pass@]host:port/db` or `rediss://…`). Connects lazily:
+    /// a Redis that is down at start-up is a degraded cache, not a failed start.
+    pub fn new(url: &str, ttl: Duration, timeout: Duration) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError(format!("redis_url is not usable: {e}")))?;
+        let info = client.get_connection_info();
+        let target = format!("{}/{}", info.addr(), info.redis_settings().db());
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout.max(Duration::from_millis(200))))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| StoreError(format!("cannot set up the Redis connection: {e}")))?;
+        Ok(RedisStore {
+            connection,
+            target,
+            ttl: ttl.as_secs().max(1),
+            timeout,
+            broken: Mutex::new(None),
+            warnings: Throttle::new(Duration::from_secs(60)),
+        })
+    }
+
+    fn key(key: &CacheKey) -> String {
+        format!("{PREFIX}{key}")
+    }
+
+    /// Runs one Redis call under the timeout and the breaker.
+    async fn call<T>(
+        &self,
+        what: &str,
+        f: impl AsyncFnOnce(ConnectionManager) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        if let Some((until, why)) = &*self.broken.lock().unwrap_or_else(|p| p.into_inner())
+            && Instant::now() < *until
+        {
+            return Err(StoreError(format!("Redis skipped after a failure: {why}")));
+        }
+        let result = match tokio::time::timeout(self.timeout, f(self.connection.clone())).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(format!("{e}")),
+            Err(_) => Err(format!(
+                "no answer within {:?} (redis_timeout_ms)",
+                self.timeout
+            )),
+        };
+        let mut broken = self.broken.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(v) => {
+                if broken.take().is_some() {
+                    tracing::info!("redis at {}: caching again", self.target);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                if self.warnings.ready() {
+                    tracing::warn!(
+                        "redis at {}: {what} failed, serving without the shared cache: {e}",
+                        self.target
+                    );
+                }
+                *broken = Some((Instant::now() + BREAKER, e.clone()));
+                Err(StoreError(e))
+            }
+        }
+    }
+}
+
+impl ReplyStore for RedisStore {
+    fn get<'a>(
+        &'a self,
+        key: &'a CacheKey,
+    ) -> BoxFuture<'a, Result<Option<Arc<Reply>>, StoreError>> {
+        async move {
+            let key = RedisStore::key(key);
+            let value: Option<Vec<u8>> = self
+                .call("GET", async move |mut c| c.get(key).await)
+                .await?;
+            let Some(bytes) = value else {
+                return Ok(None);
+            };
+            // An entry of another layout (an older or newer Isartor) is a miss, never misread.
+            match serde_json::from_slice::<Envelope<Reply>>(&bytes) {
+                Ok(e) if e.v == VERSION => Ok(Some(Arc::new(e.reply))),
+                _ => Ok(None),
+            }
+        }
+        .boxed()
+    }
+
+    fn put(&self, key: CacheKey, reply: Arc<Reply>) -> BoxFuture<'_, Result<(), StoreError>> {
+        async move {
+            let value = serde_json::to_vec(&Envelope {
+                v: VERSION,
+                reply: &*reply,
+            })
+            .map_err(|e| StoreError(e.to_string()))?;
+            let (key, ttl) = (RedisStore::key(&key), self.ttl);
+            self.call("SET", async move |mut c| c.set_ex(key, value, ttl).await)
+                .await
+        }
+        .boxed()
+    }
+
+    fn len(&self) -> u64 {
+        0
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    fn detail(&self) -> String {
+        format!("redis store at {}", self.target)
+    }
+
+    fn degraded(&self) -> Option<String> {
+        let broken = self.broken.lock().unwrap_or_else(|p| p.into_inner());
+        broken
+            .as_ref()
+            .map(|(_, why)| format!("redis at {}: {why}", self.target))
+    }
+}
