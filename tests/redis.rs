@@ -214,3 +214,69 @@ async fn a_redis_that_dies_degrades_to_the_cloud_and_caching_resumes_when_it_ret
     assert_eq!(health["layers"]["l1a"]["status"], "ready");
     redis.stop().await;
 }
+
+/// Waits (bounded) until the daemon's semantic index holds `n` entries.
+async fn semantic_entries(base: &str, n: usize) {
+    let want = format!("{n} entries");
+    let wait = async {
+        loop {
+            let (_, health) = get_json(base, "/health", None).await;
+            if health["layers"]["l1b"]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(&want))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("the semantic index reached {n} entries"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_entries_reach_the_other_replicas() {
+    let redis = Redis::start().await;
+    let mock = Mock::start().await;
+    let both = |url: String| {
+        move |c: &mut Config| {
+            shared(url)(c);
+            c.cache_mode = isartor::config::CacheMode::Both;
+        }
+    };
+    let (_a, base_a) = daemon(&mock, both(redis.url())).await;
+    let (_b, base_b) = daemon(&mock, both(redis.url())).await;
+    for base in [&base_a, &base_b] {
+        assert_eq!(semantic_ready(base).await["status"], "ready");
+    }
+    let (_, layer_a, stored) = ask(&base_a, "What is the capital of France?").await;
+    assert_eq!(layer_a, "l3");
+
+    // Replica B learns the entry from the channel, and serves A's answer to a paraphrase.
+    semantic_entries(&base_b, 1).await;
+    let (status, layer_b, answer) = ask(&base_b, "Tell me France's capital city").await;
+    assert_eq!((status, layer_b.as_str()), (200, "l1b"));
+    assert_eq!(answer, stored);
+    assert_eq!(mock.count(), 1);
+
+    // A replica that starts later loads it from Redis.
+    let (_c, base_c) = daemon(&mock, both(redis.url())).await;
+    assert_eq!(semantic_ready(&base_c).await["status"], "ready");
+    semantic_entries(&base_c, 1).await;
+    let (_, layer_c, answer) = ask(&base_c, "Which city is the capital of France?").await;
+    assert_eq!(
+        (layer_c.as_str(), answer.as_str()),
+        ("l1b", stored.as_str())
+    );
+    assert_eq!(mock.count(), 1);
+    let (_, health) = get_json(&base_c, "/health", None).await;
+    assert!(
+        health["layers"]["l1b"]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("shared via redis"),
+        "{health}"
+    );
+    redis.stop().await;
+}

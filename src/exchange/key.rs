@@ -27,7 +27,9 @@ use super::{Exchange, Message, Part};
 const KEY_VERSION: &[u8] = b"isartor-key-v1";
 
 /// A SHA-256 cache key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct CacheKey(pub [u8; 32]);
 
 impl fmt::Display for CacheKey {

@@ -9,11 +9,12 @@
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
+use crate::config::{CacheBackend, Config};
 use crate::exchange::key::CacheKey;
 use crate::exchange::{Exchange, Reply};
 use crate::inference::embedder::{Bert, Embedder};
 use crate::inference::models::{self, Source};
+use crate::store::shared_vectors::{Entry, SharedVectors};
 use crate::store::vectors::VectorIndex;
 use crate::telemetry::logs::Throttle;
 
@@ -51,10 +52,33 @@ pub struct Insert {
 }
 
 impl Insert {
+    /// Stores the reply in this replica's index and, with Redis, for every replica (in the
+    /// background: the client never waits on Redis for this).
     pub fn store(self, reply: Arc<Reply>) {
         let mut index = self.layer.index.write().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = index.insert(self.group, &self.vector, self.text, reply, Instant::now()) {
+        if let Err(e) = index.insert(
+            self.group,
+            &self.vector,
+            self.text.clone(),
+            reply.clone(),
+            Instant::now(),
+        ) {
             tracing::warn!("semantic cache insert refused: {e}");
+            return;
+        }
+        drop(index);
+        if let (Some(shared), Some(embedder)) = (&self.layer.shared, self.layer.embedder.get()) {
+            let entry = Entry {
+                group: self.group,
+                vector: self.vector,
+                text: self.text.to_string(),
+                reply: (*reply).clone(),
+                model: embedder.model().to_string(),
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let _ = shared.publish(entry).await;
+            });
         }
     }
 }
@@ -67,6 +91,8 @@ enum State {
 
 pub struct SemanticLayer {
     embedder: OnceLock<Embedder>,
+    /// With `cache_backend = "redis"`: entries shared with the other replicas.
+    shared: Option<Arc<SharedVectors>>,
     state: Mutex<State>,
     index: RwLock<VectorIndex>,
     threshold: f32,
@@ -78,8 +104,22 @@ impl SemanticLayer {
     /// Creates the layer and starts loading the embedder in the background (resolving the model
     /// files offline-first, then loading the weights on a blocking thread).
     pub fn start(config: &Config) -> Arc<SemanticLayer> {
+        let shared = (config.cache_backend == CacheBackend::Redis)
+            .then(|| {
+                SharedVectors::new(
+                    &config.redis_url,
+                    Duration::from_secs(config.cache_ttl_secs),
+                    config.cache_max_capacity as usize,
+                    Duration::from_millis(config.redis_timeout_ms),
+                )
+                .inspect_err(|e| tracing::warn!("l1b: semantic entries stay local: {e}"))
+                .ok()
+                .map(Arc::new)
+            })
+            .flatten();
         let layer = Arc::new(SemanticLayer {
             embedder: OnceLock::new(),
+            shared,
             state: Mutex::new(State::Loading),
             // The dimension is fixed once the model is known; 384 is MiniLM's.
             index: RwLock::new(VectorIndex::new(
@@ -117,7 +157,12 @@ impl SemanticLayer {
         layer
     }
 
-    async fn load(&self, offline: bool, capacity: usize, ttl: Duration) -> anyhow::Result<()> {
+    async fn load(
+        self: &Arc<Self>,
+        offline: bool,
+        capacity: usize,
+        ttl: Duration,
+    ) -> anyhow::Result<()> {
         let files = models::resolve(
             &self.model,
             &models::EMBEDDER_FILES,
@@ -135,7 +180,32 @@ impl SemanticLayer {
             *index = VectorIndex::new(dims, capacity, ttl);
         }
         drop(index);
+        let model = embedder.model().to_string();
         let _ = self.embedder.set(embedder);
+        if let Some(shared) = &self.shared {
+            // Entries of other replicas join this index, if they were made by the same model.
+            let layer = Arc::downgrade(self);
+            shared
+                .clone()
+                .follow(Arc::new(move |entry: Entry, left: Duration| {
+                    let Some(layer) = layer.upgrade() else {
+                        return;
+                    };
+                    if entry.model != model || entry.vector.len() != dims {
+                        return;
+                    }
+                    let now = Instant::now();
+                    let mut index = layer.index.write().unwrap_or_else(|p| p.into_inner());
+                    let _ = index.insert_until(
+                        entry.group,
+                        &entry.vector,
+                        entry.text.into(),
+                        Arc::new(entry.reply),
+                        now,
+                        now + left,
+                    );
+                }));
+        }
         Ok(())
     }
 
@@ -203,13 +273,26 @@ impl SemanticLayer {
                 status: "loading",
                 detail: format!("loading {}", self.model),
             },
-            State::Ready => LayerHealth {
-                enabled: true,
-                status: "ready",
-                detail: format!(
-                    "{}, threshold {}, {entries} entries",
-                    self.model, self.threshold
-                ),
+            State::Ready => match self.shared.as_ref().and_then(|s| s.degraded()) {
+                Some(why) => LayerHealth {
+                    enabled: true,
+                    status: "degraded",
+                    detail: format!("{why} ({entries} local entries still served)"),
+                },
+                None => LayerHealth {
+                    enabled: true,
+                    status: "ready",
+                    detail: format!(
+                        "{}, threshold {}, {entries} entries{}",
+                        self.model,
+                        self.threshold,
+                        if self.shared.is_some() {
+                            ", shared via redis"
+                        } else {
+                            ""
+                        }
+                    ),
+                },
             },
             State::Failed(why) => LayerHealth {
                 enabled: true,

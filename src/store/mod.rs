@@ -4,6 +4,7 @@
 
 pub mod memory;
 pub mod redis;
+pub mod shared_vectors;
 pub mod vectors;
 
 use std::sync::Arc;

@@ -1,10 +1,10 @@
 //! The semantic index: unit vectors in one contiguous `f32` array, grouped by context key (the
 //! hash of everything but the last user turn), so a lookup only scores entries whose context is
 //! canonically identical. Capacity is bounded with least-recently-used eviction (a `BTreeMap` of
-//! use ticks: O(log n)) and entries expire after the TTL (a queue in insertion order: O(1)
-//! amortised). Freed slots are reused; nothing is shifted.
+//! use ticks: O(log n)) and entries expire after the TTL (a `BTreeMap` by expiry: O(log n)).
+//! Freed slots are reused; nothing is shifted.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,9 @@ pub struct VectorIndex {
     groups: HashMap<CacheKey, Vec<u32>>,
     lru: BTreeMap<u64, u32>,
     tick: u64,
-    expiry: VecDeque<(Instant, u32, u64)>,
+    /// (expiry, generation) → slot; entries evicted early stay until their time, then are
+    /// skipped by their generation.
+    expiry: BTreeMap<(Instant, u64), u32>,
     next_generation: u64,
     live: usize,
 }
@@ -81,7 +83,7 @@ impl VectorIndex {
             groups: HashMap::new(),
             lru: BTreeMap::new(),
             tick: 0,
-            expiry: VecDeque::new(),
+            expiry: BTreeMap::new(),
             next_generation: 0,
             live: 0,
         }
@@ -100,8 +102,9 @@ impl VectorIndex {
         self.live == 0
     }
 
-    /// Adds an entry, evicting expired ones and then the least recently used when full.
-    /// A vector of the wrong length is refused (a model change must not corrupt the index).
+    /// Adds an entry that lives for the TTL, evicting expired ones and then the least recently
+    /// used when full. A vector of the wrong length is refused (a model change must not corrupt
+    /// the index).
     pub fn insert(
         &mut self,
         group: CacheKey,
@@ -109,6 +112,19 @@ impl VectorIndex {
         text: Arc<str>,
         reply: Arc<Reply>,
         now: Instant,
+    ) -> Result<(), String> {
+        self.insert_until(group, vector, text, reply, now, now + self.ttl)
+    }
+
+    /// [`insert`](Self::insert) with its own expiry (an entry another replica stored earlier).
+    pub fn insert_until(
+        &mut self,
+        group: CacheKey,
+        vector: &[f32],
+        text: Arc<str>,
+        reply: Arc<Reply>,
+        now: Instant,
+        expires: Instant,
     ) -> Result<(), String> {
         if vector.len() != self.dims {
             return Err(format!(
@@ -137,7 +153,6 @@ impl VectorIndex {
         members.push(slot);
         self.tick += 1;
         self.next_generation += 1;
-        let expires = now + self.ttl;
         self.slots[slot as usize] = Some(Live {
             group,
             pos: members.len() - 1,
@@ -148,7 +163,7 @@ impl VectorIndex {
             reply,
         });
         self.lru.insert(self.tick, slot);
-        self.expiry.push_back((expires, slot, self.next_generation));
+        self.expiry.insert((expires, self.next_generation), slot);
         self.live += 1;
         Ok(())
     }
@@ -212,11 +227,11 @@ impl VectorIndex {
 
     /// Drops every entry whose TTL has passed.
     pub fn sweep(&mut self, now: Instant) {
-        while let Some(&(expires, slot, generation)) = self.expiry.front() {
+        while let Some((&(expires, generation), &slot)) = self.expiry.first_key_value() {
             if expires > now {
                 break;
             }
-            self.expiry.pop_front();
+            self.expiry.pop_first();
             if matches!(&self.slots[slot as usize], Some(l) if l.generation == generation) {
                 self.remove(slot);
             }
