@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Deserialize;
 
 use crate::inference::embedder::Bert;
@@ -35,16 +35,7 @@ pub struct Scored {
 }
 
 pub fn read(path: &Path) -> Result<Vec<Pair>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{}:{}: not a pair", path.display(), n + 1))
-        })
-        .collect()
+    super::read_jsonl(path, "a pair")
 }
 
 /// Embeds both sides of every pair (in batches) and runs the guard on each.

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -28,16 +28,7 @@ pub struct Line {
 }
 
 pub fn read(path: &Path) -> Result<Vec<Line>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{}:{}: not a trace line", path.display(), n + 1))
-        })
-        .collect()
+    super::read_jsonl(path, "a trace line")
 }
 
 /// Per layer: requests and their latencies (µs, as the client saw them).

@@ -433,6 +433,22 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A finished one-choice text answer (id, model and time left for the caller to set).
+    pub fn of_text(text: impl Into<String>) -> Reply {
+        Reply {
+            id: String::new(),
+            model: String::new(),
+            created: 0,
+            choices: vec![Choice {
+                index: 0,
+                parts: vec![Part::text(text)],
+                finish: Some(FinishReason::Stop),
+            }],
+            usage: Usage::default(),
+            system_fingerprint: None,
+        }
+    }
+
     /// The text of the first choice (what the native format returns as `message`).
     pub fn text(&self) -> String {
         let mut out = String::new();

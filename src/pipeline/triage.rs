@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::{ClassifierMode, Config, InferenceEngine, RouterBackend};
-use crate::exchange::{Choice, Exchange, FinishReason, Part, Reply, Usage, new_id, unix_now};
+use crate::exchange::{Exchange, Part, Reply, Usage, new_id, unix_now};
 use crate::inference::sidecar::Sidecar;
 use crate::telemetry::logs::Throttle;
 
@@ -198,17 +198,12 @@ impl Triage {
             id: new_id("isartor-l2"),
             model: answer.model,
             created: unix_now(),
-            choices: vec![Choice {
-                index: 0,
-                parts: vec![Part::text(answer.text)],
-                finish: Some(FinishReason::Stop),
-            }],
             usage: Usage {
                 input_tokens: answer.input_tokens,
                 output_tokens: answer.output_tokens,
                 ..Usage::default()
             },
-            system_fingerprint: None,
+            ..Reply::of_text(answer.text)
         };
         Decision::Answer {
             label,

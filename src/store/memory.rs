@@ -60,21 +60,9 @@ impl ReplyStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Choice, FinishReason, Part, Usage};
 
     fn reply(text: &str) -> Arc<Reply> {
-        Arc::new(Reply {
-            id: "r".into(),
-            model: "m".into(),
-            created: 0,
-            choices: vec![Choice {
-                index: 0,
-                parts: vec![Part::text(text)],
-                finish: Some(FinishReason::Stop),
-            }],
-            usage: Usage::default(),
-            system_fingerprint: None,
-        })
+        Arc::new(Reply::of_text(text))
     }
 
     #[tokio::test]
