@@ -456,3 +456,28 @@ async fn top_shows_live_numbers_in_a_real_terminal_and_quits_on_q() {
     }
     assert!(home.run(&["stop"]).await.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bash_completion_loads_and_completes_subcommands() {
+    let mock = Mock::start().await;
+    let home = Home::new(&mock);
+    let out = home.run(&["completions", "bash"]).await;
+    assert!(out.status.success());
+    let script = home.dir.path().join("isartor.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    // Source it in a real bash and ask the completion function for `isartor s<TAB>`.
+    let probe = format!(
+        "source {}; COMP_WORDS=(isartor s); COMP_CWORD=1; _isartor isartor s isartor; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let bash = Command::new("bash")
+        .args(["-c", &probe])
+        .output()
+        .await
+        .unwrap();
+    assert!(bash.status.success(), "{}", text(&bash.stderr));
+    let mut offered: Vec<String> = text(&bash.stdout).lines().map(str::to_string).collect();
+    offered.sort();
+    assert_eq!(offered, ["stats", "status", "stop"]);
+}

@@ -1,6 +1,7 @@
 //! The command line: argument parsing (clap) and one module per subcommand. Nothing here knows
 //! about caches or layers; commands call into `daemon` and print.
 
+pub mod completions;
 pub mod eval;
 pub mod stats;
 pub mod status;
@@ -48,6 +49,8 @@ pub enum Command {
     Top(top::TopArgs),
     /// Measure the semantic cache on labelled pairs or a replayed trace
     Eval(eval::EvalArgs),
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions(completions::CompletionsArgs),
 }
 
 /// What every command needs: where things are and which config file was asked for.
@@ -70,6 +73,9 @@ impl Context {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Completions(args) = cli.command {
+        return completions::run(args);
+    }
     let ctx = Context {
         paths: Paths::discover()?,
         config_path: cli.config,
@@ -81,6 +87,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(args) => stats::run(&ctx, args),
         Command::Top(args) => top::run(&ctx, args),
         Command::Eval(args) => eval::run(&ctx, args),
+        Command::Completions(_) => unreachable!("answered before the context is built"),
     }
 }
 

@@ -1,0 +1,143 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[isartor] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'isartor'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'isartor'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand up 'Start the daemon (in the foreground, or in the background with --detach)'
+            cand stop 'Stop the running daemon, letting in-flight requests finish'
+            cand status 'Say whether the daemon runs, with its pid, address and uptime'
+            cand stats 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
+            cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
+            cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
+            cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'isartor;up'= {
+            cand --wait 'With --detach: how long to wait for the daemon to become healthy'
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -d 'Run in the background (logs go to the log file in the data dir)'
+            cand --detach 'Run in the background (logs go to the log file in the data dir)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;stop'= {
+            cand --timeout 'How long to wait for the daemon to exit'
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --force 'Kill at once (SIGKILL) instead of draining in-flight requests'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;status'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --json 'Print JSON for scripts'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;stats'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --json 'Print the snapshot as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;top'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;eval'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand semantic 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'isartor;eval;semantic'= {
+            cand --pairs 'JSON lines {"a", "b", "same", "category"?}: per threshold, same-answer pairs served and traps served wrong, with the guard and with the cosine alone'
+            cand --trace 'JSON lines {"i", "prompt", "class"}: replay through the real daemon (echo provider), print deflection per layer and wrong hits'
+            cand --thresholds 'Thresholds for --pairs'
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --verbose 'With --pairs: list the pairs served wrong and the same-answer pairs refused, at the configured similarity_threshold'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;eval;help'= {
+            cand semantic 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'isartor;eval;help;semantic'= {
+        }
+        &'isartor;eval;help;help'= {
+        }
+        &'isartor;completions'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;help'= {
+            cand up 'Start the daemon (in the foreground, or in the background with --detach)'
+            cand stop 'Stop the running daemon, letting in-flight requests finish'
+            cand status 'Say whether the daemon runs, with its pid, address and uptime'
+            cand stats 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
+            cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
+            cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
+            cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'isartor;help;up'= {
+        }
+        &'isartor;help;stop'= {
+        }
+        &'isartor;help;status'= {
+        }
+        &'isartor;help;stats'= {
+        }
+        &'isartor;help;top'= {
+        }
+        &'isartor;help;eval'= {
+            cand semantic 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'
+        }
+        &'isartor;help;eval;semantic'= {
+        }
+        &'isartor;help;completions'= {
+        }
+        &'isartor;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,84 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_isartor_global_optspecs
+    string join \n config= h/help V/version
+end
+
+function __fish_isartor_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_isartor_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_isartor_using_subcommand
+    set -l cmd (__fish_isartor_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c isartor -n "__fish_isartor_needs_command" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_needs_command" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_needs_command" -s V -l version -d 'Print version'
+complete -c isartor -n "__fish_isartor_needs_command" -f -a "up" -d 'Start the daemon (in the foreground, or in the background with --detach)'
+complete -c isartor -n "__fish_isartor_needs_command" -f -a "stop" -d 'Stop the running daemon, letting in-flight requests finish'
+complete -c isartor -n "__fish_isartor_needs_command" -f -a "status" -d 'Say whether the daemon runs, with its pid, address and uptime'
+complete -c isartor -n "__fish_isartor_needs_command" -f -a "stats" -d 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
+complete -c isartor -n "__fish_isartor_needs_command" -f -a "top" -d 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
+complete -c isartor -n "__fish_isartor_needs_command" -f -a "eval" -d 'Measure the semantic cache on labelled pairs or a replayed trace'
+complete -c isartor -n "__fish_isartor_needs_command" -f -a "completions" -d 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
+complete -c isartor -n "__fish_isartor_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c isartor -n "__fish_isartor_using_subcommand up" -l wait -d 'With --detach: how long to wait for the daemon to become healthy' -r
+complete -c isartor -n "__fish_isartor_using_subcommand up" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand up" -s d -l detach -d 'Run in the background (logs go to the log file in the data dir)'
+complete -c isartor -n "__fish_isartor_using_subcommand up" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_using_subcommand up" -s V -l version -d 'Print version'
+complete -c isartor -n "__fish_isartor_using_subcommand stop" -l timeout -d 'How long to wait for the daemon to exit' -r
+complete -c isartor -n "__fish_isartor_using_subcommand stop" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand stop" -l force -d 'Kill at once (SIGKILL) instead of draining in-flight requests'
+complete -c isartor -n "__fish_isartor_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_using_subcommand stop" -s V -l version -d 'Print version'
+complete -c isartor -n "__fish_isartor_using_subcommand status" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand status" -l json -d 'Print JSON for scripts'
+complete -c isartor -n "__fish_isartor_using_subcommand status" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_using_subcommand status" -s V -l version -d 'Print version'
+complete -c isartor -n "__fish_isartor_using_subcommand stats" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand stats" -l json -d 'Print the snapshot as JSON'
+complete -c isartor -n "__fish_isartor_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c isartor -n "__fish_isartor_using_subcommand top" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand top" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_using_subcommand top" -s V -l version -d 'Print version'
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and not __fish_seen_subcommand_from semantic help" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and not __fish_seen_subcommand_from semantic help" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and not __fish_seen_subcommand_from semantic help" -s V -l version -d 'Print version'
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and not __fish_seen_subcommand_from semantic help" -f -a "semantic" -d 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and not __fish_seen_subcommand_from semantic help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l pairs -d 'JSON lines {"a", "b", "same", "category"?}: per threshold, same-answer pairs served and traps served wrong, with the guard and with the cosine alone' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l trace -d 'JSON lines {"i", "prompt", "class"}: replay through the real daemon (echo provider), print deflection per layer and wrong hits' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l thresholds -d 'Thresholds for --pairs' -r
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l verbose -d 'With --pairs: list the pairs served wrong and the same-answer pairs refused, at the configured similarity_threshold'
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -s V -l version -d 'Print version'
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from help" -f -a "semantic" -d 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c isartor -n "__fish_isartor_using_subcommand completions" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "up" -d 'Start the daemon (in the foreground, or in the background with --detach)'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "stop" -d 'Stop the running daemon, letting in-flight requests finish'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "status" -d 'Say whether the daemon runs, with its pid, address and uptime'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "stats" -d 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "top" -d 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "eval" -d 'Measure the semantic cache on labelled pairs or a replayed trace'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "completions" -d 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and __fish_seen_subcommand_from eval" -f -a "semantic" -d 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'

@@ -1,0 +1,54 @@
+//! `isartor completions bash|zsh|fish|powershell|elvish`: the shell completion script, generated
+//! from the command definitions (clap_complete), on standard output.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, CommandFactory};
+use clap_complete::Shell;
+
+use super::Cli;
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    pub shell: Shell,
+}
+
+/// The completion script for `shell`.
+pub fn script(shell: Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "isartor", &mut out);
+    out
+}
+
+pub fn run(args: CompletionsArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    std::io::stdout().write_all(&script(args.shell))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed scripts under completions/ are what this build generates (regenerate them
+    /// with scripts/completions.sh).
+    #[test]
+    fn committed_completions_are_current() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+        for (shell, file) in [
+            (Shell::Bash, "isartor.bash"),
+            (Shell::Zsh, "_isartor"),
+            (Shell::Fish, "isartor.fish"),
+            (Shell::PowerShell, "_isartor.ps1"),
+            (Shell::Elvish, "isartor.elv"),
+        ] {
+            let committed = std::fs::read(dir.join(file)).unwrap_or_default();
+            assert!(
+                committed == script(shell),
+                "completions/{file} is stale: run scripts/completions.sh"
+            );
+        }
+    }
+}
