@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Side-by-side load and overhead benchmark, in one run on this machine: nginx (Debian) serves a
+# canned OpenAI reply (JSON, or SSE for streamed requests) and is the upstream; Isartor runs in
+# front of it. wrk drives each case at a fixed connection count; servers are pinned to core 0,
+# wrk to core 1. Cases:
+#   a  nginx direct                          d  Isartor pass-through miss, streamed (SSE)
+#   b  Isartor exact hit                     e  Isartor exact hit with a 100 KB request body
+#   c  Isartor pass-through miss (each request a new prompt, so every one goes upstream)
+# Each prints p50/p99 and req/s; Isartor cases also CPU time per request (from /proc) and RSS.
+# Then the ratios b/a and the added latency c-a, d-a. With a `litellm` command on PATH
+# (pip install 'litellm[proxy]'), LiteLLM's proxy in front of the same nginx is measured too.
+#
+# Usage: [ISARTOR_BIN=path] scripts/bench-load.sh [SECONDS=8] [CONNECTIONS=16]
+# Needs: wrk, nginx (apt-get install wrk nginx-light), python3, curl, taskset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-8}"
+conns="${2:-16}"
+for tool in wrk nginx curl python3 taskset; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk nginx-light)"; exit 1; }
+done
+if [ -n "${ISARTOR_BIN:-}" ]; then
+  bin="$ISARTOR_BIN"
+else
+  cargo build --release --locked --bin isartor >&2
+  bin="${CARGO_TARGET_DIR:-target}/release/isartor"
+fi
+
+tmp="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ngx="$(free_port)"
+
+json='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Use git reset --soft HEAD~1: it undoes the commit and keeps your changes staged."},"finish_reason":"stop"}],"usage":{"prompt_tokens":30,"completion_tokens":20,"total_tokens":50}}'
+chunk() { printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":%s,"finish_reason":%s}]}\\n\\n' "$1" "$2"; }
+sse="$(chunk '{"role":"assistant","content":""}' null)$(for w in Use git reset --soft HEAD~1 to undo it; do chunk "{\"content\":\"$w \"}" null; done)$(chunk '{}' '"stop"')data: [DONE]\\n\\n"
+
+cat > "$tmp/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$ngx;
+    location /sse/ { default_type text/event-stream; return 200 '$sse'; }
+    location / { default_type application/json; return 200 '$json'; }
+  }
+}
+CONF
+taskset -c 0 nginx -c "$tmp/nginx.conf" -p "$tmp" &
+pids+=($!)
+
+# start NAME UPSTREAM_PATH: an Isartor (exact cache only) in front of nginx; sets $port, $pid.
+start() {
+  port="$(free_port)"
+  mkdir -p "$tmp/$1"
+  local t0 t1
+  t0="$(date +%s%N)"
+  HOME="$tmp/$1" XDG_RUNTIME_DIR="$tmp/$1/run" XDG_DATA_HOME="$tmp/$1/data" \
+  XDG_CONFIG_HOME="$tmp/$1/config" \
+  ISARTOR__HOST_PORT="127.0.0.1:$port" ISARTOR__CACHE_MODE=exact \
+  ISARTOR__EXTERNAL_LLM_URL="http://127.0.0.1:$ngx$2" ISARTOR__EXTERNAL_LLM_API_KEY=bench \
+  ISARTOR__CACHE_MAX_CAPACITY=1000000 RUST_LOG="${RUST_LOG:-info}" \
+    taskset -c 0 "$bin" up > "$tmp/$1.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do sleep 0.005; done
+  t1="$(date +%s%N)"
+  echo "$1: isartor up to /healthz in $(( (t1 - t0) / 1000000 )) ms, idle RSS $(awk '/VmRSS/{print $2/1024 " MB"}' "/proc/$pid/status")"
+}
+
+# lua BODY_KIND: a wrk script; "same" posts one body, "unique" a new prompt per request.
+lua() {
+  case "$1" in
+    same) printf 'wrk.method="POST"\nwrk.headers["Content-Type"]="application/json"\nwrk.body=%s\n' "$2" ;;
+    unique) cat <<LUA
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, string.format('{"model":"gpt-4o-mini","stream":$2,"messages":[{"role":"user","content":"prompt %d from thread %s"}]}', n, tostring(wrk.thread and wrk.thread.addr or "")))
+end
+LUA
+    ;;
+  esac
+}
+
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000} else print v}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# run CASE URL SCRIPT [PID]: prints p50, p99, req/s (and CPU µs/request, RSS for a PID).
+run() {
+  local before=0 out p50 p99 rps reqs extra=""
+  [ -n "${4:-}" ] && before="$(cpu_ticks "$4")"
+  out="$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$3" "$2")"
+  p50="$(echo "$out" | awk '$1=="50%"{print $2}' | to_us)"
+  p99="$(echo "$out" | awk '$1=="99%"{print $2}' | to_us)"
+  rps="$(echo "$out" | awk '/Requests\/sec/{print $2}')"
+  reqs="$(echo "$out" | awk '/requests in/{print $1}')"
+  if [ -n "${4:-}" ]; then
+    local ticks hz
+    ticks=$(( $(cpu_ticks "$4") - before ))
+    hz="$(getconf CLK_TCK)"
+    extra="$(awk -v t="$ticks" -v hz="$hz" -v n="$reqs" -v pid="$4" 'BEGIN{printf "  CPU %6.1f us/req", t/hz*1e6/n}')"
+    extra="$extra  RSS $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' "/proc/$4/status")"
+  fi
+  printf '%-28s p50 %8.1f us   p99 %8.1f us   %8.0f req/s%s\n' "$1" "$p50" "$p99" "$rps" "$extra"
+  echo "$1|$p50|$p99|$rps" >> "$tmp/results"
+}
+
+request='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"How do I undo the last git commit but keep my changes?"}]}'
+big="$(python3 -c 'import json; print(json.dumps({"model":"gpt-4o-mini","messages":[{"role":"user","content":"explain this log:\n" + "ERROR worker-3 connection reset by peer while reading response header\n" * 1450}]}))')"
+lua same "'$request'" > "$tmp/same.lua"
+python3 -c 'import sys; print("wrk.method=\"POST\"\nwrk.headers[\"Content-Type\"]=\"application/json\"\nwrk.body=[==[" + sys.argv[1] + "]==]")' "$big" > "$tmp/big.lua"
+lua unique false > "$tmp/miss.lua"
+lua unique true > "$tmp/stream.lua"
+
+for _ in $(seq 500); do curl -sf "http://127.0.0.1:$ngx/" >/dev/null 2>&1 && break; sleep 0.01; done
+curl -sf "http://127.0.0.1:$ngx/" >/dev/null || { echo "nginx did not start:"; cat "$tmp/nginx-error.log"; exit 1; }
+start json /v1
+json_port="$port"; json_pid="$pid"
+start stream /sse/v1
+stream_port="$port"; stream_pid="$pid"
+# Warm the hits: the first request of each body goes upstream and is stored.
+for body in "$request" "$big"; do
+  for _ in 1 2; do curl -s -o /dev/null "http://127.0.0.1:$json_port/v1/chat/completions" -H 'content-type: application/json' -d "$body"; done
+done
+
+echo
+echo "load benchmark: ${secs}s per case, $conns connections, servers on core 0, wrk on core 1"
+run "a nginx direct" "http://127.0.0.1:$ngx/v1/chat/completions" "$tmp/same.lua"
+run "b isartor exact hit" "http://127.0.0.1:$json_port/v1/chat/completions" "$tmp/same.lua" "$json_pid"
+run "c isartor miss (JSON)" "http://127.0.0.1:$json_port/v1/chat/completions" "$tmp/miss.lua" "$json_pid"
+run "d isartor miss (SSE)" "http://127.0.0.1:$stream_port/v1/chat/completions" "$tmp/stream.lua" "$stream_pid"
+run "e isartor hit, 100 KB body" "http://127.0.0.1:$json_port/v1/chat/completions" "$tmp/big.lua" "$json_pid"
+
+if command -v litellm >/dev/null; then
+  lport="$(free_port)"
+  OPENAI_API_KEY=bench taskset -c 0 litellm --model openai/gpt-4o-mini --api_base "http://127.0.0.1:$ngx/v1" \
+    --host 127.0.0.1 --port "$lport" > "$tmp/litellm.log" 2>&1 &
+  lpid=$!
+  pids+=("$lpid")
+  for _ in $(seq 600); do curl -sf "http://127.0.0.1:$lport/health/liveliness" >/dev/null 2>&1 && break; sleep 0.1; done
+  run "f litellm proxy (miss)" "http://127.0.0.1:$lport/v1/chat/completions" "$tmp/miss.lua" "$lpid"
+else
+  echo "(LiteLLM not measured: no litellm command; pip install 'litellm[proxy]' to compare)"
+fi
+
+echo
+awk -F'|' '
+  { p50[substr($1,1,1)]=$2; p99[substr($1,1,1)]=$3; rps[substr($1,1,1)]=$4 }
+  END {
+    printf "exact hit vs nginx (b/a):      p50 %.2fx  p99 %.2fx  req/s %.2fx\n", p50["b"]/p50["a"], p99["b"]/p99["a"], rps["b"]/rps["a"]
+    printf "pass-through adds (c-a):       p50 %+.0f us  p99 %+.0f us\n", p50["c"]-p50["a"], p99["c"]-p99["a"]
+    printf "streamed pass-through (d-a):   p50 %+.0f us  p99 %+.0f us\n", p50["d"]-p50["a"], p99["d"]-p99["a"]
+  }' "$tmp/results"
