@@ -31,8 +31,9 @@
 //!   cache that missed) before the client's body ends; any other gets a translated request and
 //!   its whole reply is rendered in the client's format. Between the caches and the cloud, L2
 //!   ([`pipeline::triage`]) lets a local model classify the request and answer the easy ones.
-//! * [`store`] is cache storage: the small [`store::ReplyStore`] trait (moka in memory) for exact
-//!   entries, [`store::vectors`] for the semantic index.
+//! * [`store`] is cache storage: the small [`store::ReplyStore`] trait for exact entries (moka in
+//!   memory, or [`store::redis`] shared by replicas, failing open), [`store::vectors`] for the
+//!   semantic index, and [`store::shared_vectors`] to share semantic entries through Redis.
 //! * [`inference`] runs local models: the sentence embedder (candle), the lookup of model files
 //!   in the Hugging Face cache, and the client of a local model server for L2.
 //! * [`upstream`] holds the L3 side: [`upstream::client`] calls one provider (OpenAI-compatible
