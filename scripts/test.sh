@@ -7,11 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in cargo python3 npm curl tmux prometheus redis-server; do
+for tool in cargo python3 npm curl tmux prometheus redis-server shellcheck; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "missing: ${missing[*]} (on Debian: apt-get install nodejs npm curl tmux python3-venv prometheus redis-server; .ci/run does this)" >&2
+  echo "missing: ${missing[*]} (on Debian: apt-get install nodejs npm curl tmux python3-venv prometheus redis-server shellcheck; .ci/run does this)" >&2
   exit 1
 fi
 
