@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests')
             [CompletionResult]::new('eval', 'eval', [CompletionResultType]::ParameterValue, 'Measure the semantic cache on labelled pairs or a replayed trace')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script (bash, zsh, fish, powershell, elvish)')
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -124,6 +125,18 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'isartor;update' {
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Install this release tag (e.g. v0.2.0) instead of the latest, even an older one')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Only say whether a newer release exists (exit 0: up to date, 10: newer available)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would be downloaded and replaced, change nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--restart', '--restart', [CompletionResultType]::ParameterName, 'Restart a running daemon on the new version afterwards')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'isartor;help' {
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Start the daemon (in the foreground, or in the background with --detach)')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop the running daemon, letting in-flight requests finish')
@@ -132,6 +145,7 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests')
             [CompletionResult]::new('eval', 'eval', [CompletionResultType]::ParameterValue, 'Measure the semantic cache on labelled pairs or a replayed trace')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script (bash, zsh, fish, powershell, elvish)')
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -158,6 +172,9 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             break
         }
         'isartor;help;completions' {
+            break
+        }
+        'isartor;help;update' {
             break
         }
         'isartor;help;help' {

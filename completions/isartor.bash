@@ -40,6 +40,9 @@ _isartor() {
             isartor,up)
                 cmd="isartor__subcmd__up"
                 ;;
+            isartor,update)
+                cmd="isartor__subcmd__update"
+                ;;
             isartor__subcmd__eval,help)
                 cmd="isartor__subcmd__eval__subcmd__help"
                 ;;
@@ -76,6 +79,9 @@ _isartor() {
             isartor__subcmd__help,up)
                 cmd="isartor__subcmd__help__subcmd__up"
                 ;;
+            isartor__subcmd__help,update)
+                cmd="isartor__subcmd__help__subcmd__update"
+                ;;
             isartor__subcmd__help__subcmd__eval,semantic)
                 cmd="isartor__subcmd__help__subcmd__eval__subcmd__semantic"
                 ;;
@@ -86,7 +92,7 @@ _isartor() {
 
     case "${cmd}" in
         isartor)
-            opts="-h -V --config --help --version up stop status stats top eval completions help"
+            opts="-h -V --config --help --version up stop status stats top eval completions update help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -212,7 +218,7 @@ _isartor() {
             return 0
             ;;
         isartor__subcmd__help)
-            opts="up stop status stats top eval completions help"
+            opts="up stop status stats top eval completions update help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,6 +357,20 @@ _isartor() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        isartor__subcmd__help__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         isartor__subcmd__stats)
             opts="-h -V --json --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -435,6 +455,28 @@ _isartor() {
             fi
             case "${prev}" in
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__update)
+            opts="-y -h --check --version --dry-run --yes --restart --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --version)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
             cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
             cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
+            cand update 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'isartor;up'= {
@@ -109,6 +110,17 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'isartor;update'= {
+            cand --version 'Install this release tag (e.g. v0.2.0) instead of the latest, even an older one'
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --check 'Only say whether a newer release exists (exit 0: up to date, 10: newer available)'
+            cand --dry-run 'Show what would be downloaded and replaced, change nothing'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --restart 'Restart a running daemon on the new version afterwards'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'isartor;help'= {
             cand up 'Start the daemon (in the foreground, or in the background with --detach)'
             cand stop 'Stop the running daemon, letting in-flight requests finish'
@@ -117,6 +129,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
             cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
             cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
+            cand update 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'isartor;help;up'= {
@@ -135,6 +148,8 @@ set edit:completion:arg-completer[isartor] = {|@words|
         &'isartor;help;eval;semantic'= {
         }
         &'isartor;help;completions'= {
+        }
+        &'isartor;help;update'= {
         }
         &'isartor;help;help'= {
         }

@@ -34,6 +34,7 @@ complete -c isartor -n "__fish_isartor_needs_command" -f -a "stats" -d 'Print th
 complete -c isartor -n "__fish_isartor_needs_command" -f -a "top" -d 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
 complete -c isartor -n "__fish_isartor_needs_command" -f -a "eval" -d 'Measure the semantic cache on labelled pairs or a replayed trace'
 complete -c isartor -n "__fish_isartor_needs_command" -f -a "completions" -d 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
+complete -c isartor -n "__fish_isartor_needs_command" -f -a "update" -d 'Upgrade this binary from the project\'s releases (checksum-verified, with rollback)'
 complete -c isartor -n "__fish_isartor_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c isartor -n "__fish_isartor_using_subcommand up" -l wait -d 'With --detach: how long to wait for the daemon to become healthy' -r
 complete -c isartor -n "__fish_isartor_using_subcommand up" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
@@ -73,12 +74,20 @@ complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_su
 complete -c isartor -n "__fish_isartor_using_subcommand completions" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
 complete -c isartor -n "__fish_isartor_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c isartor -n "__fish_isartor_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "up" -d 'Start the daemon (in the foreground, or in the background with --detach)'
-complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "stop" -d 'Stop the running daemon, letting in-flight requests finish'
-complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "status" -d 'Say whether the daemon runs, with its pid, address and uptime'
-complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "stats" -d 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
-complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "top" -d 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
-complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "eval" -d 'Measure the semantic cache on labelled pairs or a replayed trace'
-complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "completions" -d 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
-complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c isartor -n "__fish_isartor_using_subcommand update" -l version -d 'Install this release tag (e.g. v0.2.0) instead of the latest, even an older one' -r
+complete -c isartor -n "__fish_isartor_using_subcommand update" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand update" -l check -d 'Only say whether a newer release exists (exit 0: up to date, 10: newer available)'
+complete -c isartor -n "__fish_isartor_using_subcommand update" -l dry-run -d 'Show what would be downloaded and replaced, change nothing'
+complete -c isartor -n "__fish_isartor_using_subcommand update" -s y -l yes -d 'Do not ask for confirmation'
+complete -c isartor -n "__fish_isartor_using_subcommand update" -l restart -d 'Restart a running daemon on the new version afterwards'
+complete -c isartor -n "__fish_isartor_using_subcommand update" -s h -l help -d 'Print help'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions update help" -f -a "up" -d 'Start the daemon (in the foreground, or in the background with --detach)'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions update help" -f -a "stop" -d 'Stop the running daemon, letting in-flight requests finish'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions update help" -f -a "status" -d 'Say whether the daemon runs, with its pid, address and uptime'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions update help" -f -a "stats" -d 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions update help" -f -a "top" -d 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions update help" -f -a "eval" -d 'Measure the semantic cache on labelled pairs or a replayed trace'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions update help" -f -a "completions" -d 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions update help" -f -a "update" -d 'Upgrade this binary from the project\'s releases (checksum-verified, with rollback)'
+complete -c isartor -n "__fish_isartor_using_subcommand help; and not __fish_seen_subcommand_from up stop status stats top eval completions update help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c isartor -n "__fish_isartor_using_subcommand help; and __fish_seen_subcommand_from eval" -f -a "semantic" -d 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'

@@ -51,6 +51,7 @@
 //! * [`control`]: the local Unix socket that streams snapshots and events to `stats` / `top`.
 //! * [`tui`]: the `isartor top` dashboard (state, pure view, terminal loop).
 //! * [`eval`]: measuring the semantic cache on labelled pairs and replayed traces.
+//! * [`update`]: self-upgrade from the project's releases, checksum-verified, with rollback.
 //! * [`cli`]: one module per subcommand; argument handling and printing only.
 //!
 //! Nothing in `pipeline` knows about hyper, sockets or terminals; nothing in `cli` knows about
@@ -69,4 +70,5 @@ pub mod pipeline;
 pub mod store;
 pub mod telemetry;
 pub mod tui;
+pub mod update;
 pub mod upstream;

@@ -8,6 +8,7 @@ pub mod status;
 pub mod stop;
 pub mod top;
 pub mod up;
+pub mod update;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,9 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
     Completions(completions::CompletionsArgs),
+    /// Upgrade this binary from the project's releases (checksum-verified, with rollback)
+    #[command(disable_version_flag = true)]
+    Update(update::UpdateArgs),
 }
 
 /// What every command needs: where things are and which config file was asked for.
@@ -87,6 +91,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(args) => stats::run(&ctx, args),
         Command::Top(args) => top::run(&ctx, args),
         Command::Eval(args) => eval::run(&ctx, args),
+        Command::Update(args) => update::run(&ctx, args),
         Command::Completions(_) => unreachable!("answered before the context is built"),
     }
 }

@@ -103,6 +103,25 @@ impl Default for Layer2Config {
     }
 }
 
+/// `[update]`: where `isartor update` looks for releases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateConfig {
+    /// GitHub `owner/name`.
+    pub repo: String,
+    /// The release API (GitHub's, or a mirror that answers the same way).
+    pub api_base: String,
+}
+
+impl Default for UpdateConfig {
+    fn default() -> UpdateConfig {
+        UpdateConfig {
+            repo: crate::update::DEFAULT_REPO.into(),
+            api_base: "https://api.github.com".into(),
+        }
+    }
+}
+
 /// `[embedded]`: the in-process GGUF model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -166,6 +185,7 @@ pub struct Config {
     pub vllm_model: String,
     pub layer2: Layer2Config,
     pub embedded: EmbeddedConfig,
+    pub update: UpdateConfig,
 }
 
 impl Default for Config {
@@ -206,6 +226,7 @@ impl Default for Config {
             vllm_model: String::new(),
             layer2: Layer2Config::default(),
             embedded: EmbeddedConfig::default(),
+            update: UpdateConfig::default(),
         }
     }
 }

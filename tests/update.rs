@@ -1,0 +1,199 @@
+//! `isartor update` for real: a copy of the built binary updates itself from a mock release API
+//! on loopback (tag JSON with asset URLs, a tar.gz archive, SHA256SUMS). Upgrade; bad checksum
+//! refused with the old binary untouched; a new binary that does not run is rolled back;
+//! already-latest and `--check`; an unreachable API.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_isartor");
+
+/// A release API serving one release `tag` whose binary is `script`; `corrupt` spoils SHA256SUMS.
+async fn release_server(tag: &str, script: &str, corrupt: bool) -> SocketAddr {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("isartor");
+    std::fs::write(&bin, script).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let name = format!("isartor-{tag}-{}.tar.gz", isartor::update::target());
+    let archive = dir.path().join(&name);
+    let made = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir.path())
+        .arg("isartor")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let bytes = Bytes::from(std::fs::read(&archive).unwrap());
+    let mut digest = hex::encode(Sha256::digest(&bytes));
+    if corrupt {
+        digest = digest.replace(&digest[..4], "0000");
+    }
+    let sums = Bytes::from(format!("{digest}  {name}\n"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let release = json!({"tag_name": tag, "assets": [
+        {"name": name, "browser_download_url": format!("http://{addr}/dl/{name}")},
+        {"name": "SHA256SUMS", "browser_download_url": format!("http://{addr}/dl/SHA256SUMS")}]});
+    let files = Arc::new((release.to_string(), bytes, sums, tag.to_string()));
+    tokio::spawn(async move {
+        let _keep = dir;
+        while let Ok((stream, _)) = listener.accept().await {
+            let files = files.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let files = files.clone();
+                    async move {
+                        let path = req.uri().path();
+                        let (status, body) = if path == "/repos/isartor-dev/isartor/releases/latest"
+                            || path
+                                == format!("/repos/isartor-dev/isartor/releases/tags/{}", files.3)
+                        {
+                            (200, Bytes::from(files.0.clone()))
+                        } else if path.ends_with(".tar.gz") {
+                            (200, files.1.clone())
+                        } else if path.ends_with("SHA256SUMS") {
+                            (200, files.2.clone())
+                        } else {
+                            (404, Bytes::from_static(b"{\"message\":\"Not Found\"}"))
+                        };
+                        let mut r = hyper::Response::new(Full::new(body));
+                        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A copy of the real binary in a directory of its own, to be updated.
+fn installed() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("isartor");
+    std::fs::copy(BIN, &exe).unwrap();
+    (dir, exe)
+}
+
+async fn update(exe: &Path, api: &str, args: &[&str]) -> Output {
+    let home = exe.parent().unwrap().join("home");
+    Command::new(exe)
+        .arg("update")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("ISARTOR__UPDATE__API_BASE", api)
+        .output()
+        .await
+        .unwrap()
+}
+
+async fn version(exe: &Path) -> String {
+    let out = Command::new(exe).arg("--version").output().await.unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_checks_and_refuses_a_bad_checksum() {
+    let current = format!("isartor {}", env!("CARGO_PKG_VERSION"));
+    let newer = release_server("v9.9.9", "#!/bin/sh\necho isartor 9.9.9\n", false).await;
+    let (_dir, exe) = installed();
+    let api = format!("http://{newer}");
+
+    let check = update(&exe, &api, &["--check"]).await;
+    assert_eq!(check.status.code(), Some(10), "{}", text(&check.stderr));
+    assert!(text(&check.stdout).contains("latest: v9.9.9"));
+    let dry = update(&exe, &api, &["--dry-run"]).await;
+    assert!(dry.status.success());
+    assert!(text(&dry.stdout).contains("would download"));
+    assert_eq!(version(&exe).await, current);
+    let no_tty = update(&exe, &api, &[]).await;
+    assert!(!no_tty.status.success());
+    assert!(text(&no_tty.stderr).contains("add --yes"));
+
+    let bad = release_server("v9.9.9", "#!/bin/sh\necho isartor 9.9.9\n", true).await;
+    let refused = update(&exe, &format!("http://{bad}"), &["--yes"]).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("checksum mismatch"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(version(&exe).await, current, "the old binary is untouched");
+
+    let done = update(&exe, &api, &["--yes"]).await;
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    assert!(
+        text(&done.stdout).contains("to isartor 9.9.9"),
+        "{}",
+        text(&done.stdout)
+    );
+    assert_eq!(version(&exe).await, "isartor 9.9.9");
+    let left: Vec<String> = std::fs::read_dir(exe.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "home")
+        .collect();
+    assert_eq!(left, ["isartor"], "no backup or staging left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_that_does_not_run_is_rolled_back() {
+    let broken = release_server("v9.9.9", "#!/bin/sh\nexit 3\n", false).await;
+    let (_dir, exe) = installed();
+    let out = update(&exe, &format!("http://{broken}"), &["--yes"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("the old one is back in place"));
+    assert_eq!(
+        version(&exe).await,
+        format!("isartor {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn already_latest_and_an_unreachable_api() {
+    let tag = format!("v{}", env!("CARGO_PKG_VERSION"));
+    let same = release_server(&tag, "#!/bin/sh\necho never\n", false).await;
+    let (_dir, exe) = installed();
+    let out = update(&exe, &format!("http://{same}"), &["--yes"]).await;
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("is the latest release"));
+    let check = update(&exe, &format!("http://{same}"), &["--check"]).await;
+    assert_eq!(check.status.code(), Some(0));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = update(&exe, &nowhere, &["--check"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot reach the release API"),
+        "{}",
+        text(&out.stderr)
+    );
+}
