@@ -168,12 +168,7 @@ pub fn install(archive: &Path, exe: &Path) -> Result<String> {
         std::fs::rename(&old, exe)?;
         return Err(permission_hint(e, dir));
     }
-    let version = std::process::Command::new(exe)
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let version = run_version(exe);
     match version {
         Some(v) => {
             let _ = std::fs::remove_file(&old);
@@ -184,6 +179,23 @@ pub fn install(archive: &Path, exe: &Path) -> Result<String> {
             bail!("the new binary does not run on this machine; the old one is back in place")
         }
     }
+}
+
+/// What `exe --version` prints, if it runs. A just-written file can be briefly "busy" (ETXTBSY)
+/// while another thread's fork still holds its descriptor: that is retried, not a failure.
+fn run_version(exe: &Path) -> Option<String> {
+    for _ in 0..50 {
+        match std::process::Command::new(exe).arg("--version").output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(o) if o.status.success() => {
+                return Some(String::from_utf8_lossy(&o.stdout).trim().to_string());
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn permission_hint(e: std::io::Error, dir: &Path) -> anyhow::Error {

@@ -95,22 +95,42 @@ fn installed() -> (tempfile::TempDir, PathBuf) {
     (dir, exe)
 }
 
+/// Runs a freshly written executable. Another test's fork can briefly hold the file's write
+/// descriptor (until its exec), which makes exec fail with ETXTBSY: retry that, nothing else.
+async fn exec(make: impl Fn() -> Command) -> Output {
+    for _ in 0..50 {
+        match make().output().await {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("the executable stayed busy")
+}
+
 async fn update(exe: &Path, api: &str, args: &[&str]) -> Output {
     let home = exe.parent().unwrap().join("home");
-    Command::new(exe)
-        .arg("update")
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("ISARTOR__UPDATE__API_BASE", api)
-        .output()
-        .await
-        .unwrap()
+    exec(|| {
+        let mut c = Command::new(exe);
+        c.arg("update")
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("ISARTOR__UPDATE__API_BASE", api);
+        c
+    })
+    .await
 }
 
 async fn version(exe: &Path) -> String {
-    let out = Command::new(exe).arg("--version").output().await.unwrap();
+    let out = exec(|| {
+        let mut c = Command::new(exe);
+        c.arg("--version");
+        c
+    })
+    .await;
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
