@@ -32,13 +32,6 @@ pub fn run(args: CompletionsArgs) -> Result<ExitCode> {
 mod tests {
     use super::*;
 
-    /// The command definitions are consistent (clap checks names, flags and conflicts only when a
-    /// command is built, so a mistake would otherwise surface at run time).
-    #[test]
-    fn the_command_line_is_well_formed() {
-        Cli::command().debug_assert();
-    }
-
     /// The committed scripts under completions/ are what this build generates (regenerate them
     /// with scripts/completions.sh).
     #[test]

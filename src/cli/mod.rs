@@ -160,4 +160,41 @@ mod tests {
         assert_eq!(human_duration(65), "1m 05s");
         assert_eq!(human_duration(3725), "1h 02m 05s");
     }
+
+    /// Every `isartor …` command quoted in README.md and docs/ parses with this build's command
+    /// line (synopses with `[…]`, `|` or placeholders are skipped; shell redirections cut off).
+    #[test]
+    fn every_command_in_the_docs_parses() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![root.join("README.md")];
+        for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+        let mut checked = 0;
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for quoted in text.split('`').skip(1).step_by(2) {
+                let Some(command) = quoted.strip_prefix("isartor ") else {
+                    continue;
+                };
+                let command = command.split(['>', '&', ';']).next().unwrap().trim();
+                let synopsis = command.contains(['[', '|', '\\'])
+                    || command
+                        .split_whitespace()
+                        .any(|w| w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase()));
+                if synopsis {
+                    continue;
+                }
+                let args = std::iter::once("isartor").chain(command.split_whitespace());
+                if let Err(e) = Cli::try_parse_from(args) {
+                    panic!(
+                        "{}: `isartor {command}` does not parse:\n{e}",
+                        file.display()
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} commands found");
+    }
 }
