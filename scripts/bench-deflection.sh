@@ -13,12 +13,9 @@ trace="${1:-../shared/data/coding-trace.jsonl}"
 shift || true
 [ -f "$trace" ] || { echo "no trace at $trace" >&2; exit 1; }
 scripts/fetch-models.sh >/dev/null
-if [ -n "${ISARTOR_BIN:-}" ]; then
-  bin="$ISARTOR_BIN"
-else
-  cargo build --release --locked --bin isartor >&2
-  bin="${CARGO_TARGET_DIR:-target}/release/isartor"
-fi
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+bin="$(isartor_bin)"
 if [ $# -eq 0 ]; then
   RUST_LOG=warn "$bin" eval semantic --trace "$trace"
 fi

@@ -10,17 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
 conns="${2:-32}"
-for tool in wrk nginx curl python3 taskset; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk nginx-light)"; exit 1; }
-done
-
-# ISARTOR_BIN=path compares another build (e.g. before/after a change) without rebuilding.
-if [ -n "${ISARTOR_BIN:-}" ]; then
-  bin="$ISARTOR_BIN"
-else
-  cargo build --release --locked --bin isartor >&2
-  bin="${CARGO_TARGET_DIR:-target}/release/isartor"
-fi
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+need wrk nginx curl python3 taskset
+bin="$(isartor_bin)"
 
 tmp="$(mktemp -d)"
 nginx_pid=""
@@ -32,7 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ngx_port="$(free_port)"
 isa_port="$(free_port)"
 
@@ -78,8 +70,6 @@ wrk.body = '$request'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-# wrk prints latencies as 85.00us / 1.20ms / 2.00s: normalise to microseconds.
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000} else print v}'; }
 run() { # name url connections
   local out
   out="$(taskset -c 1 wrk -t1 -c"$3" -d"${secs}s" --latency -s "$tmp/post.lua" "$2")"

@@ -16,15 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-8}"
 conns="${2:-16}"
-for tool in wrk nginx curl python3 taskset; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk nginx-light)"; exit 1; }
-done
-if [ -n "${ISARTOR_BIN:-}" ]; then
-  bin="$ISARTOR_BIN"
-else
-  cargo build --release --locked --bin isartor >&2
-  bin="${CARGO_TARGET_DIR:-target}/release/isartor"
-fi
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+need wrk nginx curl python3 taskset
+bin="$(isartor_bin)"
 
 tmp="$(mktemp -d)"
 pids=()
@@ -33,7 +28,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ngx="$(free_port)"
 
 json='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Use git reset --soft HEAD~1: it undoes the commit and keeps your changes staged."},"finish_reason":"stop"}],"usage":{"prompt_tokens":30,"completion_tokens":20,"total_tokens":50}}'
@@ -94,7 +88,6 @@ LUA
   esac
 }
 
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000} else print v}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # run CASE URL SCRIPT [PID]: prints p50, p99, req/s (and CPU µs/request, RSS for a PID).
 run() {
