@@ -72,6 +72,15 @@ class Daemon:
         self.log = open(Path(self.home) / "daemon.log", "w")
         self.proc = subprocess.Popen([isartor_bin(), "up"], env=self.env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            # A daemon that never became ready is still ours to stop.
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+            raise
+
+    def _wait_until_ready(self):
         deadline = time.monotonic() + 30
         while True:
             assert self.proc.poll() is None, open(Path(self.home) / "daemon.log").read()
