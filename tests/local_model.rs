@@ -5,84 +5,61 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use common::*;
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
 use isartor::config::{ClassifierMode, Config, InferenceEngine, RouterBackend};
 use isartor::telemetry::Layer;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 /// Calls the mock model received: (kind, model, last message).
 type Calls = Arc<Mutex<Vec<(&'static str, String, String)>>>;
 
 /// A local model server: labels requests by keywords, answers by keywords.
 async fn model_server() -> (SocketAddr, Calls) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let calls: Calls = Arc::default();
     let log = calls.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let log = log.clone();
-                    async move {
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let request: Value = serde_json::from_slice(&body).unwrap();
-                        let messages = request["messages"].as_array().unwrap();
-                        let last = messages.last().unwrap()["content"].as_str().unwrap();
-                        let classify = messages[0]["content"]
-                            .as_str()
-                            .unwrap()
-                            .contains("Reply with exactly one word");
-                        let kind = if classify { "classify" } else { "answer" };
-                        let model = request["model"].as_str().unwrap_or("").to_string();
-                        log.lock().unwrap().push((kind, model, last.to_string()));
-                        if last.contains("slow") {
-                            std::future::pending::<()>().await;
-                        }
-                        let text = match (classify, last) {
-                            (true, l) if l.contains("tsconfig") => "TEMPLATE".to_string(),
-                            (true, l) if l.contains("simple") => "SIMPLE".to_string(),
-                            (true, l) if l.contains("odd label") => "I think TEMPLATE".to_string(),
-                            (true, l) if l.contains("unsure") || l.contains("terse") => {
-                                "SNIPPET".to_string()
-                            }
-                            (true, _) => "COMPLEX".to_string(),
-                            (false, l) if l.contains("tsconfig") => {
-                                r#"{"compilerOptions": {"strict": true, "target": "ES2022"}}"#
-                                    .to_string()
-                            }
-                            (false, l) if l.contains("unsure") => {
-                                "I'm not sure how to do that.".to_string()
-                            }
-                            (false, l) if l.contains("terse") => "ok".to_string(),
-                            (false, l) => format!("local answer: {l}"),
-                        };
-                        let answer = json!({"id": "chatcmpl-local", "object": "chat.completion",
-                            "created": 1, "model": "qwen2.5-coder-0.5b",
-                            "choices": [{"index": 0, "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": text}}],
-                            "usage": {"prompt_tokens": 20, "completion_tokens": 12, "total_tokens": 32}});
-                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(
-                            answer.to_string(),
-                        ))))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+    let addr = serve(move |_, body| {
+        let log = log.clone();
+        async move {
+            let request: Value = serde_json::from_slice(&body).unwrap();
+            let messages = request["messages"].as_array().unwrap();
+            let last = messages.last().unwrap()["content"].as_str().unwrap();
+            let classify = messages[0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Reply with exactly one word");
+            let kind = if classify { "classify" } else { "answer" };
+            let model = request["model"].as_str().unwrap_or("").to_string();
+            log.lock().unwrap().push((kind, model, last.to_string()));
+            if last.contains("slow") {
+                std::future::pending::<()>().await;
+            }
+            let text = match (classify, last) {
+                (true, l) if l.contains("tsconfig") => "TEMPLATE".to_string(),
+                (true, l) if l.contains("simple") => "SIMPLE".to_string(),
+                (true, l) if l.contains("odd label") => "I think TEMPLATE".to_string(),
+                (true, l) if l.contains("unsure") || l.contains("terse") => "SNIPPET".to_string(),
+                (true, _) => "COMPLEX".to_string(),
+                (false, l) if l.contains("tsconfig") => {
+                    r#"{"compilerOptions": {"strict": true, "target": "ES2022"}}"#.to_string()
+                }
+                (false, l) if l.contains("unsure") => "I'm not sure how to do that.".to_string(),
+                (false, l) if l.contains("terse") => "ok".to_string(),
+                (false, l) => format!("local answer: {l}"),
+            };
+            let answer = json!({"id": "chatcmpl-local", "object": "chat.completion",
+                "created": 1, "model": "qwen2.5-coder-0.5b",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text}}],
+                "usage": {"prompt_tokens": 20, "completion_tokens": 12, "total_tokens": 32}});
+            hyper::Response::new(Full::new(Bytes::from(answer.to_string())))
         }
-    });
+    })
+    .await;
     (addr, calls)
 }
 

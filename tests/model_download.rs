@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,11 +14,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use common::*;
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use isartor::inference::models::{EMBEDDER_FILES, hub_cache_dir};
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_isartor");
@@ -27,38 +23,24 @@ const REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
 /// A Hub that serves `REPO`'s files from `source` at commit `mock-commit`; records the paths.
 async fn mock_hub(source: PathBuf) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (source, log) = (source.clone(), log.clone());
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let (source, log) = (source.clone(), log.clone());
-                    async move {
-                        let path = req.uri().path().to_string();
-                        log.lock().unwrap().push(path.clone());
-                        let prefix = format!("/{REPO}/resolve/main/");
-                        let file = path.strip_prefix(&prefix).map(|f| source.join(f));
-                        let response = match file.and_then(|f| std::fs::read(f).ok()) {
-                            Some(bytes) => hyper::Response::builder()
-                                .header("x-repo-commit", "mock-commit")
-                                .body(Full::new(Bytes::from(bytes))),
-                            None => hyper::Response::builder()
-                                .status(404)
-                                .body(Full::new(Bytes::from_static(b"Entry not found"))),
-                        };
-                        Ok::<_, Infallible>(response.unwrap())
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let addr = serve(move |path, _| {
+        log.lock().unwrap().push(path.clone());
+        let file = path
+            .strip_prefix(&format!("/{REPO}/resolve/main/"))
+            .map(|f| source.join(f));
+        let response = match file.and_then(|f| std::fs::read(f).ok()) {
+            Some(bytes) => hyper::Response::builder()
+                .header("x-repo-commit", "mock-commit")
+                .body(Full::new(Bytes::from(bytes))),
+            None => hyper::Response::builder()
+                .status(404)
+                .body(Full::new(Bytes::from_static(b"Entry not found"))),
+        };
+        std::future::ready(response.unwrap())
+    })
+    .await;
     (addr, seen)
 }
 

@@ -3,19 +3,18 @@
 //! refused with the old binary untouched; a new binary that does not run is rolled back;
 //! already-latest and `--check`; an unreachable API.
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::serve;
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_isartor");
@@ -46,44 +45,33 @@ async fn release_server(tag: &str, script: &str, corrupt: bool) -> SocketAddr {
         digest = digest.replace(&digest[..4], "0000");
     }
     let sums = Bytes::from(format!("{digest}  {name}\n"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let release = json!({"tag_name": tag, "assets": [
-        {"name": name, "browser_download_url": format!("http://{addr}/dl/{name}")},
-        {"name": "SHA256SUMS", "browser_download_url": format!("http://{addr}/dl/SHA256SUMS")}]});
-    let files = Arc::new((release.to_string(), bytes, sums, tag.to_string()));
-    tokio::spawn(async move {
-        let _keep = dir;
-        while let Ok((stream, _)) = listener.accept().await {
-            let files = files.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let files = files.clone();
-                    async move {
-                        let path = req.uri().path();
-                        let (status, body) = if path == "/repos/isartor-dev/isartor/releases/latest"
-                            || path
-                                == format!("/repos/isartor-dev/isartor/releases/tags/{}", files.3)
-                        {
-                            (200, Bytes::from(files.0.clone()))
-                        } else if path.ends_with(".tar.gz") {
-                            (200, files.1.clone())
-                        } else if path.ends_with("SHA256SUMS") {
-                            (200, files.2.clone())
-                        } else {
-                            (404, Bytes::from_static(b"{\"message\":\"Not Found\"}"))
-                        };
-                        let mut r = hyper::Response::new(Full::new(body));
-                        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    // Asset URLs name the server's own address, known once it listens.
+    let here = Arc::new(std::sync::OnceLock::<SocketAddr>::new());
+    let at = here.clone();
+    let tag = tag.to_string();
+    let addr = serve(move |path, _| {
+        let _keep = &dir;
+        let addr = at.get().expect("the address is set before any request");
+        let (status, body) = if path == "/repos/isartor-dev/isartor/releases/latest"
+            || path == format!("/repos/isartor-dev/isartor/releases/tags/{tag}")
+        {
+            let release = json!({"tag_name": tag, "assets": [
+                {"name": name, "browser_download_url": format!("http://{addr}/dl/{name}")},
+                {"name": "SHA256SUMS", "browser_download_url": format!("http://{addr}/dl/SHA256SUMS")}]});
+            (200, Bytes::from(release.to_string()))
+        } else if path.ends_with(".tar.gz") {
+            (200, bytes.clone())
+        } else if path.ends_with("SHA256SUMS") {
+            (200, sums.clone())
+        } else {
+            (404, Bytes::from_static(b"{\"message\":\"Not Found\"}"))
+        };
+        let mut r = hyper::Response::new(Full::new(body));
+        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+        std::future::ready(r)
+    })
+    .await;
+    here.set(addr).unwrap();
     addr
 }
 

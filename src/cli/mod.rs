@@ -101,21 +101,24 @@ pub fn control(
     ctx: &Context,
     command: crate::control::Command,
 ) -> anyhow::Result<crate::control::Message> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let mut sub = crate::control::client::Subscription::connect(&ctx.paths.socket()).await?;
         sub.ask(command, Duration::from_secs(2)).await
     })
 }
 
-/// Whether `GET http://addr/healthz` answers 200 within `timeout`.
-pub fn healthz(addr: &str, timeout: Duration) -> bool {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+/// A single-threaded runtime for a command's few network calls.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    else {
+        .context("cannot start the async runtime")
+}
+
+/// Whether `GET http://addr/healthz` answers 200 within `timeout`.
+pub fn healthz(addr: &str, timeout: Duration) -> bool {
+    let Ok(rt) = runtime() else {
         return false;
     };
     rt.block_on(async {

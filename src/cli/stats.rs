@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::{Context, human_duration};
@@ -25,10 +25,7 @@ pub fn run(ctx: &Context, args: StatsArgs) -> Result<ExitCode> {
         println!("isartor is not running");
         return Ok(ExitCode::from(super::status::NOT_RUNNING));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let (addr, snapshot) = runtime.block_on(async {
         let mut sub = Subscription::connect(&socket).await?;
         loop {

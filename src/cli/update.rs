@@ -40,10 +40,7 @@ pub struct UpdateArgs {
 
 pub fn run(ctx: &Context, args: UpdateArgs) -> Result<ExitCode> {
     let config = ctx.load_config()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let current = env!("CARGO_PKG_VERSION");
     let release = runtime.block_on(update::find(
         &config.update.api_base,

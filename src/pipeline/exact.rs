@@ -43,23 +43,11 @@ impl ExactLayer {
         self.store.clone()
     }
 
-    pub fn backend(&self) -> &'static str {
-        self.store.backend()
-    }
-
     pub fn detail(&self) -> String {
         self.store.detail()
     }
 
     pub fn degraded(&self) -> Option<String> {
         self.store.degraded()
-    }
-
-    pub fn len(&self) -> u64 {
-        self.store.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.store.is_empty()
     }
 }

@@ -46,20 +46,31 @@ pub struct RedisStore {
     warnings: Throttle,
 }
 
+/// A client for `url` and a lazily connecting, self-reconnecting connection whose answers wait
+/// at most `timeout` (connecting may take a little longer); also `host:port/db` for messages,
+/// never the password.
+pub(super) fn connect(
+    url: &str,
+    timeout: Duration,
+) -> Result<(redis::Client, ConnectionManager, String), StoreError> {
+    let client = redis::Client::open(url)
+        .map_err(|e| StoreError(format!("redis_url is not usable: {e}")))?;
+    let info = client.get_connection_info();
+    let target = format!("{}/{}", info.addr(), info.redis_settings().db());
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout.max(Duration::from_millis(200))))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1);
+    let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
+        .map_err(|e| StoreError(format!("cannot set up the Redis connection: {e}")))?;
+    Ok((client, connection, target))
+}
+
 impl RedisStore {
     /// A store for `url` (`redis://[user:pass@]host:port/db` or `rediss://…`). Connects lazily:
     /// a Redis that is down at start-up is a degraded cache, not a failed start.
     pub fn new(url: &str, ttl: Duration, timeout: Duration) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError(format!("redis_url is not usable: {e}")))?;
-        let info = client.get_connection_info();
-        let target = format!("{}/{}", info.addr(), info.redis_settings().db());
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout.max(Duration::from_millis(200))))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| StoreError(format!("cannot set up the Redis connection: {e}")))?;
+        let (_, connection, target) = connect(url, timeout)?;
         Ok(RedisStore {
             connection,
             target,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
@@ -64,14 +64,9 @@ impl SharedVectors {
         capacity: usize,
         timeout: Duration,
     ) -> Result<SharedVectors, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError(format!("redis_url is not usable: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout.max(Duration::from_millis(200))))
-            .set_response_timeout(Some(timeout.max(Duration::from_millis(200))))
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|e| StoreError(format!("cannot set up the Redis connection: {e}")))?;
+        // Publishing and loading are off the request path: give them more than a lookup gets.
+        let (client, connection, _) =
+            super::redis::connect(url, timeout.max(Duration::from_millis(200)))?;
         Ok(SharedVectors {
             client,
             connection,
@@ -178,7 +173,8 @@ impl SharedVectors {
     pub fn follow(self: Arc<Self>, sink: Sink) {
         tokio::spawn(async move {
             let mut backoff = Duration::from_secs(1);
-            loop {
+            // The task holds one reference; when it is the last, the semantic layer is gone.
+            while Arc::strong_count(&self) > 1 {
                 match self.session(&sink).await {
                     Ok(()) => backoff = Duration::from_secs(1),
                     Err(e) => {

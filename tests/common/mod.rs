@@ -256,6 +256,38 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
+/// A one-off HTTP/1 server on a free loopback port: `handler` answers each request from its path
+/// and body. For stand-ins that are not a cloud provider (a model hub, a local model server, a
+/// release API).
+pub async fn serve<F, A>(handler: F) -> SocketAddr
+where
+    F: Fn(String, Bytes) -> A + Send + Sync + 'static,
+    A: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handler = Arc::new(handler);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let handler = handler.clone();
+                    async move {
+                        let path = req.uri().path().to_string();
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        Ok::<_, Infallible>(handler(path, body).await)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 /// A config pointing at `upstream`, listening on a free loopback port. The semantic cache is off
 /// (its tests turn it on), so tests of other layers do not each load the embedding model.
 pub fn config(upstream: &str) -> Config {
