@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Say whether the daemon runs, with its pid, address and uptime')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)')
             [CompletionResult]::new('eval', 'eval', [CompletionResultType]::ParameterValue, 'Measure the semantic cache on labelled pairs or a replayed trace')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)')
@@ -82,6 +83,85 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;connect' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('claude', 'claude', [CompletionResultType]::ParameterValue, 'Claude Code: ANTHROPIC_BASE_URL (or, with --proxy, HTTPS_PROXY) in ~/.claude/settings.json')
+            [CompletionResult]::new('copilot', 'copilot', [CompletionResultType]::ParameterValue, 'GitHub Copilot CLI: an env file with HTTPS_PROXY and our CA, to source in your shell')
+            [CompletionResult]::new('antigravity', 'antigravity', [CompletionResultType]::ParameterValue, 'Antigravity: an env file with HTTPS_PROXY and our CA, to source in your shell')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Each client: connected or not, how, which files, and whether the daemon answers')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'isartor;connect;claude' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Go through the CONNECT proxy (first-party mode) instead of setting the base URL')
+            [CompletionResult]::new('--disconnect', '--disconnect', [CompletionResultType]::ParameterName, 'Undo an earlier connect: put back the exact previous bytes (or remove what was added)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would change and change nothing')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;connect;copilot' {
+            [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'The shell the env file is written for [default: from $SHELL]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--print-env', '--print-env', [CompletionResultType]::ParameterName, 'Print the variables for `eval` instead of writing a file')
+            [CompletionResult]::new('--disconnect', '--disconnect', [CompletionResultType]::ParameterName, 'Undo an earlier connect: put back the exact previous bytes (or remove what was added)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would change and change nothing')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;connect;antigravity' {
+            [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'The shell the env file is written for [default: from $SHELL]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--print-env', '--print-env', [CompletionResultType]::ParameterName, 'Print the variables for `eval` instead of writing a file')
+            [CompletionResult]::new('--disconnect', '--disconnect', [CompletionResultType]::ParameterName, 'Undo an earlier connect: put back the exact previous bytes (or remove what was added)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would change and change nothing')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;connect;status' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;connect;help' {
+            [CompletionResult]::new('claude', 'claude', [CompletionResultType]::ParameterValue, 'Claude Code: ANTHROPIC_BASE_URL (or, with --proxy, HTTPS_PROXY) in ~/.claude/settings.json')
+            [CompletionResult]::new('copilot', 'copilot', [CompletionResultType]::ParameterValue, 'GitHub Copilot CLI: an env file with HTTPS_PROXY and our CA, to source in your shell')
+            [CompletionResult]::new('antigravity', 'antigravity', [CompletionResultType]::ParameterValue, 'Antigravity: an env file with HTTPS_PROXY and our CA, to source in your shell')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Each client: connected or not, how, which files, and whether the daemon answers')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'isartor;connect;help;claude' {
+            break
+        }
+        'isartor;connect;help;copilot' {
+            break
+        }
+        'isartor;connect;help;antigravity' {
+            break
+        }
+        'isartor;connect;help;status' {
+            break
+        }
+        'isartor;connect;help;help' {
             break
         }
         'isartor;eval' {
@@ -143,6 +223,7 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Say whether the daemon runs, with its pid, address and uptime')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)')
             [CompletionResult]::new('eval', 'eval', [CompletionResultType]::ParameterValue, 'Measure the semantic cache on labelled pairs or a replayed trace')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)')
@@ -162,6 +243,25 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             break
         }
         'isartor;help;top' {
+            break
+        }
+        'isartor;help;connect' {
+            [CompletionResult]::new('claude', 'claude', [CompletionResultType]::ParameterValue, 'Claude Code: ANTHROPIC_BASE_URL (or, with --proxy, HTTPS_PROXY) in ~/.claude/settings.json')
+            [CompletionResult]::new('copilot', 'copilot', [CompletionResultType]::ParameterValue, 'GitHub Copilot CLI: an env file with HTTPS_PROXY and our CA, to source in your shell')
+            [CompletionResult]::new('antigravity', 'antigravity', [CompletionResultType]::ParameterValue, 'Antigravity: an env file with HTTPS_PROXY and our CA, to source in your shell')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Each client: connected or not, how, which files, and whether the daemon answers')
+            break
+        }
+        'isartor;help;connect;claude' {
+            break
+        }
+        'isartor;help;connect;copilot' {
+            break
+        }
+        'isartor;help;connect;antigravity' {
+            break
+        }
+        'isartor;help;connect;status' {
             break
         }
         'isartor;help;eval' {

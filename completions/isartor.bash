@@ -19,6 +19,9 @@ _isartor() {
             isartor,completions)
                 cmd="isartor__subcmd__completions"
                 ;;
+            isartor,connect)
+                cmd="isartor__subcmd__connect"
+                ;;
             isartor,eval)
                 cmd="isartor__subcmd__eval"
                 ;;
@@ -43,6 +46,36 @@ _isartor() {
             isartor,update)
                 cmd="isartor__subcmd__update"
                 ;;
+            isartor__subcmd__connect,antigravity)
+                cmd="isartor__subcmd__connect__subcmd__antigravity"
+                ;;
+            isartor__subcmd__connect,claude)
+                cmd="isartor__subcmd__connect__subcmd__claude"
+                ;;
+            isartor__subcmd__connect,copilot)
+                cmd="isartor__subcmd__connect__subcmd__copilot"
+                ;;
+            isartor__subcmd__connect,help)
+                cmd="isartor__subcmd__connect__subcmd__help"
+                ;;
+            isartor__subcmd__connect,status)
+                cmd="isartor__subcmd__connect__subcmd__status"
+                ;;
+            isartor__subcmd__connect__subcmd__help,antigravity)
+                cmd="isartor__subcmd__connect__subcmd__help__subcmd__antigravity"
+                ;;
+            isartor__subcmd__connect__subcmd__help,claude)
+                cmd="isartor__subcmd__connect__subcmd__help__subcmd__claude"
+                ;;
+            isartor__subcmd__connect__subcmd__help,copilot)
+                cmd="isartor__subcmd__connect__subcmd__help__subcmd__copilot"
+                ;;
+            isartor__subcmd__connect__subcmd__help,help)
+                cmd="isartor__subcmd__connect__subcmd__help__subcmd__help"
+                ;;
+            isartor__subcmd__connect__subcmd__help,status)
+                cmd="isartor__subcmd__connect__subcmd__help__subcmd__status"
+                ;;
             isartor__subcmd__eval,help)
                 cmd="isartor__subcmd__eval__subcmd__help"
                 ;;
@@ -57,6 +90,9 @@ _isartor() {
                 ;;
             isartor__subcmd__help,completions)
                 cmd="isartor__subcmd__help__subcmd__completions"
+                ;;
+            isartor__subcmd__help,connect)
+                cmd="isartor__subcmd__help__subcmd__connect"
                 ;;
             isartor__subcmd__help,eval)
                 cmd="isartor__subcmd__help__subcmd__eval"
@@ -82,6 +118,18 @@ _isartor() {
             isartor__subcmd__help,update)
                 cmd="isartor__subcmd__help__subcmd__update"
                 ;;
+            isartor__subcmd__help__subcmd__connect,antigravity)
+                cmd="isartor__subcmd__help__subcmd__connect__subcmd__antigravity"
+                ;;
+            isartor__subcmd__help__subcmd__connect,claude)
+                cmd="isartor__subcmd__help__subcmd__connect__subcmd__claude"
+                ;;
+            isartor__subcmd__help__subcmd__connect,copilot)
+                cmd="isartor__subcmd__help__subcmd__connect__subcmd__copilot"
+                ;;
+            isartor__subcmd__help__subcmd__connect,status)
+                cmd="isartor__subcmd__help__subcmd__connect__subcmd__status"
+                ;;
             isartor__subcmd__help__subcmd__eval,semantic)
                 cmd="isartor__subcmd__help__subcmd__eval__subcmd__semantic"
                 ;;
@@ -92,7 +140,7 @@ _isartor() {
 
     case "${cmd}" in
         isartor)
-            opts="-h -V --config --help --version up stop status stats top eval completions update help"
+            opts="-h -V --config --help --version up stop status stats top connect eval completions update help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -112,6 +160,188 @@ _isartor() {
         isartor__subcmd__completions)
             opts="-h -V --config --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect)
+            opts="-h -V --config --help --version claude copilot antigravity status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__antigravity)
+            opts="-h -V --shell --print-env --disconnect --dry-run --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --shell)
+                    COMPREPLY=($(compgen -W "bash zsh fish" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__claude)
+            opts="-h -V --proxy --disconnect --dry-run --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__copilot)
+            opts="-h -V --shell --print-env --disconnect --dry-run --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --shell)
+                    COMPREPLY=($(compgen -W "bash zsh fish" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__help)
+            opts="claude copilot antigravity status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__help__subcmd__antigravity)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__help__subcmd__claude)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__help__subcmd__copilot)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__connect__subcmd__status)
+            opts="-h -V --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -218,7 +448,7 @@ _isartor() {
             return 0
             ;;
         isartor__subcmd__help)
-            opts="up stop status stats top eval completions update help"
+            opts="up stop status stats top connect eval completions update help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,6 +464,76 @@ _isartor() {
         isartor__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__connect)
+            opts="claude copilot antigravity status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__connect__subcmd__antigravity)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__connect__subcmd__claude)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__connect__subcmd__copilot)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__connect__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

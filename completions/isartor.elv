@@ -28,6 +28,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand status 'Say whether the daemon runs, with its pid, address and uptime'
             cand stats 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
             cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
+            cand connect 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)'
             cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
             cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
             cand update 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)'
@@ -74,6 +75,74 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+        }
+        &'isartor;connect'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand claude 'Claude Code: ANTHROPIC_BASE_URL (or, with --proxy, HTTPS_PROXY) in ~/.claude/settings.json'
+            cand copilot 'GitHub Copilot CLI: an env file with HTTPS_PROXY and our CA, to source in your shell'
+            cand antigravity 'Antigravity: an env file with HTTPS_PROXY and our CA, to source in your shell'
+            cand status 'Each client: connected or not, how, which files, and whether the daemon answers'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'isartor;connect;claude'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --proxy 'Go through the CONNECT proxy (first-party mode) instead of setting the base URL'
+            cand --disconnect 'Undo an earlier connect: put back the exact previous bytes (or remove what was added)'
+            cand --dry-run 'Show what would change and change nothing'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;connect;copilot'= {
+            cand --shell 'The shell the env file is written for [default: from $SHELL]'
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --print-env 'Print the variables for `eval` instead of writing a file'
+            cand --disconnect 'Undo an earlier connect: put back the exact previous bytes (or remove what was added)'
+            cand --dry-run 'Show what would change and change nothing'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;connect;antigravity'= {
+            cand --shell 'The shell the env file is written for [default: from $SHELL]'
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --print-env 'Print the variables for `eval` instead of writing a file'
+            cand --disconnect 'Undo an earlier connect: put back the exact previous bytes (or remove what was added)'
+            cand --dry-run 'Show what would change and change nothing'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;connect;status'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;connect;help'= {
+            cand claude 'Claude Code: ANTHROPIC_BASE_URL (or, with --proxy, HTTPS_PROXY) in ~/.claude/settings.json'
+            cand copilot 'GitHub Copilot CLI: an env file with HTTPS_PROXY and our CA, to source in your shell'
+            cand antigravity 'Antigravity: an env file with HTTPS_PROXY and our CA, to source in your shell'
+            cand status 'Each client: connected or not, how, which files, and whether the daemon answers'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'isartor;connect;help;claude'= {
+        }
+        &'isartor;connect;help;copilot'= {
+        }
+        &'isartor;connect;help;antigravity'= {
+        }
+        &'isartor;connect;help;status'= {
+        }
+        &'isartor;connect;help;help'= {
         }
         &'isartor;eval'= {
             cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
@@ -127,6 +196,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand status 'Say whether the daemon runs, with its pid, address and uptime'
             cand stats 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
             cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
+            cand connect 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)'
             cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
             cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
             cand update 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)'
@@ -141,6 +211,20 @@ set edit:completion:arg-completer[isartor] = {|@words|
         &'isartor;help;stats'= {
         }
         &'isartor;help;top'= {
+        }
+        &'isartor;help;connect'= {
+            cand claude 'Claude Code: ANTHROPIC_BASE_URL (or, with --proxy, HTTPS_PROXY) in ~/.claude/settings.json'
+            cand copilot 'GitHub Copilot CLI: an env file with HTTPS_PROXY and our CA, to source in your shell'
+            cand antigravity 'Antigravity: an env file with HTTPS_PROXY and our CA, to source in your shell'
+            cand status 'Each client: connected or not, how, which files, and whether the daemon answers'
+        }
+        &'isartor;help;connect;claude'= {
+        }
+        &'isartor;help;connect;copilot'= {
+        }
+        &'isartor;help;connect;antigravity'= {
+        }
+        &'isartor;help;connect;status'= {
         }
         &'isartor;help;eval'= {
             cand semantic 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'

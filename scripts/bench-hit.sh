@@ -49,7 +49,7 @@ taskset -c 0 nginx -c "$tmp/nginx.conf" -p "$tmp" &
 nginx_pid=$!
 
 HOME="$tmp" XDG_RUNTIME_DIR="$tmp/run" XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" \
-ISARTOR__HOST_PORT="127.0.0.1:$isa_port" \
+ISARTOR__HOST_PORT="127.0.0.1:$isa_port" ISARTOR__PROXY__ENABLED=false \
 ISARTOR__EXTERNAL_LLM_URL="http://127.0.0.1:$ngx_port/v1" \
 ISARTOR__EXTERNAL_LLM_API_KEY=bench \
 RUST_LOG="${RUST_LOG:-info}" \

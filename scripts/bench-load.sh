@@ -60,7 +60,7 @@ start() {
   t0="$(date +%s%N)"
   HOME="$tmp/$1" XDG_RUNTIME_DIR="$tmp/$1/run" XDG_DATA_HOME="$tmp/$1/data" \
   XDG_CONFIG_HOME="$tmp/$1/config" \
-  ISARTOR__HOST_PORT="127.0.0.1:$port" ISARTOR__CACHE_MODE=exact \
+  ISARTOR__HOST_PORT="127.0.0.1:$port" ISARTOR__PROXY__ENABLED=false ISARTOR__CACHE_MODE=exact \
   ISARTOR__EXTERNAL_LLM_URL="http://127.0.0.1:$ngx$2" ISARTOR__EXTERNAL_LLM_API_KEY=bench \
   ISARTOR__CACHE_MAX_CAPACITY=1000000 RUST_LOG="${RUST_LOG:-info}" \
     taskset -c 0 "$bin" up > "$tmp/$1.log" 2>&1 &

@@ -34,6 +34,7 @@ cloud_port="$(awk '{print $3}' "$state/cloud.out")"
 
 echo "== isartor up --detach"
 ISARTOR__HOST_PORT=127.0.0.1:0 \
+ISARTOR__PROXY_PORT=127.0.0.1:0 \
 ISARTOR__LLM_PROVIDER=ollama \
 ISARTOR__EXTERNAL_LLM_URL="http://127.0.0.1:$cloud_port/v1" \
   "$bin" up --detach

@@ -14,6 +14,12 @@
 //!
 //! * [`gateway`] is the HTTP surface (hyper 1, HTTP/1.1 + h2c). Its routes check the key
 //!   ([`gateway::auth`]), read the body within `max_body_bytes`, and call a format decoder.
+//! * [`proxy`] is the second surface: an HTTPS CONNECT proxy (hudsucker) for clients that cannot
+//!   change their base URL. Hosts on `proxy.intercept_hosts` are decrypted with leaves minted by
+//!   a local CA ([`proxy::ca`]); their inference calls go through the gateway's decoders into the
+//!   same pipeline, marked with their own upstream ([`exchange::Destination`]) so L3 is the
+//!   host the client was talking to, reached with its own credentials. Everything else passes
+//!   untouched.
 //! * [`exchange`] is the canonical model. Each wire format ([`exchange::native`],
 //!   [`exchange::openai`] chat, [`exchange::anthropic`] Messages, [`exchange::responses`],
 //!   [`exchange::gemini`])
@@ -38,7 +44,8 @@
 //!   in the Hugging Face cache, and the client of a local model server for L2.
 //! * [`upstream`] holds the L3 side: [`upstream::client`] calls one provider (OpenAI-compatible
 //!   family, Anthropic), [`upstream::chain`] tries the primary then `[[fallback_providers]]`
-//!   with retries inside one time budget.
+//!   with retries inside one time budget; [`upstream::passthrough`] sends a proxied request to
+//!   the client's own upstream.
 //! * [`telemetry`] carries request events on a broadcast bus; each is counted in the Prometheus
 //!   metrics (`GET /metrics`), written as one log line and, with `enable_monitoring`, exported
 //!   as an OpenTelemetry trace and metrics.
@@ -47,7 +54,9 @@
 //!
 //! * [`config`]: typed settings, defaults < `isartor.toml` < `ISARTOR__SECTION__KEY`.
 //! * [`paths`]: every on-disk location (config, data, cache, runtime) in one place.
-//! * [`daemon`]: start/stop wiring, the locked pid file, running detached.
+//! * [`daemon`]: start/stop wiring of both listeners, the locked pid file, running detached.
+//! * [`connect`]: pointing Claude Code, Copilot and Antigravity at the daemon (settings and env
+//!   files, backed up first and restored byte for byte).
 //! * [`control`]: the local Unix socket that streams snapshots and events to `stats` / `top`.
 //! * [`tui`]: the `isartor top` dashboard (state, pure view, terminal loop).
 //! * [`eval`]: measuring the semantic cache on labelled pairs and replayed traces.
@@ -59,6 +68,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod control;
 pub mod daemon;
 pub mod eval;
@@ -67,6 +77,7 @@ pub mod gateway;
 pub mod inference;
 pub mod paths;
 pub mod pipeline;
+pub mod proxy;
 pub mod store;
 pub mod telemetry;
 pub mod tui;

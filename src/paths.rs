@@ -79,3 +79,21 @@ impl Paths {
             .with_context(|| format!("cannot create directory {}", dir.display()))
     }
 }
+
+/// Writes `bytes` to `path` through a temporary file in the same directory (so a reader never sees
+/// half a file) with permissions `mode`.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().context("a file path has a parent")?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".isartor-")
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -35,6 +35,7 @@ impl Home {
             .env("HOME", self.dir.path())
             .env("RUST_LOG", "info")
             .env("ISARTOR__HOST_PORT", "127.0.0.1:0")
+            .env("ISARTOR__PROXY_PORT", "127.0.0.1:0")
             .env("ISARTOR__EXTERNAL_LLM_URL", &self.upstream)
             .env("ISARTOR__EXTERNAL_LLM_API_KEY", "sk-upstream")
             // The model cache of the machine (filled by scripts/fetch-models.sh), so the daemon

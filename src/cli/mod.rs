@@ -2,6 +2,7 @@
 //! about caches or layers; commands call into `daemon` and print.
 
 pub mod completions;
+pub mod connect;
 pub mod eval;
 pub mod stats;
 pub mod status;
@@ -48,6 +49,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// A live dashboard: per-layer deflection, latency, tokens saved, recent requests
     Top(top::TopArgs),
+    /// Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)
+    Connect(connect::ConnectArgs),
     /// Measure the semantic cache on labelled pairs or a replayed trace
     Eval(eval::EvalArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
@@ -91,6 +94,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(args) => stats::run(&ctx, args),
         Command::Top(args) => top::run(&ctx, args),
         Command::Eval(args) => eval::run(&ctx, args),
+        Command::Connect(args) => connect::run(&ctx, args),
         Command::Update(args) => update::run(&ctx, args),
         Command::Completions(_) => unreachable!("answered before the context is built"),
     }

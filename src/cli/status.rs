@@ -55,6 +55,7 @@ pub fn run(ctx: &Context, args: StatusArgs) -> Result<ExitCode> {
             "healthy": healthy,
             "pid": info.as_ref().map(|i| i.pid),
             "addr": info.as_ref().map(|i| i.addr.clone()),
+            "proxy_addr": info.as_ref().and_then(|i| i.proxy_addr.clone()),
             "uptime_secs": uptime,
             "version": info.as_ref().map(|i| i.version.clone()),
             "layers": layers,
@@ -67,6 +68,9 @@ pub fn run(ctx: &Context, args: StatusArgs) -> Result<ExitCode> {
                 println!("isartor is running");
                 println!("  pid:     {}", i.pid);
                 println!("  address: http://{}", i.addr);
+                if let Some(proxy) = &i.proxy_addr {
+                    println!("  proxy:   http://{proxy} (HTTPS_PROXY)");
+                }
                 println!("  uptime:  {}", human_duration(uptime.unwrap_or(0)));
                 println!("  version: {}", i.version);
                 println!(

@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let price = config.cost_per_1k_tokens;
     runtime.block_on(async {
-        let daemon = daemon::start(config).await?;
+        let daemon = daemon::start(config, &ctx.paths).await?;
         if let Err(e) = daemon.serve_control(&ctx.paths.socket(), price) {
             tracing::warn!("no control socket (isartor stats/top will not connect): {e:#}");
         }
@@ -40,6 +40,7 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
         lock.write(&pidfile::PidInfo {
             pid: std::process::id(),
             addr: addr.to_string(),
+            proxy_addr: daemon.proxy_addr().map(|a| a.to_string()),
             started_at: crate::exchange::unix_now(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         })?;
@@ -47,6 +48,9 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
             "isartor {} listening on http://{addr}",
             env!("CARGO_PKG_VERSION")
         );
+        if let Some(proxy) = daemon.proxy_addr() {
+            tracing::info!("CONNECT proxy on http://{proxy} (HTTPS_PROXY for clients that cannot change their base URL)");
+        }
         let stop = daemon.shutdown_token();
         let why = tokio::select! {
             signal = daemon::termination_signal() => signal?,

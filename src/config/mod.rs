@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 mod provider;
+mod proxy;
 
 pub use provider::{Provider, ProviderConfig};
+pub use proxy::{DEFAULT_INTERCEPT_HOSTS, Override, ProxyConfig, host_matches};
 
 /// The prefix of configuration environment variables; sections and keys are joined by `__`.
 pub const ENV_PREFIX: &str = "ISARTOR__";
@@ -151,6 +153,7 @@ pub enum CacheScope {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub host_port: String,
+    pub proxy_port: String,
     pub gateway_api_key: Secret,
     pub cache_mode: CacheMode,
     pub similarity_threshold: f64,
@@ -186,12 +189,14 @@ pub struct Config {
     pub layer2: Layer2Config,
     pub embedded: EmbeddedConfig,
     pub update: UpdateConfig,
+    pub proxy: ProxyConfig,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
             host_port: "127.0.0.1:8080".into(),
+            proxy_port: "127.0.0.1:8081".into(),
             gateway_api_key: Secret::default(),
             cache_mode: CacheMode::Both,
             similarity_threshold: 0.85,
@@ -227,6 +232,7 @@ impl Default for Config {
             layer2: Layer2Config::default(),
             embedded: EmbeddedConfig::default(),
             update: UpdateConfig::default(),
+            proxy: ProxyConfig::default(),
         }
     }
 }
@@ -304,6 +310,10 @@ impl Config {
     /// Checks ranges and combinations; every message names the key, the value and what is allowed.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        if self.proxy.enabled {
+            self.proxy_addr()?;
+        }
+        self.proxy.validate()?;
         if !(self.similarity_threshold > 0.0 && self.similarity_threshold <= 1.0) {
             return Err(err(format!(
                 "similarity_threshold = {}: must be greater than 0 and at most 1",
@@ -384,28 +394,12 @@ impl Config {
 
     /// The address to listen on (`localhost` is accepted and means 127.0.0.1).
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        let bad = || {
-            err(format!(
-                "host_port = {:?}: expected IP:PORT such as 127.0.0.1:8080",
-                self.host_port
-            ))
-        };
-        if let Ok(addr) = self.host_port.parse::<SocketAddr>() {
-            return Ok(addr);
-        }
-        match self.host_port.split_once(':') {
-            Some(("localhost", port)) => {
-                let port: u16 = port.parse().map_err(|_| bad())?;
-                Ok(SocketAddr::from(([127, 0, 0, 1], port)))
-            }
-            Some(_) => self
-                .host_port
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(bad),
-            None => Err(bad()),
-        }
+        socket_addr("host_port", &self.host_port, "127.0.0.1:8080")
+    }
+
+    /// The address of the CONNECT proxy (`proxy_port`).
+    pub fn proxy_addr(&self) -> Result<SocketAddr, ConfigError> {
+        socket_addr("proxy_port", &self.proxy_port, "127.0.0.1:8081")
     }
 
     /// The primary provider, from the flat top-level keys.
@@ -448,6 +442,30 @@ impl Config {
         let mut out = Vec::new();
         flatten("", &defaults, &mut out);
         out
+    }
+}
+
+/// Parses `IP:PORT` (or `localhost:PORT`, or a resolvable `host:PORT`) for the key `key`.
+fn socket_addr(key: &str, value: &str, example: &str) -> Result<SocketAddr, ConfigError> {
+    let bad = || {
+        err(format!(
+            "{key} = {value:?}: expected IP:PORT such as {example}"
+        ))
+    };
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    match value.split_once(':') {
+        Some(("localhost", port)) => {
+            let port: u16 = port.parse().map_err(|_| bad())?;
+            Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+        }
+        Some(_) => value
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(bad),
+        None => Err(bad()),
     }
 }
 

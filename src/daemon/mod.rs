@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::gateway::{self, Gateway};
+use crate::paths::Paths;
 use crate::pipeline::Pipeline;
+use crate::proxy::{self, ca::LocalCa, mitm};
 use crate::telemetry::Bus;
 
 /// How long a stopping daemon waits for in-flight requests.
@@ -25,28 +27,41 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A running daemon.
 pub struct Daemon {
     addr: SocketAddr,
+    proxy_addr: Option<SocketAddr>,
     bus: Bus,
     pipeline: Arc<Pipeline>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
+    proxy_task: Option<JoinHandle<Result<()>>>,
     /// The OpenTelemetry exporter (`enable_monitoring`) and the token that tells it the
     /// listeners have drained.
     otel: Option<(JoinHandle<()>, CancellationToken)>,
 }
 
-/// Binds the listener and starts serving. Port 0 picks a free port; [`Daemon::addr`] tells which.
-pub async fn start(config: Config) -> Result<Daemon> {
-    config.validate().map_err(anyhow::Error::from)?;
-    let addr = config.listen_addr()?;
-    let listener = match TcpListener::bind(addr).await {
-        Ok(l) => l,
+/// Binds `addr` for the setting `key`, explaining the usual failure.
+async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
             "{addr} is already in use: another isartor (see `isartor status`) or another program is \
-             listening there; stop it or choose another port with host_port / ISARTOR__HOST_PORT"
+             listening there; stop it or choose another port with {key} / {}",
+            crate::config::env_name(key)
         ),
-        Err(e) => return Err(e).with_context(|| format!("cannot listen on {addr}")),
-    };
+        Err(e) => Err(e).with_context(|| format!("cannot listen on {addr}")),
+    }
+}
+
+/// Binds the listeners and starts serving: the gateway on `host_port`, and the proxy on
+/// `proxy_port` when `proxy.enabled` (its CA lives in `paths.data_dir`). Port 0 picks a free
+/// port; [`Daemon::addr`] and [`Daemon::proxy_addr`] tell which.
+pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
+    config.validate().map_err(anyhow::Error::from)?;
+    let listener = bind(config.listen_addr()?, "host_port").await?;
     let addr = listener.local_addr()?;
+    let proxy_listener = match config.proxy.enabled {
+        true => Some(bind(config.proxy_addr()?, "proxy_port").await?),
+        false => None,
+    };
     let bus = Bus::default();
     let otel = if config.enable_monitoring {
         let done = CancellationToken::new();
@@ -79,6 +94,27 @@ pub async fn start(config: Config) -> Result<Daemon> {
     }
     let gateway = Arc::new(Gateway::new(&config, pipeline.clone()));
     let shutdown = CancellationToken::new();
+    let (proxy_addr, proxy_task) = match proxy_listener {
+        Some(listener) => {
+            let proxy_addr = listener.local_addr()?;
+            let ca = Arc::new(LocalCa::load_or_create(&paths.data_dir)?);
+            let shared = Arc::new(mitm::Shared::new(&config, pipeline.clone())?);
+            tracing::info!(
+                "proxy on {proxy_addr}: intercepting {} (CA {})",
+                config.proxy.intercept_hosts.join(", "),
+                ca.cert_path().display()
+            );
+            let task = tokio::spawn(proxy::serve(
+                listener,
+                shared,
+                ca,
+                shutdown.clone(),
+                DRAIN_TIMEOUT,
+            ));
+            (Some(proxy_addr), Some(task))
+        }
+        None => (None, None),
+    };
     let task = tokio::spawn(gateway::serve(
         listener,
         gateway,
@@ -87,6 +123,8 @@ pub async fn start(config: Config) -> Result<Daemon> {
     ));
     Ok(Daemon {
         addr,
+        proxy_addr,
+        proxy_task,
         bus,
         pipeline,
         shutdown,
@@ -98,6 +136,11 @@ pub async fn start(config: Config) -> Result<Daemon> {
 impl Daemon {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the CONNECT proxy listens (`None` when `proxy.enabled` is off).
+    pub fn proxy_addr(&self) -> Option<SocketAddr> {
+        self.proxy_addr
     }
 
     /// The request-event bus (metrics, control socket and tests subscribe here).
@@ -134,6 +177,13 @@ impl Daemon {
     pub async fn wait(self) {
         if let Err(e) = self.task.await {
             tracing::error!("gateway task failed: {e}");
+        }
+        if let Some(task) = self.proxy_task {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("proxy stopped with an error: {e}"),
+                Err(e) => tracing::error!("proxy task failed: {e}"),
+            }
         }
         if let Some((task, done)) = self.otel {
             done.cancel();

@@ -19,6 +19,9 @@ use crate::paths::Paths;
 pub struct PidInfo {
     pub pid: u32,
     pub addr: String,
+    /// The CONNECT proxy's address, when it runs.
+    #[serde(default)]
+    pub proxy_addr: Option<String>,
     /// Unix seconds.
     pub started_at: u64,
     pub version: String,
@@ -162,6 +165,7 @@ mod tests {
         PidInfo {
             pid: 42,
             addr: "127.0.0.1:1".into(),
+            proxy_addr: None,
             started_at: 1,
             version: "0".into(),
         }

@@ -72,7 +72,10 @@ pub async fn replay(mut config: Config, lines: &[Line]) -> Result<Report> {
     config.fallback_providers.clear();
     config.offline_mode = false;
     config.enable_monitoring = false;
-    let daemon = crate::daemon::start(config).await?;
+    config.proxy.enabled = false;
+    // With the proxy off, nothing is written under these paths.
+    let unused = crate::paths::Paths::under(&std::env::temp_dir());
+    let daemon = crate::daemon::start(config, &unused).await?;
     let base = format!("http://{}", daemon.addr());
     let client = reqwest::Client::builder().no_proxy().build()?;
     wait_until_loaded(&client, &base).await?;

@@ -9,7 +9,8 @@
 //!
 //! Text from known clients carries per-run values that change nothing about the answer; they are
 //! blanked in system and message text before hashing (never in what goes upstream): Claude Code's
-//! `cch=<hex>;` billing hash and Copilot's `<current_datetime>…</current_datetime>` line.
+//! `x-anthropic-billing-header:` line (billing hash, prompt id) and Copilot's
+//! `<current_datetime>…</current_datetime>` line.
 //!
 //! The encoding is tagged and length-prefixed and sorts object keys itself, so it does not depend
 //! on how `serde_json` orders maps.
@@ -84,38 +85,36 @@ fn key(exchange: &Exchange, messages: &[Message], kind: &str) -> CacheKey {
     w.finish()
 }
 
+/// Spans of client text that change per run and never change the answer: what lies between
+/// each start marker and its end marker (or the end of the text) is blanked.
+const VOLATILE: &[(&str, &str)] = &[
+    // Claude Code's billing line: `cc_version=…; cch=<hash>; cc_prompt_id=<uuid>; …`.
+    ("x-anthropic-billing-header:", "\n"),
+    // Copilot's clock.
+    ("<current_datetime>", "</current_datetime>"),
+];
+
 /// Text with known per-run values blanked (see the module docs). Borrowed when there are none.
 fn canonical_text(text: &str) -> Cow<'_, str> {
-    const DATETIME: (&str, &str) = ("<current_datetime>", "</current_datetime>");
-    if !text.contains("cch=") && !text.contains(DATETIME.0) {
+    if !VOLATILE.iter().any(|(start, _)| text.contains(start)) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    loop {
-        let cch = rest.find("cch=");
-        let dt = rest.find(DATETIME.0);
-        match (cch, dt) {
-            (Some(c), d) if d.is_none_or(|d| c < d) => {
-                let (head, tail) = rest.split_at(c + "cch=".len());
-                out.push_str(head);
-                let hex = tail.bytes().take_while(u8::is_ascii_hexdigit).count();
-                rest = if tail[hex..].starts_with(';') {
-                    &tail[hex..]
-                } else {
-                    tail
-                };
-            }
-            (_, Some(d)) => {
-                let (head, tail) = rest.split_at(d + DATETIME.0.len());
-                out.push_str(head);
-                rest = match tail.find(DATETIME.1) {
-                    Some(end) => &tail[end..],
-                    None => tail,
-                };
-            }
-            _ => break,
-        }
+    // The earliest start marker left in `rest`, repeatedly.
+    while let Some((at, start, end)) = VOLATILE
+        .iter()
+        .filter_map(|(s, e)| rest.find(s).map(|at| (at, *s, *e)))
+        .min_by_key(|(at, _, _)| *at)
+    {
+        let (head, tail) = rest.split_at(at + start.len());
+        out.push_str(head);
+        rest = match tail.find(end) {
+            Some(stop) => &tail[stop..],
+            // A line ends with the text; an unclosed tag is left as it is.
+            None if end == "\n" => "",
+            None => tail,
+        };
     }
     out.push_str(rest);
     Cow::Owned(out)
@@ -382,6 +381,20 @@ mod tests {
             format!("x-anthropic-billing-header: cc_version=2.0; cch={h}; cc_entrypoint=cli")
         };
         assert_eq!(with(&billing("ab12"), "q"), with(&billing("9f0e7d"), "q"));
+        // Newer Claude Code versions add a prompt id per run; the text after the line counts.
+        let prompt = |id: &str, rest: &str| {
+            format!(
+                "x-anthropic-billing-header: cc_version=2.1; cch=28889; cc_prompt_id={id}; cc_turn_index=1;\n{rest}"
+            )
+        };
+        assert_eq!(
+            with(&prompt("97c3d72d-8ce5", "You are Claude Code."), "q"),
+            with(&prompt("5f29feb4-6d3b", "You are Claude Code."), "q")
+        );
+        assert_ne!(
+            with(&prompt("97c3d72d-8ce5", "You are Claude Code."), "q"),
+            with(&prompt("97c3d72d-8ce5", "You are a pirate."), "q")
+        );
         let dated = |t: &str| format!("hi\n<current_datetime>{t}</current_datetime>\nbye");
         assert_eq!(
             with("s", &dated("2026-11-23T10:00")),

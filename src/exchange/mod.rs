@@ -16,6 +16,7 @@ pub mod stream;
 pub mod translate;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -212,6 +213,18 @@ pub struct Origin {
     pub headers: http::HeaderMap,
     /// The client's own upstream credential, used for L3 when no provider key is configured.
     pub credential: Option<String>,
+    /// Set by the proxy: L3 is the client's own upstream, not the configured provider.
+    pub destination: Option<Arc<Destination>>,
+}
+
+/// Where a proxied request goes at L3: the host the client was talking to (or its
+/// `proxy.upstream_overrides` entry), with the client's own headers and credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The full URL, path and query included.
+    pub url: String,
+    /// A provider name for events and metrics (`openai`, `anthropic`, `copilot`, …).
+    pub provider: &'static str,
 }
 
 impl Origin {
@@ -223,6 +236,7 @@ impl Origin {
             client: ClientInfo::default(),
             headers: http::HeaderMap::new(),
             credential: None,
+            destination: None,
         }
     }
 }
@@ -249,10 +263,13 @@ pub struct Exchange {
     /// The client's body exactly as sent, for byte-faithful pass-through.
     pub raw: Bytes,
     pub client: ClientInfo,
-    /// Client headers to forward upstream with `raw`.
+    /// Client headers to forward upstream with `raw` (with the credentials only when the
+    /// upstream is the client's own, see [`Exchange::destination`]).
     pub headers: http::HeaderMap,
     /// The client's own upstream credential (see [`Origin::credential`]).
     pub credential: Option<String>,
+    /// A proxied request's own upstream (see [`Origin::destination`]).
+    pub destination: Option<Arc<Destination>>,
 }
 
 impl Exchange {
@@ -280,6 +297,7 @@ impl Exchange {
             client: origin.client,
             headers: origin.headers,
             credential: origin.credential,
+            destination: origin.destination,
         }
     }
 

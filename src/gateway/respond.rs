@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
 use crate::exchange::{Format, anthropic, gemini, native, openai, responses};
-use crate::pipeline::Outcome;
+use crate::pipeline::{ByteStream, Outcome};
 use crate::telemetry::Layer;
 
 /// Every response body the gateway sends.
@@ -27,6 +27,11 @@ pub fn full(bytes: Bytes) -> Body {
     Full::new(bytes)
         .map_err(|never| match never {})
         .boxed_unsync()
+}
+
+/// A body sent on as its chunks arrive.
+pub fn streamed(body: ByteStream) -> Body {
+    StreamBody::new(body.map(|b| b.map(Frame::data))).boxed_unsync()
 }
 
 pub fn json(status: StatusCode, bytes: Bytes) -> Response<Body> {
@@ -129,8 +134,7 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             provider,
             body,
         } => {
-            let mut r =
-                Response::new(StreamBody::new(body.map(|b| b.map(Frame::data))).boxed_unsync());
+            let mut r = Response::new(streamed(body));
             *r.status_mut() = status;
             *r.headers_mut() = headers;
             with_provider(with_layer(r, layer, status.is_success()), provider)

@@ -15,8 +15,8 @@ use crate::exchange::{
     ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, gemini, native, openai,
     responses,
 };
-use crate::pipeline::Counted;
-use crate::telemetry::Tracker;
+use crate::pipeline::{Counted, Pipeline};
+use crate::telemetry::{Bus, Tracker};
 use crate::upstream::forwardable;
 
 /// Known routes.
@@ -96,7 +96,7 @@ fn unrouted(method: &Method, path: &str, why: Unrouted) -> Response<Body> {
 }
 
 /// `{model}:{method}` from a Gemini path (`/v1beta/models/…` or `/v1/models/…:…`).
-fn gemini_tail(path: &str) -> Option<&str> {
+pub fn gemini_tail(path: &str) -> Option<&str> {
     path.strip_prefix("/v1beta/models/")
         .or_else(|| path.strip_prefix("/v1/models/"))
         .filter(|t| t.contains(':'))
@@ -199,7 +199,11 @@ enum BodyError {
     Broken(String),
 }
 
-async fn read_body(body: Incoming, headers: &HeaderMap, max: u64) -> Result<Bytes, BodyError> {
+async fn read_body<B>(body: B, headers: &HeaderMap, max: u64) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -214,15 +218,32 @@ async fn read_body(body: Incoming, headers: &HeaderMap, max: u64) -> Result<Byte
     }
 }
 
+/// What decoding needs besides the request: the same for every surface.
+pub struct Intake<'a> {
+    pub bus: &'a Bus,
+    pub max_body_bytes: u64,
+    /// The model of a native request that names none.
+    pub default_model: &'a str,
+}
+
 /// Reads and decodes a request body in `format`; the error response is in that format too.
-async fn decode_request(
-    gw: &Gateway,
+/// `origin` says who sent it and where it goes (it differs per surface).
+pub async fn decode_request<B>(
+    intake: Intake<'_>,
     format: Format,
-    req: Request<Incoming>,
-) -> Result<(Exchange, Tracker), Response<Body>> {
+    req: Request<B>,
+    origin: impl FnOnce(&http::request::Parts, ClientInfo) -> Origin,
+) -> Result<(Exchange, Tracker), Response<Body>>
+where
+    B: hyper::body::Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let (parts, body) = req.into_parts();
-    let tool = user_agent_tool(&parts.headers);
-    let mut tracker = gw.pipeline.bus().track(Surface::Gateway, &tool);
+    let client = ClientInfo {
+        tool: user_agent_tool(&parts.headers),
+    };
+    let origin = origin(&parts, client);
+    let mut tracker = intake.bus.track(origin.surface, &origin.client.tool);
     if let Some(parent) = parts
         .headers
         .get("traceparent")
@@ -230,7 +251,7 @@ async fn decode_request(
     {
         tracker.trace_parent(parent);
     }
-    let body = match read_body(body, &parts.headers, gw.max_body_bytes).await {
+    let body = match read_body(body, &parts.headers, intake.max_body_bytes).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             tracker.finish(None, 413, Some("body_too_large"));
@@ -240,7 +261,7 @@ async fn decode_request(
                 "body_too_large",
                 &format!(
                     "request body is larger than max_body_bytes ({} bytes)",
-                    gw.max_body_bytes
+                    intake.max_body_bytes
                 ),
                 None,
             ));
@@ -256,20 +277,8 @@ async fn decode_request(
             ));
         }
     };
-    let origin = Origin {
-        surface: Surface::Gateway,
-        tenant: auth::tenant(gw.cache_scope, &parts.headers),
-        client: ClientInfo { tool },
-        headers: forwardable(&parts.headers),
-        // With gateway auth on, the presented key is ours and never goes upstream.
-        credential: gw
-            .key
-            .is_none()
-            .then(|| auth::presented(&parts.headers).map(str::to_string))
-            .flatten(),
-    };
     let decoded: Result<Exchange, DecodeError> = match format {
-        Format::Native => native::decode(body, origin, &gw.default_model),
+        Format::Native => native::decode(body, origin, intake.default_model),
         Format::OpenAiChat => openai::decode(body, origin),
         Format::Anthropic => anthropic::decode(body, origin),
         Format::Responses => responses::decode(body, origin),
@@ -293,22 +302,59 @@ async fn decode_request(
     }
 }
 
+/// The gateway's origin: the configured provider is L3, with the client's key only when no
+/// gateway key is set (then the presented key is ours and never goes upstream).
+fn gateway_origin(gw: &Gateway, parts: &http::request::Parts, client: ClientInfo) -> Origin {
+    Origin {
+        surface: Surface::Gateway,
+        tenant: auth::tenant(gw.cache_scope, &parts.headers),
+        client,
+        headers: forwardable(&parts.headers),
+        credential: gw
+            .key
+            .is_none()
+            .then(|| auth::presented(&parts.headers).map(str::to_string))
+            .flatten(),
+        destination: None,
+    }
+}
+
+fn intake(gw: &Gateway) -> Intake<'_> {
+    Intake {
+        bus: gw.pipeline.bus(),
+        max_body_bytes: gw.max_body_bytes,
+        default_model: &gw.default_model,
+    }
+}
+
 async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Response<Body> {
-    let (exchange, tracker) = match decode_request(&gw, format, req).await {
-        Ok(decoded) => decoded,
-        Err(response) => return response,
-    };
+    let decoded = decode_request(intake(&gw), format, req, |parts, client| {
+        gateway_origin(&gw, parts, client)
+    })
+    .await;
+    match decoded {
+        Ok((exchange, tracker)) => run(&gw.pipeline, exchange, tracker).await,
+        Err(response) => response,
+    }
+}
+
+/// Runs a decoded exchange down the pipeline and renders the outcome in the client's format.
+pub async fn run(pipeline: &Pipeline, exchange: Exchange, tracker: Tracker) -> Response<Body> {
     let render = Render {
         format: exchange.format,
         stream: exchange.stream,
         stream_usage: exchange.stream_usage,
     };
-    let outcome = gw.pipeline.handle(exchange, tracker).await;
+    let outcome = pipeline.handle(exchange, tracker).await;
     respond::outcome(render, outcome)
 }
 
 async fn count_tokens(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
-    let (exchange, tracker) = match decode_request(&gw, Format::Anthropic, req).await {
+    let decoded = decode_request(intake(&gw), Format::Anthropic, req, |parts, client| {
+        gateway_origin(&gw, parts, client)
+    })
+    .await;
+    let (exchange, tracker) = match decoded {
         Ok(decoded) => decoded,
         Err(response) => return response,
     };

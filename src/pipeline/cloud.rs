@@ -7,30 +7,54 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::tee::Tee;
 use super::{LayerHealth, Outcome, PipelineError, Remember};
 use crate::config::{Config, ConfigError, env_name};
 use crate::exchange::collect::{self, Collector};
 use crate::exchange::stream::Translator;
-use crate::exchange::{Exchange, Family, Reply};
+use crate::exchange::{Destination, Exchange, Family, Reply};
 use crate::telemetry::{Layer, LayerOutcome, Tracker};
 use crate::upstream::chain::{Answer, Chain, ChainError};
-use crate::upstream::response_header_passes;
+use crate::upstream::client::Upstream;
+use crate::upstream::{UpstreamError, passthrough, response_header_passes};
 
 /// How much of an upstream error body is quoted back to the client.
 const ERROR_SNIPPET: usize = 512;
 
 pub struct Cloud {
     chain: Chain,
+    /// For proxied requests, whose upstream is the client's own (shares the chain's pool).
+    client: reqwest::Client,
+    timeout: Duration,
     offline: bool,
+}
+
+/// Where a response came from, for streaming it on.
+struct Source {
+    provider: &'static str,
+    timeout: Duration,
+}
+
+impl Source {
+    fn of(upstream: &Upstream) -> Source {
+        Source {
+            provider: upstream.provider().name(),
+            timeout: upstream.timeout(),
+        }
+    }
 }
 
 impl Cloud {
     pub fn new(config: &Config) -> Result<Cloud, ConfigError> {
+        let timeout = config.l3_timeout();
+        let client = crate::upstream::http_client(timeout.min(Duration::from_secs(10)))
+            .map_err(|e| ConfigError(format!("cannot build the HTTP client: {e}")))?;
         Ok(Cloud {
-            chain: Chain::new(config)?,
+            chain: Chain::new(config, &client)?,
+            client,
+            timeout,
             offline: config.offline_mode,
         })
     }
@@ -69,6 +93,19 @@ impl Cloud {
         }
     }
 
+    /// Refuses when `offline_mode` keeps every request on this machine.
+    fn online(&self) -> Result<(), PipelineError> {
+        if self.offline {
+            return Err(PipelineError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "offline_mode",
+                message: "cache miss and offline_mode is on: the request was not sent to the cloud"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
     fn fail(mut tracker: Tracker, started: Instant, error: PipelineError) -> Outcome {
         tracker.layer(Layer::L3, started.elapsed(), LayerOutcome::Failed);
         Outcome::Failed {
@@ -81,6 +118,11 @@ impl Cloud {
     pub async fn forward(&self, ex: Exchange, remember: Remember, mut tracker: Tracker) -> Outcome {
         tracker.enter(Layer::L3);
         let started = Instant::now();
+        if let Some(destination) = ex.destination.clone() {
+            return self
+                .forward_direct(&ex, &destination, remember, tracker, started)
+                .await;
+        }
         let answer = match self.send(&ex).await {
             Ok(a) => a,
             Err(e) => return Cloud::fail(tracker, started, e),
@@ -88,7 +130,16 @@ impl Cloud {
         let provider = answer.upstream.provider().name();
         tracker.provider(provider);
         if answer.passthrough {
-            return self.stream(&ex, answer, remember, tracker, started, true);
+            let source = Source::of(answer.upstream);
+            return self.stream(
+                &ex,
+                answer.response,
+                source,
+                remember,
+                tracker,
+                started,
+                true,
+            );
         }
         if ex.stream && is_event_stream(answer.response.headers()) {
             let family = answer.upstream.family();
@@ -144,12 +195,16 @@ impl Cloud {
             .await;
         match sent {
             Ok(response) => {
-                let answer = Answer {
+                let source = Source::of(primary);
+                Ok(self.stream(
+                    ex,
                     response,
-                    upstream: primary,
-                    passthrough: true,
-                };
-                Ok(self.stream(ex, answer, Remember::default(), tracker, started, false))
+                    source,
+                    Remember::default(),
+                    tracker,
+                    started,
+                    false,
+                ))
             }
             Err(e) => Ok(Cloud::fail(
                 tracker,
@@ -163,14 +218,7 @@ impl Cloud {
     /// (and, for translated requests, any non-2xx) become errors; pass-through 4xx go back as
     /// they are.
     async fn send(&self, ex: &Exchange) -> Result<Answer<'_>, PipelineError> {
-        if self.offline {
-            return Err(PipelineError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "offline_mode",
-                message: "cache miss and offline_mode is on: the request was not sent to the cloud"
-                    .into(),
-            });
-        }
+        self.online()?;
         let answer = self.chain.send(ex).await.map_err(|e| match e {
             ChainError::NoKey { provider } => PipelineError::bad_gateway(
                 "no_api_key",
@@ -179,13 +227,7 @@ impl Cloud {
                     env_name("external_llm_api_key"),
                 ),
             ),
-            ChainError::Transport(e) => {
-                let code = match e {
-                    crate::upstream::UpstreamError::Timeout { .. } => "upstream_timeout",
-                    crate::upstream::UpstreamError::Unreachable { .. } => "upstream_unreachable",
-                };
-                PipelineError::bad_gateway(code, e.to_string())
-            }
+            ChainError::Transport(e) => transport_error(e),
         })?;
         let status = answer.response.status();
         if status.is_server_error() || (!answer.passthrough && !status.is_success()) {
@@ -204,19 +246,53 @@ impl Cloud {
         Ok(answer)
     }
 
+    /// A proxied request: the client's own bytes, headers and credentials to its own upstream,
+    /// and whatever that answers streamed back (teed into the caches when 2xx).
+    async fn forward_direct(
+        &self,
+        ex: &Exchange,
+        destination: &Destination,
+        remember: Remember,
+        mut tracker: Tracker,
+        started: Instant,
+    ) -> Outcome {
+        if let Err(e) = self.online() {
+            return Cloud::fail(tracker, started, e);
+        }
+        tracker.provider(destination.provider);
+        let sent = passthrough::forward(
+            &self.client,
+            Method::POST,
+            &destination.url,
+            ex.headers.clone(),
+            ex.raw.clone().into(),
+            self.timeout,
+        )
+        .await;
+        match sent {
+            Ok(response) => {
+                let source = Source {
+                    provider: destination.provider,
+                    timeout: self.timeout,
+                };
+                self.stream(ex, response, source, remember, tracker, started, true)
+            }
+            Err(e) => Cloud::fail(tracker, started, transport_error(e)),
+        }
+    }
+
     /// Streams the response through, teeing 2xx bodies into the caches.
+    #[allow(clippy::too_many_arguments)]
     fn stream(
         &self,
         ex: &Exchange,
-        answer: Answer<'_>,
+        response: reqwest::Response,
+        source: Source,
         remember: Remember,
         tracker: Tracker,
         started: Instant,
         cacheable: bool,
     ) -> Outcome {
-        let Answer {
-            response, upstream, ..
-        } = answer;
         let status = response.status();
         let mut headers = HeaderMap::with_capacity(response.headers().len());
         for (name, value) in response.headers() {
@@ -236,7 +312,7 @@ impl Cloud {
             remember,
             tracker,
             status,
-            upstream.timeout(),
+            source.timeout,
             started,
             ex.estimated_prompt_tokens(),
         );
@@ -244,7 +320,7 @@ impl Cloud {
             layer: Layer::L3,
             status,
             headers,
-            provider: Some(upstream.provider().name()),
+            provider: Some(source.provider),
             body: Box::pin(body),
         }
     }
@@ -286,6 +362,15 @@ impl Cloud {
             body: Box::pin(body),
         }
     }
+}
+
+/// A transport failure as the client sees it: a 502 naming what went wrong.
+fn transport_error(e: UpstreamError) -> PipelineError {
+    let code = match e {
+        UpstreamError::Timeout { .. } => "upstream_timeout",
+        UpstreamError::Unreachable { .. } => "upstream_unreachable",
+    };
+    PipelineError::bad_gateway(code, e.to_string())
 }
 
 fn is_event_stream(headers: &HeaderMap) -> bool {

@@ -58,10 +58,9 @@ fn verdict(status: StatusCode) -> Verdict {
 }
 
 impl Chain {
-    pub fn new(config: &Config) -> Result<Chain, ConfigError> {
+    /// The configured providers, sharing `client` (one connection pool).
+    pub fn new(config: &Config, client: &reqwest::Client) -> Result<Chain, ConfigError> {
         let timeout = config.l3_timeout();
-        let client = super::http_client(timeout.min(Duration::from_secs(10)))
-            .map_err(|e| ConfigError(format!("cannot build the HTTP client: {e}")))?;
         let upstreams = config
             .providers()
             .iter()

@@ -160,39 +160,10 @@ impl Upstream {
                 _ => request.bearer_auth(secret),
             };
         }
-        match tokio::time::timeout(timeout, request.send()).await {
-            Err(_) => Err(UpstreamError::Timeout {
-                url: url.to_string(),
-                secs: timeout.as_secs(),
-            }),
-            Ok(Err(e)) if e.is_timeout() => Err(UpstreamError::Timeout {
-                url: url.to_string(),
-                secs: timeout.as_secs(),
-            }),
-            Ok(Err(e)) => Err(UpstreamError::Unreachable {
-                url: url.to_string(),
-                reason: error_chain(&e),
-            }),
-            Ok(Ok(response)) => Ok(response),
-        }
+        super::send_bounded(request, url, timeout).await
     }
 
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
-}
-
-/// An error with its sources, e.g. "error sending request: connection refused".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }

@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod client;
+pub mod passthrough;
 
 use std::time::Duration;
 
@@ -19,38 +20,91 @@ pub enum UpstreamError {
     Timeout { url: String, secs: u64 },
 }
 
-/// Request headers never forwarded: hop-by-hop, framing, and credentials (replaced by ours).
+/// Sends `request` and waits for the response headers at most `timeout`.
+pub async fn send_bounded(
+    request: reqwest::RequestBuilder,
+    url: &str,
+    timeout: Duration,
+) -> Result<reqwest::Response, UpstreamError> {
+    let timed_out = || UpstreamError::Timeout {
+        url: url.to_string(),
+        secs: timeout.as_secs(),
+    };
+    match tokio::time::timeout(timeout, request.send()).await {
+        Err(_) => Err(timed_out()),
+        Ok(Err(e)) if e.is_timeout() => Err(timed_out()),
+        Ok(Err(e)) => Err(UpstreamError::Unreachable {
+            url: url.to_string(),
+            reason: error_chain(&e),
+        }),
+        Ok(Ok(response)) => Ok(response),
+    }
+}
+
+/// An error with its sources, e.g. "error sending request: connection refused".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Request headers never forwarded besides the hop-by-hop ones: the target and framing are the
+/// new request's own.
 const NOT_FORWARDED: &[HeaderName] = &[
     header::HOST,
-    header::CONNECTION,
     header::CONTENT_LENGTH,
-    header::TRANSFER_ENCODING,
-    header::TE,
-    header::TRAILER,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-    header::AUTHORIZATION,
     // Upstream bytes are parsed for the cache tee, so they must arrive uncompressed.
     header::ACCEPT_ENCODING,
     header::EXPECT,
 ];
 
-/// Headers carrying credentials or per-hop meaning that start with these names are dropped too.
-fn dropped(name: &HeaderName) -> bool {
-    let n = name.as_str();
-    NOT_FORWARDED.contains(name)
-        || n == "x-api-key"
-        || n == "api-key"
-        || n == "keep-alive"
-        || n == "proxy-connection"
-        || n.starts_with("x-isartor-")
+/// Whether a header is hop-by-hop (meaningful only on one connection).
+pub fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        *name,
+        header::CONNECTION
+            | header::TE
+            | header::TRAILER
+            | header::TRANSFER_ENCODING
+            | header::UPGRADE
+            | header::PROXY_AUTHORIZATION
+            | header::PROXY_AUTHENTICATE
+    ) || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
-/// The client headers worth sending upstream.
+/// Whether a header carries an upstream credential.
+fn credential(name: &HeaderName) -> bool {
+    *name == header::AUTHORIZATION || matches!(name.as_str(), "x-api-key" | "api-key")
+}
+
+fn dropped(name: &HeaderName) -> bool {
+    NOT_FORWARDED.contains(name) || hop_by_hop(name) || name.as_str().starts_with("x-isartor-")
+}
+
+/// The client headers worth sending to the configured provider (credentials are replaced by
+/// the provider's own).
 pub fn forwardable(headers: &HeaderMap) -> HeaderMap {
+    filtered(headers, |n| !dropped(n) && !credential(n))
+}
+
+/// The client headers for the client's own upstream (a proxied request): its credentials go
+/// along; framing, hop-by-hop and compression negotiation do not.
+pub fn forwardable_with_credentials(headers: &HeaderMap) -> HeaderMap {
+    filtered(headers, |n| !dropped(n))
+}
+
+fn filtered(headers: &HeaderMap, keep: impl Fn(&HeaderName) -> bool) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
-        if !dropped(name) {
+        if keep(name) {
             out.append(name.clone(), value.clone());
         }
     }

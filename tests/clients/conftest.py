@@ -52,6 +52,11 @@ class Cloud:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count") as r:
             return json.load(r)["count"]
 
+    def other(self):
+        """The requests that were not completions, as "METHOD path"."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/other") as r:
+            return json.load(r)
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
@@ -64,6 +69,7 @@ class Daemon:
             "PATH": os.environ.get("PATH", ""),
             "HOME": self.home,
             "ISARTOR__HOST_PORT": "127.0.0.1:0",
+            "ISARTOR__PROXY_PORT": "127.0.0.1:0",
             "ISARTOR__EXTERNAL_LLM_URL": f"http://127.0.0.1:{cloud.port}/v1",
             "ISARTOR__EXTERNAL_LLM_API_KEY": "sk-stand-in",
             "ISARTOR_HF_CACHE_DIR": hub_cache_dir(),
@@ -89,6 +95,7 @@ class Daemon:
             info = json.loads(status.stdout)
             if info.get("healthy"):
                 self.base = f"http://{info['addr']}"
+                self.proxy = f"http://{info['proxy_addr']}" if info.get("proxy_addr") else None
                 break
             assert time.monotonic() < deadline, "daemon did not become healthy"
             time.sleep(0.05)

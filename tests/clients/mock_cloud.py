@@ -3,7 +3,8 @@
 Speaks OpenAI chat completions (POST /v1/chat/completions), OpenAI Responses (POST
 /v1/responses) and Anthropic Messages (POST /v1/messages): JSON, or SSE when the request has
 "stream": true. Every answer is numbered ("echo #N: <last user message>") so a caller can tell a
-fresh upstream answer from a cached one. GET /count returns how many completions were served.
+fresh upstream answer from a cached one. GET /count returns how many completions were served;
+GET /other lists the "METHOD path" of every other request (the calls a proxy must pass through).
 
 Tool round trip (Anthropic Messages): when the last user turn mentions RUN_TOOL and tools are
 offered, the answer is a tool_use of the first tool named Bash, running `echo isartor-tool-ok`;
@@ -19,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 COUNT = 0
+OTHER = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -35,26 +37,38 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _not_found(self):
+        with LOCK:
+            OTHER.append(f"{self.command} {self.path}")
+        self._send(404, json.dumps({"error": {"message": "not found"}}))
+
     def do_GET(self):
         if self.path == "/count":
             self._send(200, json.dumps({"count": COUNT}))
+        elif self.path == "/other":
+            with LOCK:
+                self._send(200, json.dumps(OTHER))
         else:
-            self._send(404, json.dumps({"error": {"message": "not found"}}))
+            self._not_found()
 
     def do_POST(self):
         length = int(self.headers.get("content-length", "0"))
-        request = json.loads(self.rfile.read(length) or b"{}")
-        if self.path.endswith("/v1/messages/count_tokens"):
+        try:
+            request = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            request = {}
+        path = self.path.split("?", 1)[0]
+        if path.endswith("/v1/messages/count_tokens"):
             self._send(200, json.dumps({"input_tokens": 7}))
             return
-        if self.path.endswith("/v1/messages"):
+        if path.endswith("/v1/messages"):
             self.anthropic(request)
             return
-        if self.path.endswith("/v1/responses"):
+        if path.endswith("/v1/responses"):
             self.responses_api(request)
             return
-        if not self.path.endswith("/chat/completions"):
-            self._send(404, json.dumps({"error": {"message": "not found"}}))
+        if not path.endswith("/chat/completions"):
+            self._not_found()
             return
         n = next_count()
         users = [m for m in request.get("messages", []) if m.get("role") == "user"]

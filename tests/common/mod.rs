@@ -14,8 +14,9 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use isartor::config::{CacheMode, Config, Secret};
+use isartor::config::{CacheMode, Config, ProxyConfig, Secret};
 use isartor::daemon::{self, Daemon};
+use isartor::paths::Paths;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
@@ -296,15 +297,30 @@ pub fn config(upstream: &str) -> Config {
         cache_mode: CacheMode::Exact,
         external_llm_url: upstream.into(),
         external_llm_api_key: Secret("sk-upstream".into()),
+        proxy: ProxyConfig {
+            enabled: false,
+            ..ProxyConfig::default()
+        },
         ..Config::default()
     }
 }
 
 /// The real daemon, in-process, against the mock.
 pub async fn daemon(mock: &Mock, tweak: impl FnOnce(&mut Config)) -> (Daemon, String) {
+    // With the proxy off (see `config`) nothing is written under these paths; the proxy tests
+    // use `daemon_in` with a directory of their own.
+    daemon_in(mock, &Paths::under(&std::env::temp_dir()), tweak).await
+}
+
+/// [`daemon`] with its data (the proxy's CA) under `paths`.
+pub async fn daemon_in(
+    mock: &Mock,
+    paths: &Paths,
+    tweak: impl FnOnce(&mut Config),
+) -> (Daemon, String) {
     let mut c = config(&mock.url());
     tweak(&mut c);
-    let d = daemon::start(c).await.expect("daemon starts");
+    let d = daemon::start(c, paths).await.expect("daemon starts");
     let base = format!("http://{}", d.addr());
     (d, base)
 }
