@@ -38,6 +38,7 @@ async fn proxied(mock: &Mock) -> Proxied {
         c.proxy.upstream_overrides = vec![
             format!("api.openai.com={upstream}"),
             format!("api.anthropic.com={upstream}"),
+            format!("cloudcode-pa.googleapis.com={upstream}"),
         ];
     })
     .await;
@@ -319,6 +320,62 @@ async fn a_host_off_the_list_is_tunnelled_with_its_own_certificate() {
     let err = curl(p.proxy, &p.ca, &[&url]).await.unwrap_err();
     assert!(err.contains("certificate"), "{err}");
     assert_eq!(mock.count(), 0);
+    p.daemon.stop().await;
+}
+
+#[tokio::test]
+async fn cloud_code_envelopes_are_unwrapped_cached_and_answered_wrapped() {
+    let mock = Mock::start().await;
+    let p = proxied(&mock).await;
+    let ask = |request_id: &str| {
+        json!({"model": "gemini-2.5-pro", "project": "proj-1", "requestId": request_id,
+            "request": {"contents": [{"role": "user", "parts": [{"text": "Name a prime"}]}],
+                "session_id": format!("s-{request_id}")}})
+        .to_string()
+    };
+    let url = "https://cloudcode-pa.googleapis.com/v1internal:streamGenerateContent?alt=sse";
+    let mut texts = Vec::new();
+    for (i, layer) in [(1, "l3"), (2, "l1a")] {
+        let got = curl(
+            p.proxy,
+            &p.ca,
+            &[
+                url,
+                "-H",
+                "authorization: Bearer ya29.own",
+                "--data",
+                &ask(&format!("r{i}")),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.status, 200, "{}", got.body);
+        assert_eq!(got.header("x-isartor-layer").as_deref(), Some(layer));
+        let text: String = got
+            .body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str::<Value>(d).unwrap())
+            .map(|v| {
+                v["response"]["candidates"][0]["content"]["parts"][0]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        texts.push(text);
+    }
+    assert_eq!(texts[0], "echo #1: Name a prime");
+    assert_eq!(texts[1], texts[0]);
+    assert_eq!(mock.count(), 1);
+    let seen = mock.last();
+    assert_eq!(seen.path, "/v1internal:streamGenerateContent?alt=sse");
+    assert_eq!(seen.headers["authorization"], "Bearer ya29.own");
+    assert_eq!(
+        seen.json()["requestId"],
+        "r1",
+        "the envelope went up as sent"
+    );
     p.daemon.stop().await;
 }
 

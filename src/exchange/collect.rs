@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 
-use super::{Family, Format, Reply, anthropic, gemini, openai, responses, sse};
+use super::{Family, Format, Reply, anthropic, cloudcode, gemini, openai, responses, sse};
 
 /// Bodies larger than this are passed through but not cached.
 pub const MAX_CACHED_BODY: usize = 8 * 1024 * 1024;
@@ -13,6 +13,7 @@ enum Accumulator {
     OpenAi(openai::StreamAccumulator),
     Anthropic(anthropic::StreamAccumulator),
     Gemini(gemini::StreamAccumulator),
+    CloudCode(cloudcode::StreamAccumulator),
     /// The final `response.completed` event carries the whole reply.
     Responses(Option<Reply>),
 }
@@ -23,6 +24,7 @@ impl Accumulator {
             Accumulator::OpenAi(a) => a.event(e),
             Accumulator::Anthropic(a) => a.event(e),
             Accumulator::Gemini(a) => a.event(e),
+            Accumulator::CloudCode(a) => a.event(e),
             Accumulator::Responses(done) => {
                 if let Some(reply) = responses::reply_from_final_event(e) {
                     *done = Some(reply);
@@ -36,6 +38,7 @@ impl Accumulator {
             Accumulator::OpenAi(a) => a.finish(),
             Accumulator::Anthropic(a) => a.finish(),
             Accumulator::Gemini(a) => a.finish(),
+            Accumulator::CloudCode(a) => a.finish(),
             Accumulator::Responses(done) => done.filter(Reply::is_complete),
         }
     }
@@ -71,6 +74,9 @@ impl Collector {
                 }
                 Format::Anthropic => Accumulator::Anthropic(anthropic::StreamAccumulator::new()),
                 Format::Gemini => Accumulator::Gemini(gemini::StreamAccumulator::default()),
+                Format::CloudCode => {
+                    Accumulator::CloudCode(cloudcode::StreamAccumulator::default())
+                }
                 Format::Responses => Accumulator::Responses(None),
             };
             return Collector::Sse(Box::new(SseState {
@@ -137,6 +143,7 @@ impl Collector {
                     Format::Responses => responses::parse_reply(&buf),
                     Format::Anthropic => anthropic::parse_reply(&buf),
                     Format::Gemini => gemini::parse_reply(&buf),
+                    Format::CloudCode => cloudcode::parse_reply(&buf),
                     Format::OpenAiChat | Format::Native => openai::parse_reply(&buf),
                 };
                 parsed.ok().filter(Reply::is_complete)

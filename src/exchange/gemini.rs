@@ -291,8 +291,13 @@ pub struct StreamAccumulator {
 
 impl StreamAccumulator {
     pub fn event(&mut self, e: &sse::Event) {
-        match serde_json::from_str::<Value>(&e.data) {
-            Ok(v) if v.get("error").is_none() => self.chunks.push(v),
+        self.chunk(serde_json::from_str::<Value>(&e.data).ok());
+    }
+
+    /// One parsed chunk (`None`: it was not JSON).
+    pub fn chunk(&mut self, v: Option<Value>) {
+        match v {
+            Some(v) if v.get("error").is_none() => self.chunks.push(v),
             _ => self.failed = true,
         }
     }

@@ -5,6 +5,7 @@
 //! shape; caches store replies and each format renders them as JSON or SSE on the way out.
 
 pub mod anthropic;
+pub mod cloudcode;
 pub mod collect;
 pub mod gemini;
 pub mod key;
@@ -54,6 +55,8 @@ pub enum Format {
     Responses,
     /// `POST /v1beta/models/{model}:generateContent` (Gemini).
     Gemini,
+    /// `POST /v1internal:generateContent` (Cloud Code Assist: Gemini in an envelope; proxy only).
+    CloudCode,
 }
 
 /// A family of wire protocols: a request in a provider's own family goes upstream byte-faithful;
@@ -74,6 +77,7 @@ impl Format {
             Format::Anthropic => "anthropic.messages",
             Format::Responses => "openai.responses",
             Format::Gemini => "gemini.generate",
+            Format::CloudCode => "cloudcode.generate",
         }
     }
 
@@ -82,7 +86,8 @@ impl Format {
     /// `upstream::client::Upstream::speaks`).
     pub fn family(self) -> Option<Family> {
         match self {
-            Format::Native | Format::Responses => None,
+            // Cloud Code is only ever sent to its own host, by the proxy.
+            Format::Native | Format::Responses | Format::CloudCode => None,
             Format::Gemini => Some(Family::Gemini),
             Format::OpenAiChat => Some(Family::OpenAi),
             Format::Anthropic => Some(Family::Anthropic),

@@ -337,7 +337,7 @@ impl Translator {
             Format::Anthropic => Box::new(anthropic::StreamEncoder::default()),
             Format::Responses => Box::new(responses::StreamEncoder::default()),
             Format::Gemini => Box::new(gemini::StreamEncoder::default()),
-            Format::Native => return None,
+            Format::Native | Format::CloudCode => return None,
         };
         Some(Translator {
             decoder: sse::Decoder::new(),

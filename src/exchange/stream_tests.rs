@@ -60,7 +60,7 @@ fn read_back(format: Format, bytes: &[u8]) -> Reply {
                 .collect();
             gemini::parse_chunks(&chunks).expect("gemini chunks")
         }
-        Format::Native => unreachable!("native has no stream"),
+        Format::Native | Format::CloudCode => unreachable!("no translated stream in this format"),
     }
 }
 

@@ -48,7 +48,7 @@ fn tool_defs(ex: &Exchange) -> Vec<ToolDef<'_>> {
                 schema: t.get("input_schema")?.clone(),
             }),
             // Gemini nests them: {functionDeclarations: [...]}, handled below.
-            Format::Gemini => None,
+            Format::Gemini | Format::CloudCode => None,
         })
         .chain(gemini_declarations(ex))
         .collect()
@@ -56,7 +56,7 @@ fn tool_defs(ex: &Exchange) -> Vec<ToolDef<'_>> {
 
 /// Gemini's `tools[].functionDeclarations[]`.
 fn gemini_declarations(ex: &Exchange) -> Vec<ToolDef<'_>> {
-    if ex.format != Format::Gemini {
+    if !matches!(ex.format, Format::Gemini | Format::CloudCode) {
         return Vec::new();
     }
     ex.tools
@@ -130,7 +130,7 @@ fn choice(ex: &Exchange) -> Option<Choice<'_>> {
             mode => Choice::Mode(mode),
         },
         (Format::Responses, c) => Choice::Tool(c.get("name")?),
-        (Format::Gemini, c) => {
+        (Format::Gemini | Format::CloudCode, c) => {
             let config = c.get("functionCallingConfig")?;
             match config.get("mode")?.as_str()? {
                 "ANY" => match config["allowedFunctionNames"].as_array().map(Vec::as_slice) {
@@ -181,7 +181,7 @@ pub fn params_for(target: Family, ex: &Exchange) -> Map<String, Value> {
     }
     let mut out = Map::new();
     // Gemini keeps sampling parameters in `generationConfig`, in camelCase.
-    let gemini_config = (ex.format == Format::Gemini)
+    let gemini_config = matches!(ex.format, Format::Gemini | Format::CloudCode)
         .then(|| ex.params.get("generationConfig").and_then(Value::as_object))
         .flatten()
         .into_iter()

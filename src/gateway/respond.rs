@@ -8,7 +8,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
-use crate::exchange::{Format, anthropic, gemini, native, openai, responses};
+use crate::exchange::{Format, anthropic, cloudcode, gemini, native, openai, responses};
 use crate::pipeline::{ByteStream, Outcome};
 use crate::telemetry::Layer;
 
@@ -70,7 +70,7 @@ pub fn error(
         }
         Format::Native => native::error_body(code, message),
         Format::Anthropic => anthropic::error_body(status.as_u16(), message),
-        Format::Gemini => gemini::error_body(status.as_u16(), message),
+        Format::Gemini | Format::CloudCode => gemini::error_body(status.as_u16(), message),
     };
     json(status, body)
 }
@@ -114,6 +114,8 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
                 (Format::Responses, true) => sse(responses::render_sse(&reply)),
                 (Format::Gemini, false) => json(StatusCode::OK, gemini::render_json(&reply)),
                 (Format::Gemini, true) => sse(gemini::render_sse(&reply)),
+                (Format::CloudCode, false) => json(StatusCode::OK, cloudcode::render_json(&reply)),
+                (Format::CloudCode, true) => sse(cloudcode::render_sse(&reply)),
                 (Format::Native, _) => {
                     json(StatusCode::OK, native::render_json(&reply, layer.number()))
                 }

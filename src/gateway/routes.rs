@@ -12,8 +12,8 @@ use serde_json::json;
 use super::respond::{self, Body, Render};
 use super::{Gateway, auth};
 use crate::exchange::{
-    ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, gemini, native, openai,
-    responses,
+    ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, cloudcode, gemini,
+    native, openai, responses,
 };
 use crate::pipeline::{Counted, Pipeline};
 use crate::telemetry::{Bus, Tracker};
@@ -285,6 +285,10 @@ where
         Format::Gemini => match gemini_tail(parts.uri.path()).and_then(gemini::route) {
             Some((model, stream)) => gemini::decode(body, origin, model, stream),
             None => Err(DecodeError::new("not a Gemini model path")),
+        },
+        Format::CloudCode => match cloudcode::route(parts.uri.path()) {
+            Some(stream) => cloudcode::decode(body, origin, stream),
+            None => Err(DecodeError::new("not a Cloud Code generate path")),
         },
     };
     match decoded {

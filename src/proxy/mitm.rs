@@ -16,7 +16,7 @@ use hudsucker::{HttpContext, HttpHandler, RequestOrResponse};
 use sync_wrapper::SyncWrapper;
 
 use crate::config::{CacheScope, Config, ConfigError, Override, host_matches};
-use crate::exchange::{Destination, Format, Origin, Surface, gemini};
+use crate::exchange::{Destination, Format, Origin, Surface, cloudcode, gemini};
 use crate::gateway::auth;
 use crate::gateway::respond;
 use crate::gateway::routes::{self, Intake};
@@ -116,6 +116,7 @@ pub fn inference_format(method: &Method, path: &str) -> Option<Format> {
         p if routes::gemini_tail(p).is_some_and(|t| gemini::route(t).is_some()) => {
             Some(Format::Gemini)
         }
+        p if cloudcode::route(p).is_some() => Some(Format::CloudCode),
         _ => None,
     }
 }
@@ -314,7 +315,12 @@ mod tests {
             ),
             Some(Format::Gemini)
         );
+        assert_eq!(
+            inference_format(&post, "/v1internal:streamGenerateContent"),
+            Some(Format::CloudCode)
+        );
         for (m, p) in [
+            (&post, "/v1internal:loadCodeAssist"),
             (&post, "/api/claude_code/metrics"),
             (&post, "/v1/messages/count_tokens"),
             (&Method::GET, "/v1/messages"),

@@ -170,7 +170,11 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         return full(200, "application/json", r#"{"input_tokens":42}"#);
     }
     if let Some((_, method)) = parts.uri.path().rsplit_once(':') {
-        return gemini_answer(&request, n, method == "streamGenerateContent");
+        let stream = method == "streamGenerateContent";
+        if parts.uri.path().starts_with("/v1internal:") {
+            return cloudcode_answer(&request, n, stream).await;
+        }
+        return gemini_answer(&request, n, stream);
     }
     if parts.uri.path().ends_with("/v1/messages") {
         return anthropic_answer(&request, n, mode);
@@ -593,6 +597,29 @@ fn gemini_answer(request: &Value, n: usize, stream: bool) -> Response<Body> {
     .map(|c| format!("data: {c}\n\n"))
     .collect::<String>();
     full(200, "text/event-stream", body)
+}
+
+/// Cloud Code Assist: the Gemini answer to the envelope's `request`, each JSON object wrapped in
+/// `{"response": …}`.
+async fn cloudcode_answer(request: &Value, n: usize, stream: bool) -> Response<Body> {
+    let inner = gemini_answer(&request["request"], n, stream);
+    let content_type = inner.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = inner.into_body().collect().await.unwrap().to_bytes();
+    let wrap =
+        |s: &str| json!({"response": serde_json::from_str::<Value>(s).unwrap(), "traceId": "t"});
+    let text = std::str::from_utf8(&body).unwrap();
+    let wrapped = if stream {
+        text.split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .map(|d| format!("data: {}\n\n", wrap(d)))
+            .collect::<String>()
+    } else {
+        wrap(text).to_string()
+    };
+    full(200, &content_type, wrapped)
 }
 
 /// The mock's OpenAI Responses answers: `echo #N: <last user text>` (or a `get_weather`
