@@ -380,6 +380,31 @@ async fn cloud_code_envelopes_are_unwrapped_cached_and_answered_wrapped() {
 }
 
 #[tokio::test]
+async fn a_broken_inference_body_gets_a_400_in_the_clients_format_and_goes_nowhere() {
+    let mock = Mock::start().await;
+    let p = proxied(&mock).await;
+    let got = curl(
+        p.proxy,
+        &p.ca,
+        &[
+            "https://api.anthropic.com/v1/messages?beta=true",
+            "-H",
+            "x-api-key: sk-ant-own",
+            "--data",
+            "{\"model\": \"claude\", \"messages\": ",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(got.status, 400);
+    let error = got.json();
+    assert_eq!(error["type"], "error", "Anthropic's error shape: {error}");
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+    assert_eq!(mock.count(), 0);
+    p.daemon.stop().await;
+}
+
+#[tokio::test]
 async fn stopping_the_daemon_closes_the_proxy_too() {
     let mock = Mock::start().await;
     let p = proxied(&mock).await;

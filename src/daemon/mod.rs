@@ -38,9 +38,21 @@ pub struct Daemon {
     otel: Option<(JoinHandle<()>, CancellationToken)>,
 }
 
-/// Binds `addr` for the setting `key`, explaining the usual failure.
-async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
-    match TcpListener::bind(addr).await {
+/// Binds `addr` for the setting `key`, explaining the usual failure. Accepted connections
+/// inherit TCP_NODELAY from the listener: the proxy's accept loop is hudsucker's, and without it
+/// a response written in two segments waits for the client's delayed ACK (40 ms).
+fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
+    let listen = || -> std::io::Result<TcpListener> {
+        let socket = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_nodelay(true)?;
+        socket.bind(addr)?;
+        socket.listen(1024)
+    };
+    match listen() {
         Ok(l) => Ok(l),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
             "{addr} is already in use: another isartor (see `isartor status`) or another program is \
@@ -56,10 +68,10 @@ async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
 /// port; [`Daemon::addr`] and [`Daemon::proxy_addr`] tell which.
 pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
     config.validate().map_err(anyhow::Error::from)?;
-    let listener = bind(config.listen_addr()?, "host_port").await?;
+    let listener = bind(config.listen_addr()?, "host_port")?;
     let addr = listener.local_addr()?;
     let proxy_listener = match config.proxy.enabled {
-        true => Some(bind(config.proxy_addr()?, "proxy_port").await?),
+        true => Some(bind(config.proxy_addr()?, "proxy_port")?),
         false => None,
     };
     let bus = Bus::default();
@@ -97,6 +109,12 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
     let (proxy_addr, proxy_task) = match proxy_listener {
         Some(listener) => {
             let proxy_addr = listener.local_addr()?;
+            if !proxy_addr.ip().is_loopback() {
+                tracing::warn!(
+                    "the proxy listens on {proxy_addr}, beyond this machine: it has no \
+                     authentication, so anyone who reaches it can tunnel through it"
+                );
+            }
             let ca = Arc::new(LocalCa::load_or_create(&paths.data_dir)?);
             let shared = Arc::new(mitm::Shared::new(&config, pipeline.clone())?);
             tracing::info!(
