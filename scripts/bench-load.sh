@@ -9,8 +9,10 @@
 # Each prints p50/p99 and req/s; Isartor cases also CPU time per request (from /proc) and RSS.
 # Then the ratios b/a and the added latency c-a, d-a. With a `litellm` command on PATH
 # (pip install 'litellm[proxy]'), LiteLLM's proxy in front of the same nginx is measured too.
+# Last, a, b and c again at a constant rate (RATE req/s, open loop: benches/loadgen.rs, wrk2-style
+# latency from each request's due time), where the comparison is latency at equal load.
 #
-# Usage: [ISARTOR_BIN=path] scripts/bench-load.sh [SECONDS=8] [CONNECTIONS=16]
+# Usage: [ISARTOR_BIN=path] [RATE=1000] scripts/bench-load.sh [SECONDS=8] [CONNECTIONS=16]
 # Needs: wrk, nginx (apt-get install wrk nginx-light), python3, curl, taskset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -152,12 +154,31 @@ else
   echo "(LiteLLM not measured: no litellm command; pip install 'litellm[proxy]' to compare)"
 fi
 
+# Constant rate: latency at the same offered load (not at each server's own saturation).
+rate="${RATE:-1000}"
+loadgen="$(cargo bench --locked --bench loadgen --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)"
+printf '%s' "$request" > "$tmp/same.json"
+printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"constant-rate prompt {n}"}]}' > "$tmp/numbered.json"
 echo
-awk -F'|' '
-  { p50[substr($1,1,1)]=$2; p99[substr($1,1,1)]=$3; rps[substr($1,1,1)]=$4 }
+echo "constant rate: $rate req/s for ${secs}s, 16 connections (open loop; loadgen on core 1)"
+steady() {
+  local out
+  out="$(taskset -c 1 "$loadgen" "$2" "$rate" "$secs" "$3" 16)"
+  printf '%-28s %s\n' "$1" "$out"
+  echo "$out" | awk -v c="${1:0:1}" '{for (i=1;i<NF;i++) {if ($i=="p50") p50=$(i+1); if ($i=="p99") p99=$(i+1)}} END {print "R" c "|" p50 "|" p99 "|0"}' >> "$tmp/results"
+}
+steady "a nginx direct" "http://127.0.0.1:$ngx/v1/chat/completions" "$tmp/same.json"
+steady "b isartor exact hit" "http://127.0.0.1:$json_port/v1/chat/completions" "$tmp/same.json"
+steady "c isartor miss (JSON)" "http://127.0.0.1:$json_port/v1/chat/completions" "$tmp/numbered.json"
+
+echo
+awk -F'|' -v rate="$rate" '
+  { k = ($1 ~ /^R/) ? substr($1,1,2) : substr($1,1,1); p50[k]=$2; p99[k]=$3; rps[k]=$4 }
   END {
     printf "exact hit vs nginx (b/a):      p50 %.2fx  p99 %.2fx  req/s %.2fx\n", p50["b"]/p50["a"], p99["b"]/p99["a"], rps["b"]/rps["a"]
     printf "pass-through adds (c-a):       p50 %+.0f us  p99 %+.0f us\n", p50["c"]-p50["a"], p99["c"]-p99["a"]
     printf "streamed pass-through (d-a):   p50 %+.0f us  p99 %+.0f us\n", p50["d"]-p50["a"], p99["d"]-p99["a"]
     if ("f" in p50) printf "litellm miss vs isartor miss:  p50 %.1fx  req/s %.2fx\n", p50["f"]/p50["c"], rps["f"]/rps["c"]
+    printf "at %s req/s: hit vs nginx       p50 %.2fx  p99 %.2fx (hit p99 %d us)\n", rate, p50["Rb"]/p50["Ra"], p99["Rb"]/p99["Ra"], p99["Rb"]
+    printf "at %s req/s: pass-through adds  p50 %+.0f us  p99 %+.0f us\n", rate, p50["Rc"]-p50["Ra"], p99["Rc"]-p99["Ra"]
   }' "$tmp/results"

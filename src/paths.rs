@@ -81,10 +81,13 @@ impl Paths {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory (so a reader never sees
-/// half a file) with permissions `mode`.
+/// half a file) with permissions `mode`. A symlink (a dotfile manager's) stays a symlink: its
+/// target is what gets replaced.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
+    let resolved = std::fs::canonicalize(path);
+    let path = resolved.as_deref().unwrap_or(path);
     let dir = path.parent().context("a file path has a parent")?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".isartor-")

@@ -111,6 +111,26 @@ fn a_settings_file_we_created_is_removed_and_edits_since_are_kept() {
 }
 
 #[test]
+fn a_symlinked_settings_file_stays_a_symlink() {
+    let home = Home::new();
+    let path = settings(&home);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let real = home.path("dotfiles-settings.json");
+    std::fs::write(&real, b"{\"model\":\"opus\"}").unwrap();
+    std::os::unix::fs::symlink(&real, &path).unwrap();
+    home.run(&["connect", "claude"]);
+    assert!(path.symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("ANTHROPIC_BASE_URL")
+    );
+    home.run(&["connect", "claude", "--disconnect"]);
+    assert!(path.symlink_metadata().unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read(&real).unwrap(), b"{\"model\":\"opus\"}");
+}
+
+#[test]
 fn dry_run_writes_nothing() {
     let home = Home::new();
     let out = home.stdout(&["connect", "claude", "--dry-run"]);
