@@ -1,6 +1,7 @@
 //! A constant-rate (open-loop) HTTP load generator, wrk2-style: request `i` is due at
-//! `start + i / rate` whatever happened before it, and its latency is counted from that due time,
-//! so a stall shows up as the queue it causes instead of hiding (coordinated omission).
+//! `start + i / rate` whatever happened before it, and a request sent late because its
+//! connection was still waiting for an answer counts its latency from the due time, so a stall
+//! shows up as the queue it causes instead of hiding (coordinated omission).
 //! `connections` kept-alive HTTP/1.1 connections share the schedule round-robin.
 //!
 //! Run: `cargo bench --bench loadgen -- URL RATE SECONDS [BODY_FILE] [CONNECTIONS=16]`
@@ -84,7 +85,15 @@ async fn worker(plan: Arc<Plan>, index: usize, start: Instant, tally: Arc<Mutex<
     let mut i = index as u64;
     while i < total {
         let due = start + Duration::from_secs_f64(i as f64 / plan.rate);
-        tokio::time::sleep_until(due.into()).await;
+        // Behind schedule (the previous answer came late): the wait counts from the due time.
+        // On time: from when the timer fired, since tokio's timer wakes up to a millisecond late
+        // and that lateness is ours, not the server's.
+        let from = if Instant::now() >= due {
+            due
+        } else {
+            tokio::time::sleep_until(due.into()).await;
+            Instant::now()
+        };
         let mut request = Request::builder()
             .uri(plan.url.path_and_query().map_or("/", |p| p.as_str()))
             .header("host", &authority);
@@ -105,7 +114,7 @@ async fn worker(plan: Arc<Plan>, index: usize, start: Instant, tally: Arc<Mutex<
             }
             Err(_) => false,
         };
-        let micros = due.elapsed().as_micros() as u64;
+        let micros = from.elapsed().as_micros() as u64;
         histogram.saturating_record(micros.max(1));
         done += 1;
         if !ok {
