@@ -16,9 +16,20 @@ pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGu
 /// Installs the global subscriber: `RUST_LOG` if set, else `info`, to stderr, as text or as one
 /// JSON object per line (fields at the top level). Lines are written by a background thread so a
 /// request never waits on a `write` syscall; when its queue is full the writer applies
-/// back-pressure rather than dropping lines.
+/// back-pressure rather than dropping lines. hudsucker (the proxy) is held at `warn` unless
+/// `RUST_LOG` names it: its per-connection info spans would otherwise prefix every proxied
+/// request's line.
 pub fn init(json: bool) -> LogGuard {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let spec = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = Some(spec.trim())
+        .filter(|s| !s.is_empty())
+        .and_then(|s| EnvFilter::try_new(s).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    if !spec.contains("hudsucker")
+        && let Ok(quiet) = "hudsucker=warn".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("isartor-log")
