@@ -71,6 +71,38 @@ async fn boilerplate_is_answered_in_process_and_a_feature_goes_to_the_cloud() {
     assert_eq!(mock.count(), 1);
     let e = events.recv().await.unwrap();
     assert_eq!(e.router_decision.as_deref(), Some("COMPLEX"));
+
+    // Streamed: the client's own SSE events, token by token, then the reply is in the cache.
+    let mut ask = chat("Write a .gitignore for a Node project");
+    ask["stream"] = true.into();
+    let (status, headers, body) = post(&base, "/v1/chat/completions", &ask).await;
+    assert_eq!(status, 200);
+    assert_eq!(layer(&headers), "l2");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let (text, done) = sse_text(&body);
+    assert!(done, "the stream ends with [DONE]");
+    let chunks = std::str::from_utf8(&body)
+        .unwrap()
+        .matches("\"content\":")
+        .count();
+    assert!(
+        chunks > 5,
+        "{chunks} content chunks: streamed, not sent whole"
+    );
+    assert!(text.trim().chars().count() >= 10, "{text}");
+    let e = events.recv().await.unwrap();
+    assert_eq!(e.layer, Some(Layer::L2));
+    assert!(e.tokens_out > 0);
+    ask["stream"] = false.into();
+    let (_, headers, body) = post(&base, "/v1/chat/completions", &ask).await;
+    assert_eq!(layer(&headers), "l1a");
+    assert_eq!(as_json(&body)["choices"][0]["message"]["content"], text);
+    assert_eq!(mock.count(), 1);
     d.stop().await;
 }
 

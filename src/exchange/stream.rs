@@ -329,16 +329,22 @@ pub struct Translator {
     client: Box<dyn Encoder>,
 }
 
+/// The encoder of `format`'s stream, built from deltas; `None` when the format has none here
+/// (native has no streaming form; Cloud Code streams are passed through, never built).
+pub fn encoder(format: Format, include_usage: bool) -> Option<Box<dyn Encoder>> {
+    Some(match format {
+        Format::OpenAiChat => Box::new(openai::StreamEncoder::new(include_usage)),
+        Format::Anthropic => Box::new(anthropic::StreamEncoder::default()),
+        Format::Responses => Box::new(responses::StreamEncoder::default()),
+        Format::Gemini => Box::new(gemini::StreamEncoder::default()),
+        Format::Native | Format::CloudCode => return None,
+    })
+}
+
 impl Translator {
     /// `None` when the client's format has no streaming form (native).
     pub fn new(provider: Family, client: Format, include_usage: bool) -> Option<Translator> {
-        let client: Box<dyn Encoder> = match client {
-            Format::OpenAiChat => Box::new(openai::StreamEncoder::new(include_usage)),
-            Format::Anthropic => Box::new(anthropic::StreamEncoder::default()),
-            Format::Responses => Box::new(responses::StreamEncoder::default()),
-            Format::Gemini => Box::new(gemini::StreamEncoder::default()),
-            Format::Native | Format::CloudCode => return None,
-        };
+        let client = encoder(client, include_usage)?;
         Some(Translator {
             decoder: sse::Decoder::new(),
             events: Vec::new(),

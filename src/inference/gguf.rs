@@ -31,6 +31,8 @@ struct Job {
     max_tokens: usize,
     /// Past this the request has given up: stop generating (and do not start).
     deadline: Instant,
+    /// Where each piece of text goes as it is decoded (streamed answers).
+    pieces: Option<tokio::sync::mpsc::UnboundedSender<String>>,
     reply: oneshot::Sender<Result<Completion, String>>,
 }
 
@@ -111,24 +113,62 @@ impl Generator {
         max_tokens: u64,
         timeout: Duration,
     ) -> Result<Completion> {
+        let answer = self.submit(messages, max_tokens, timeout, None)?;
+        finished(answer).await
+    }
+
+    /// The same, with the text sent piece by piece as it is generated. Dropping `pieces` stops
+    /// the generation.
+    pub fn stream(
+        &self,
+        messages: &[(&str, &str)],
+        max_tokens: u64,
+        timeout: Duration,
+    ) -> Result<Streaming> {
+        let (tx, pieces) = tokio::sync::mpsc::unbounded_channel();
+        let done = self.submit(messages, max_tokens, timeout, Some(tx))?;
+        Ok(Streaming { pieces, done })
+    }
+
+    fn submit(
+        &self,
+        messages: &[(&str, &str)],
+        max_tokens: u64,
+        timeout: Duration,
+        pieces: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    ) -> Result<oneshot::Receiver<Result<Completion, String>>> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .try_send(Job {
                 prompt: chat_prompt(messages),
                 max_tokens: max_tokens as usize,
                 deadline: Instant::now() + timeout,
+                pieces,
                 reply,
             })
             .map_err(|e| match e {
                 mpsc::TrySendError::Full(_) => anyhow!("the local model is busy ({QUEUE} queued)"),
                 mpsc::TrySendError::Disconnected(_) => anyhow!("the local model thread stopped"),
             })?;
-        answer
-            .await
-            .map_err(|_| anyhow!("the local model thread stopped"))?
-            .map_err(|e| anyhow!(e))
+        Ok(answer)
     }
 }
+
+/// A streamed answer: its text as it comes, then the whole completion (or why it failed).
+pub struct Streaming {
+    pub pieces: tokio::sync::mpsc::UnboundedReceiver<String>,
+    pub done: oneshot::Receiver<Result<Completion, String>>,
+}
+
+/// The completion a job ends with.
+pub async fn finished(answer: oneshot::Receiver<Result<Completion, String>>) -> Result<Completion> {
+    answer
+        .await
+        .map_err(|_| anyhow!("the local model thread stopped"))?
+        .map_err(|e| anyhow!(e))
+}
+
+impl Generator {}
 
 /// The model's chat template (ChatML), with a short system turn when the request has none.
 pub fn chat_prompt(messages: &[(&str, &str)]) -> String {
@@ -152,9 +192,8 @@ fn run(mut model: Loaded, name: &str, queue: mpsc::Receiver<Job>) {
             continue;
         }
         // A panic inside the model fails this request only.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            generate(&mut model, &job.prompt, job.max_tokens, job.deadline)
-        }));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(&mut model, &job)));
         let result = match result {
             Ok(Ok((text, input, output))) => Ok(Completion {
                 text,
@@ -170,21 +209,18 @@ fn run(mut model: Loaded, name: &str, queue: mpsc::Receiver<Job>) {
 }
 
 /// Greedy decoding: (text, prompt tokens, generated tokens).
-fn generate(
-    model: &mut Loaded,
-    prompt: &str,
-    max_tokens: usize,
-    deadline: Instant,
-) -> Result<(String, u64, u64)> {
+fn generate(model: &mut Loaded, job: &Job) -> Result<(String, u64, u64)> {
+    let (max_tokens, deadline) = (job.max_tokens, job.deadline);
     let encoding = model
         .tokenizer
-        .encode(prompt, false)
+        .encode(job.prompt.as_str(), false)
         .map_err(|e| anyhow!("cannot tokenize: {e}"))?;
     let input = encoding.get_ids();
     model.weights.clear_kv_cache();
     let mut position = 0;
     let mut next_input = input.to_vec();
     let mut generated: Vec<u32> = Vec::new();
+    let mut sent = String::new();
     while generated.len() < max_tokens {
         if Instant::now() >= deadline {
             anyhow::bail!(
@@ -201,6 +237,22 @@ fn generate(
         }
         generated.push(next);
         next_input = vec![next];
+        if let Some(pieces) = &job.pieces {
+            let text = model
+                .tokenizer
+                .decode(&generated, true)
+                .map_err(|e| anyhow!("cannot decode: {e}"))?;
+            // Send what is new, once it is whole characters (a token can end mid-character).
+            if !text.ends_with('\u{FFFD}')
+                && text.len() > sent.len()
+                && let Some(piece) = text.strip_prefix(sent.as_str())
+            {
+                pieces
+                    .send(piece.to_string())
+                    .map_err(|_| anyhow!("the client went away"))?;
+                sent = text;
+            }
+        }
     }
     let text = model
         .tokenizer

@@ -5,6 +5,7 @@
 pub mod cloud;
 pub mod exact;
 pub mod guard;
+mod local_stream;
 pub mod semantic;
 mod tee;
 pub mod triage;
@@ -258,6 +259,20 @@ impl Pipeline {
                         similarity: None,
                         tracker,
                     };
+                }
+                Decision::Stream {
+                    label,
+                    opening,
+                    rest,
+                    model,
+                    max_tokens,
+                } => {
+                    // The layer's time is to the first words; the event ends with the stream.
+                    tracker.layer(Layer::L2, started.elapsed(), LayerOutcome::Answered);
+                    tracker.router_decision(label.as_str());
+                    return local_stream::outcome(
+                        &exchange, opening, rest, model, max_tokens, remember, tracker,
+                    );
                 }
                 Decision::Escalate { decision } => {
                     tracker.layer(Layer::L2, started.elapsed(), LayerOutcome::Miss);

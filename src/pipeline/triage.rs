@@ -49,6 +49,14 @@ impl Label {
 pub enum Decision {
     /// Answered locally.
     Answer { label: Label, reply: Arc<Reply> },
+    /// Being answered locally, streamed: the guarded opening, then the rest as it comes.
+    Stream {
+        label: Label,
+        opening: String,
+        rest: gguf::Streaming,
+        model: String,
+        max_tokens: u64,
+    },
     /// Sent on to L3: COMPLEX, an unreadable label, or an answer the guard refused.
     Escalate { decision: String },
     /// The engine failed; the request goes on as if COMPLEX.
@@ -299,15 +307,31 @@ impl Triage {
             messages.push((role, m.text()));
         }
         let messages: Vec<(&str, &str)> = messages.iter().map(|(r, t)| (*r, t.as_str())).collect();
-        let answer = match self.complete(&messages).await {
-            Ok(c) => c,
-            Err(e) => return self.failed(e),
-        };
+        if let Engine::Embedded(e) = &self.engine
+            && exchange.stream
+            && crate::exchange::stream::encoder(exchange.format, false).is_some()
+            && let Some((generator, _)) = e.ready.get()
+        {
+            return self
+                .stream(
+                    generator,
+                    &messages,
+                    label,
+                    exchange.estimated_prompt_tokens(),
+                )
+                .await;
+        }
+        match self.complete(&messages).await {
+            Ok(answer) => self.accept(label, answer, exchange.estimated_prompt_tokens()),
+            Err(e) => self.failed(e),
+        }
+    }
+
+    /// A whole local answer: served when it passes the guard.
+    fn accept(&self, label: Label, answer: Completion, prompt_tokens: u64) -> Decision {
         self.recovered();
         if let Err(why) = acceptable(&answer.text) {
-            return Decision::Escalate {
-                decision: format!("{} (answer refused: {why})", label.as_str()),
-            };
+            return refused(label, why);
         }
         let reply = Reply {
             id: new_id("isartor-l2"),
@@ -322,7 +346,45 @@ impl Triage {
         };
         Decision::Answer {
             label,
-            reply: Arc::new(reply.with_usage_estimate(exchange.estimated_prompt_tokens())),
+            reply: Arc::new(reply.with_usage_estimate(prompt_tokens)),
+        }
+    }
+
+    /// Starts a streamed local answer; holds it back until its opening passes the answer guard.
+    async fn stream(
+        &self,
+        generator: &Generator,
+        messages: &[(&str, &str)],
+        label: Label,
+        prompt_tokens: u64,
+    ) -> Decision {
+        let mut streaming = match generator.stream(messages, self.max_answer_tokens, self.timeout) {
+            Ok(s) => s,
+            Err(e) => return self.failed(e),
+        };
+        let mut opening = String::new();
+        while opening.chars().count() < GUARDED_OPENING {
+            match streaming.pieces.recv().await {
+                Some(piece) => opening.push_str(&piece),
+                // The whole answer came before the opening was long: judge and send it whole.
+                None => {
+                    return match gguf::finished(streaming.done).await {
+                        Ok(answer) => self.accept(label, answer, prompt_tokens),
+                        Err(e) => self.failed(e),
+                    };
+                }
+            }
+        }
+        if let Err(why) = acceptable(&opening) {
+            return refused(label, why);
+        }
+        self.recovered();
+        Decision::Stream {
+            label,
+            opening,
+            rest: streaming,
+            model: generator.model().to_string(),
+            max_tokens: self.max_answer_tokens,
         }
     }
 
@@ -428,6 +490,15 @@ pub fn parse_label(reply: &str, mode: ClassifierMode) -> Option<Label> {
         ClassifierMode::Binary => matches!(label, Label::Simple | Label::Complex),
     };
     allowed.then_some(label)
+}
+
+/// How much of a streamed answer is held back and checked before the client sees any of it.
+const GUARDED_OPENING: usize = 40;
+
+fn refused(label: Label, why: &str) -> Decision {
+    Decision::Escalate {
+        decision: format!("{} (answer refused: {why})", label.as_str()),
+    }
 }
 
 /// Whether a local answer may be served: at least ten characters, and not opening with a hedge.
