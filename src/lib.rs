@@ -41,7 +41,9 @@
 //!   memory, or [`store::redis`] shared by replicas, failing open), [`store::vectors`] for the
 //!   semantic index, and [`store::shared_vectors`] to share semantic entries through Redis.
 //! * [`inference`] runs local models: the sentence embedder (candle), the lookup of model files
-//!   in the Hugging Face cache, and the client of a local model server for L2.
+//!   in the Hugging Face cache, and L2's engines: a GGUF chat model in-process
+//!   ([`inference::gguf`]) with the embedding classifier that picks what it answers
+//!   ([`inference::intent`]), or a local model server ([`inference::sidecar`]).
 //! * [`upstream`] holds the L3 side: [`upstream::client`] calls one provider (OpenAI-compatible
 //!   family, Anthropic), [`upstream::chain`] tries the primary then `[[fallback_providers]]`
 //!   with retries inside one time budget; [`upstream::passthrough`] sends a proxied request to
