@@ -4,26 +4,13 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use isartor::telemetry::Layer;
 use serde_json::Value;
 
-/// Waits (bounded) until `/health` says L2 is no longer loading; returns its entry.
+/// Waits until L2 has loaded (or failed to); the model takes seconds.
 async fn l2_ready(base: &str) -> Value {
-    let wait = async {
-        loop {
-            let (_, health) = get_json(base, "/health", None).await;
-            if health["layers"]["l2"]["status"] != "loading" {
-                return health["layers"]["l2"].clone();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(300), wait)
-        .await
-        .expect("the local model loads within 5 minutes")
+    layer_loaded(base, "l2", 300).await
 }
 
 #[tokio::test]

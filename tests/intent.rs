@@ -18,9 +18,11 @@ async fn labelled_trace_prompts_are_sorted_local_or_cloud() {
         .await
         .unwrap()
         .unwrap();
+    let started = std::time::Instant::now();
     let classifier = IntentClassifier::new(Embedder::start(bert, "minilm".into()).unwrap())
         .await
         .unwrap();
+    eprintln!("examples embedded in {} ms", started.elapsed().as_millis());
     let text = std::fs::read_to_string("tests/data/l2-labels.jsonl").unwrap();
     let (mut total, mut same_label, mut same_side, mut complex_served_locally) = (0, 0, 0, 0);
     let mut micros = Vec::new();

@@ -98,6 +98,10 @@ async fn exec(make: impl Fn() -> Command) -> Output {
 }
 
 async fn update(exe: &Path, api: &str, args: &[&str]) -> Output {
+    update_with(exe, api, args, &[]).await
+}
+
+async fn update_with(exe: &Path, api: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = exe.parent().unwrap().join("home");
     exec(|| {
         let mut c = Command::new(exe);
@@ -106,7 +110,8 @@ async fn update(exe: &Path, api: &str, args: &[&str]) -> Output {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", &home)
-            .env("ISARTOR__UPDATE__API_BASE", api);
+            .env("ISARTOR__UPDATE__API_BASE", api)
+            .envs(env.iter().copied());
         c
     })
     .await
@@ -203,5 +208,29 @@ async fn already_latest_and_an_unreachable_api() {
         text(&out.stderr).contains("cannot reach the release API"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// A shell that sourced `isartor connect`'s env file still points HTTPS_PROXY at our own proxy
+/// after the daemon stopped: our own calls must not go through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_loopback_proxy_in_the_environment_is_ignored() {
+    let tag = format!("v{}", env!("CARGO_PKG_VERSION"));
+    let same = release_server(&tag, "#!/bin/sh\necho never\n", false).await;
+    let (_dir, exe) = installed();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stale = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let proxies = [
+        ("HTTPS_PROXY", stale.as_str()),
+        ("HTTP_PROXY", stale.as_str()),
+        ("ALL_PROXY", stale.as_str()),
+    ];
+    let check = update_with(&exe, &format!("http://{same}"), &["--check"], &proxies).await;
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert!(
+        text(&check.stdout).contains("latest"),
+        "{}",
+        text(&check.stdout)
     );
 }

@@ -2,7 +2,6 @@
 //! point a client at the daemon, or put its settings back as they were.
 
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -84,14 +83,6 @@ fn ca_path(setup: &Setup) -> Result<std::path::PathBuf> {
         .to_path_buf())
 }
 
-fn read(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow::Error::from(e).context(format!("cannot read {}", path.display()))),
-    }
-}
-
 fn connect_claude(setup: &Setup, config: &Config, args: ClaudeArgs) -> Result<ExitCode> {
     let ca = if args.proxy {
         ca_path(setup)?
@@ -110,7 +101,7 @@ fn connect_claude(setup: &Setup, config: &Config, args: ClaudeArgs) -> Result<Ex
     let prior = state.clients.get("claude");
     let prior_file = prior.and_then(|c| c.files.first());
     let original = prior_file.map(connect::original).transpose()?.flatten();
-    let current = read(&path)?;
+    let current = connect::read_if_exists(&path)?;
     let new = claude::connected(
         &path,
         current.as_deref(),
@@ -247,7 +238,7 @@ fn disconnect(setup: &Setup, name: &str, dry_run: bool) -> Result<ExitCode> {
             Undone::Restored => println!("restored {} as it was", f.path.display()),
             Undone::Removed => println!("removed {} (it did not exist before)", f.path.display()),
             Undone::ChangedSince => {
-                let current = read(&f.path)?.unwrap_or_default();
+                let current = connect::read_if_exists(&f.path)?.unwrap_or_default();
                 let original = connect::original(f)?;
                 let bytes =
                     claude::disconnected(&f.path, &current, original.as_deref(), &conn.env)?;

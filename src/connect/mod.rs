@@ -88,11 +88,10 @@ impl Setup {
     }
 
     pub fn load(&self) -> Result<State> {
-        match std::fs::read(self.state_file()) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        match read_if_exists(&self.state_file())? {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not valid", self.state_file().display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(e).context("cannot read the connect state"),
+            None => Ok(State::default()),
         }
     }
 
@@ -132,10 +131,7 @@ impl Setup {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let mode = std::fs::metadata(path)
-            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
-            .unwrap_or(0o600);
-        write_atomically(path, bytes, mode)?;
+        write_atomically(path, bytes, mode_or_private(path))?;
         Ok(FileRecord {
             path: path.to_path_buf(),
             backup,
@@ -157,22 +153,15 @@ pub enum Undone {
 
 /// Puts a file back as it was before `connect`, if nobody changed it since.
 pub fn undo(record: &FileRecord) -> Result<Undone> {
-    let current = match std::fs::read(&record.path) {
-        Ok(bytes) => Some(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", record.path.display())),
-    };
-    if current.as_deref().map(sha256) != Some(record.written_sha256.clone()) {
+    let current = read_if_exists(&record.path)?;
+    if current.as_deref().map(sha256).as_deref() != Some(record.written_sha256.as_str()) {
         return Ok(Undone::ChangedSince);
     }
     match &record.backup {
         Some(backup) => {
             let bytes = std::fs::read(backup)
                 .with_context(|| format!("the backup {} is gone", backup.display()))?;
-            let mode = std::fs::metadata(&record.path)
-                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
-                .unwrap_or(0o600);
-            write_atomically(&record.path, &bytes, mode)?;
+            write_atomically(&record.path, &bytes, mode_or_private(&record.path))?;
             let _ = std::fs::remove_file(backup);
             Ok(Undone::Restored)
         }
@@ -191,6 +180,23 @@ pub fn original(record: &FileRecord) -> Result<Option<Vec<u8>>> {
         .as_ref()
         .map(|b| std::fs::read(b).with_context(|| format!("the backup {} is gone", b.display())))
         .transpose()
+}
+
+/// A file's bytes, or `None` when it does not exist.
+pub fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The permissions a rewrite keeps: the file's own, or owner-only for a new file (settings can
+/// hold a gateway key).
+fn mode_or_private(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+        .unwrap_or(0o600)
 }
 
 pub fn sha256(bytes: &[u8]) -> String {

@@ -136,7 +136,7 @@ impl Generator {
         max_tokens: u64,
         timeout: Duration,
         pieces: Option<tokio::sync::mpsc::UnboundedSender<String>>,
-    ) -> Result<oneshot::Receiver<Result<Completion, String>>> {
+    ) -> Result<Done> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .try_send(Job {
@@ -157,11 +157,14 @@ impl Generator {
 /// A streamed answer: its text as it comes, then the whole completion (or why it failed).
 pub struct Streaming {
     pub pieces: tokio::sync::mpsc::UnboundedReceiver<String>,
-    pub done: oneshot::Receiver<Result<Completion, String>>,
+    pub done: Done,
 }
 
+/// Where a job's completion (or why it failed) arrives.
+pub type Done = oneshot::Receiver<Result<Completion, String>>;
+
 /// The completion a job ends with.
-pub async fn finished(answer: oneshot::Receiver<Result<Completion, String>>) -> Result<Completion> {
+pub async fn finished(answer: Done) -> Result<Completion> {
     answer
         .await
         .map_err(|_| anyhow!("the local model thread stopped"))?

@@ -259,12 +259,13 @@ pub struct IntentClassifier {
 }
 
 impl IntentClassifier {
-    /// Embeds the examples (once, at start-up).
+    /// Embeds the examples (once, at start-up), all queued at once so the embedder batches them.
     pub async fn new(embedder: Embedder) -> Result<IntentClassifier> {
-        let mut examples = Vec::with_capacity(EXAMPLES.len());
-        for (intent, text) in EXAMPLES {
-            examples.push((*intent, embedder.embed(text).await?));
-        }
+        let vectors = futures_util::future::try_join_all(
+            EXAMPLES.iter().map(|(_, text)| embedder.embed(text)),
+        )
+        .await?;
+        let examples = EXAMPLES.iter().map(|(i, _)| *i).zip(vectors).collect();
         Ok(IntentClassifier { embedder, examples })
     }
 

@@ -34,11 +34,7 @@ impl State {
     }
 
     /// The model is done: the last of the text, usage, finish; the reply stored; the event out.
-    async fn end(
-        &mut self,
-        done: tokio::sync::oneshot::Receiver<Result<crate::inference::Completion, String>>,
-    ) {
-        let mut tracker = self.tracker.take();
+    async fn end(&mut self, done: gguf::Done) {
         match gguf::finished(done).await {
             Ok(answer) => {
                 // A piece held back mid-character is in the whole text.
@@ -67,7 +63,7 @@ impl State {
                 if let Some(remember) = self.remember.take() {
                     remember.store(std::sync::Arc::new(reply.clone())).await;
                 }
-                if let Some(mut t) = tracker.take() {
+                if let Some(mut t) = self.tracker.take() {
                     t.usage(Layer::L2, reply.usage);
                     t.finish(Some(Layer::L2), 200, None);
                 }
@@ -75,7 +71,7 @@ impl State {
             Err(e) => {
                 // Headers are sent: the stream breaks off, uncached, and the event says why.
                 tracing::warn!("l2: the local answer broke off: {e:#}");
-                if let Some(t) = tracker.take() {
+                if let Some(t) = self.tracker.take() {
                     t.finish(Some(Layer::L2), 200, Some("l2_stream_failed"));
                 }
             }

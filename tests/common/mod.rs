@@ -332,18 +332,23 @@ pub async fn daemon_in(
 /// Waits (bounded) until `/health` says the semantic cache is no longer loading; returns its
 /// health entry.
 pub async fn semantic_ready(base: &str) -> Value {
+    layer_loaded(base, "l1b", 120).await
+}
+
+/// Waits (at most `secs`) until `/health` says `layer` is no longer loading; returns its entry.
+pub async fn layer_loaded(base: &str, layer: &str, secs: u64) -> Value {
     let wait = async {
         loop {
             let (_, health) = get_json(base, "/health", None).await;
-            if health["layers"]["l1b"]["status"] != "loading" {
-                return health["layers"]["l1b"].clone();
+            if health["layers"][layer]["status"] != "loading" {
+                return health["layers"][layer].clone();
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(120), wait)
+    tokio::time::timeout(std::time::Duration::from_secs(secs), wait)
         .await
-        .expect("the embedder finished loading")
+        .unwrap_or_else(|_| panic!("{layer} still loading after {secs} s"))
 }
 
 pub fn client() -> reqwest::Client {
