@@ -4,7 +4,7 @@
 //! answered by L1a, and, for reference, the same L1a hit through the gateway.
 //! Run: `cargo bench --bench proxy`.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -73,6 +73,7 @@ pub mod config;
 pub mod connect;
 pub mod control;
 pub mod daemon;
+pub mod display;
 pub mod eval;
 pub mod exchange;
 pub mod gateway;

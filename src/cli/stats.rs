@@ -22,8 +22,23 @@ pub struct StatsArgs {
 pub fn run(ctx: &Context, args: StatsArgs) -> Result<ExitCode> {
     let socket = ctx.paths.socket();
     if !socket.exists() {
-        println!("isartor is not running");
-        return Ok(ExitCode::from(super::status::NOT_RUNNING));
+        return match crate::daemon::pidfile::probe(&ctx.paths.pid_file())? {
+            crate::daemon::pidfile::Probe::Running(info) => {
+                let pid = info
+                    .map(|i| format!(" (pid {})", i.pid))
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "isartor is running{pid} but its control socket {} is gone (removed by a \
+                     cleaner of temporary files?); `isartor stop && isartor up --detach` \
+                     restarts it with a new one",
+                    socket.display()
+                )
+            }
+            _ => {
+                println!("isartor is not running");
+                Ok(ExitCode::from(super::status::NOT_RUNNING))
+            }
+        };
     }
     let runtime = super::runtime()?;
     let (addr, snapshot) = runtime.block_on(async {

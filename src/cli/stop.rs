@@ -60,7 +60,9 @@ pub fn run(ctx: &Context, args: StopArgs) -> Result<ExitCode> {
         }
     }
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    while let Probe::Running(_) = pidfile::probe(&pid_file)? {
+    // The pid file's lock goes when the daemon lets go of it; the process may still be flushing
+    // its exporters. "stopped" means the process is gone.
+    while matches!(pidfile::probe(&pid_file)?, Probe::Running(_)) || alive(pid) {
         if Instant::now() >= deadline {
             bail!(
                 "isartor (pid {pid}) is still running after {} s; `isartor stop --force` kills it",
@@ -71,4 +73,19 @@ pub fn run(ctx: &Context, args: StopArgs) -> Result<ExitCode> {
     }
     println!("isartor stopped (pid {pid})");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether process `pid` still exists (and is not a zombie waiting for its parent to reap it).
+fn alive(pid: i32) -> bool {
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    // /proc/<pid>/stat: "pid (comm) S …"; a zombie has exited.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state != "Z"),
+        Err(_) => !cfg!(target_os = "linux"),
+    }
 }

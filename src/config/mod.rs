@@ -12,9 +12,11 @@ use toml::{Table, Value};
 
 mod provider;
 mod proxy;
+mod server;
 
 pub use provider::{Provider, ProviderConfig};
 pub use proxy::{DEFAULT_INTERCEPT_HOSTS, Override, ProxyConfig, host_matches};
+pub use server::ServerConfig;
 
 /// The prefix of configuration environment variables; sections and keys are joined by `__`.
 pub const ENV_PREFIX: &str = "ISARTOR__";
@@ -190,6 +192,7 @@ pub struct Config {
     pub embedded: EmbeddedConfig,
     pub update: UpdateConfig,
     pub proxy: ProxyConfig,
+    pub server: ServerConfig,
 }
 
 impl Default for Config {
@@ -233,6 +236,7 @@ impl Default for Config {
             embedded: EmbeddedConfig::default(),
             update: UpdateConfig::default(),
             proxy: ProxyConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -314,6 +318,7 @@ impl Config {
             self.proxy_addr()?;
         }
         self.proxy.validate()?;
+        self.server.validate(self.max_body_bytes)?;
         if !(self.similarity_threshold > 0.0 && self.similarity_threshold <= 1.0) {
             return Err(err(format!(
                 "similarity_threshold = {}: must be greater than 0 and at most 1",

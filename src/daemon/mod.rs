@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::gateway::limits::BodyBudget;
 use crate::gateway::{self, Gateway};
 use crate::paths::Paths;
 use crate::pipeline::Pipeline;
@@ -68,6 +69,7 @@ fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
 /// port; [`Daemon::addr`] and [`Daemon::proxy_addr`] tell which.
 pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
     config.validate().map_err(anyhow::Error::from)?;
+    raise_open_file_limit(config.server.max_connections);
     let listener = bind(config.listen_addr()?, "host_port")?;
     let addr = listener.local_addr()?;
     let proxy_listener = match config.proxy.enabled {
@@ -104,7 +106,8 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
             _ => tracing::info!("{layer}: {} ({})", h.status, h.detail),
         }
     }
-    let gateway = Arc::new(Gateway::new(&config, pipeline.clone()));
+    let budget = BodyBudget::new(config.server.max_body_bytes_in_flight);
+    let gateway = Arc::new(Gateway::new(&config, pipeline.clone(), budget.clone()));
     let shutdown = CancellationToken::new();
     let (proxy_addr, proxy_task) = match proxy_listener {
         Some(listener) => {
@@ -116,7 +119,7 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
                 );
             }
             let ca = Arc::new(LocalCa::load_or_create(&paths.data_dir)?);
-            let shared = Arc::new(mitm::Shared::new(&config, pipeline.clone())?);
+            let shared = Arc::new(mitm::Shared::new(&config, pipeline.clone(), budget)?);
             tracing::info!(
                 "proxy on {proxy_addr}: intercepting {} (CA {})",
                 config.proxy.intercept_hosts.join(", "),
@@ -126,6 +129,7 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
                 listener,
                 shared,
                 ca,
+                config.server.clone(),
                 shutdown.clone(),
                 DRAIN_TIMEOUT,
             ));
@@ -136,6 +140,7 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
     let task = tokio::spawn(gateway::serve(
         listener,
         gateway,
+        config.server.clone(),
         shutdown.clone(),
         DRAIN_TIMEOUT,
     ));
@@ -207,6 +212,31 @@ impl Daemon {
             done.cancel();
             let _ = task.await;
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: every connection, upstream connection
+/// and tunnel is a descriptor, and the usual soft limit (1024) is below `server.max_connections`.
+/// Warns when even the hard limit cannot hold both listeners full.
+fn raise_open_file_limit(max_connections: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let mut limit = soft;
+    if hard > soft {
+        match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => limit = hard,
+            Err(e) => tracing::debug!("cannot raise the open-file limit to {hard}: {e}"),
+        }
+    }
+    // Each listener's connections, plus as many upstream connections, plus some to spare.
+    let needed = max_connections.saturating_mul(4).saturating_add(256);
+    if limit < needed {
+        tracing::warn!(
+            "the open-file limit is {limit}: below what server.max_connections = {max_connections} \
+             can need ({needed}); lower max_connections or raise the limit (ulimit -n)"
+        );
     }
 }
 

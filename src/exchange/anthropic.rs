@@ -9,13 +9,13 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::sse;
 use super::stream::{Delta, Encoder};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
     Reply, Usage, decode_head, other_fields,
 };
+use super::{check, sse};
 
 /// Top-level fields that never change the answer.
 const VOLATILE: &[&str] = &["stream", "metadata", "service_tier"];
@@ -46,9 +46,10 @@ fn text_of(block: &Value) -> Option<&str> {
         .flatten()
 }
 
-/// Decodes a Messages request body.
-pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
+/// Decodes a Messages request body. `max_tokens` is required, except by `count_tokens`.
+pub fn decode(raw: Bytes, origin: Origin, count_only: bool) -> Result<Exchange, DecodeError> {
     let Head { obj, model, stream } = decode_head(&raw)?;
+    check::fields(&obj, check::ANTHROPIC, "")?;
     let mut system = match obj.get("system") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
@@ -87,6 +88,9 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
         }
         messages.push(message);
     }
+    if !count_only {
+        check::require(&obj, "max_tokens")?;
+    }
     let params = other_fields(&obj, &[VOLATILE, SLOTTED])
         .into_iter()
         .map(|(k, v)| (k, without_cache_control(&v)))
@@ -112,7 +116,10 @@ fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
         .ok_or_else(|| DecodeError::param(&param, format!("{param}.role: field required")))?;
     let parts = match m.get("content") {
         Some(Value::String(s)) => vec![Part::text(s.clone())],
-        Some(Value::Array(blocks)) => blocks.iter().map(decode_block).collect(),
+        Some(Value::Array(blocks)) => {
+            check::typed_parts(blocks, &format!("{param}.content"))?;
+            blocks.iter().map(decode_block).collect()
+        }
         _ => {
             return Err(DecodeError::param(
                 &param,

@@ -9,7 +9,7 @@ fn origin() -> Origin {
 }
 
 fn decode_json(v: Value) -> Result<Exchange, DecodeError> {
-    decode(Bytes::from(v.to_string()), origin())
+    decode(Bytes::from(v.to_string()), origin(), false)
 }
 
 fn claude_code_request(session: &str, cch: &str, marker_on_first: bool) -> Value {
@@ -80,7 +80,7 @@ fn decodes_system_forms_tools_results_and_other_blocks() {
     );
     assert!(matches!(&ex.messages[2].parts[1], Part::Other { value } if value["type"] == "image"));
 
-    let leading_system = decode_json(json!({"model": "m", "messages": [
+    let leading_system = decode_json(json!({"model": "m", "max_tokens": 9, "messages": [
         {"role": "system", "content": "rules"}, {"role": "user", "content": "hi"}]}))
     .unwrap();
     assert_eq!(leading_system.system, vec!["rules".to_string()]);
@@ -116,6 +116,34 @@ fn rejects_bad_requests_with_the_offending_field() {
         let err = decode_json(body.clone()).unwrap_err();
         assert_eq!(err.param.as_deref(), Some(param), "{body}: {err}");
     }
+    // Strict types and the required max_tokens (the provider would refuse these anyway).
+    for (body, param) in [
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
+            "max_tokens",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "temperature": "hot",
+                "messages": [{"role": "user", "content": "x"}]}),
+            "temperature",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5,
+                "messages": [{"role": "user", "content": [[[]]]}]}),
+            "messages.0.content",
+        ),
+    ] {
+        let err = decode_json(body.clone()).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some(param), "{body}: {err}");
+    }
+    let counted = decode(
+        Bytes::from(
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}).to_string(),
+        ),
+        origin(),
+        true,
+    );
+    assert!(counted.is_ok(), "count_tokens needs no max_tokens");
 }
 
 fn sample_reply() -> Reply {
@@ -256,7 +284,7 @@ fn openai_and_anthropic_requests_translate_both_ways() {
     assert_eq!(body["messages"].as_array().unwrap().len(), 3);
     assert_eq!(body["messages"][2]["content"][1]["tool_use_id"], "c2");
 
-    let from_anthropic = decode(Bytes::from(body.to_string()), origin()).unwrap();
+    let from_anthropic = decode(Bytes::from(body.to_string()), origin(), false).unwrap();
     let back: Value =
         serde_json::from_slice(&openai::encode_request(&from_anthropic, false)).unwrap();
     assert_eq!(

@@ -9,13 +9,13 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::sse;
 use super::stream::{Delta, Encoder};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Message, Origin, Part, Reply,
     Usage, json_object, other_fields,
 };
+use super::{check, sse};
 
 /// Fields with a slot of their own in the exchange.
 const SLOTTED: &[&str] = &[
@@ -34,7 +34,22 @@ pub fn decode(
     model: &str,
     stream: bool,
 ) -> Result<Exchange, DecodeError> {
+    if !super::is_path_segment(model) {
+        return Err(DecodeError::param(
+            "model",
+            format!(
+                "model {:?} in the path is not a model name (letters, digits, '.', '_' and '-')",
+                crate::display::printable(model)
+            ),
+        ));
+    }
     let obj = json_object(&raw)?;
+    check::fields(&obj, check::GEMINI, "")?;
+    for key in ["generationConfig", "generation_config"] {
+        if let Some(Value::Object(config)) = obj.get(key) {
+            check::fields(config, check::GEMINI_CONFIG, &format!("{key}."))?;
+        }
+    }
     let contents = match obj.get("contents") {
         Some(Value::Array(c)) if !c.is_empty() => c,
         Some(Value::Array(_)) => {
@@ -52,6 +67,17 @@ pub fn decode(
                 format!("{param}.parts must be a list"),
             ));
         };
+        for (j, p) in parts.iter().enumerate() {
+            let text_ok = p.get("text").is_none_or(Value::is_string);
+            if !p.is_object() || !text_ok {
+                return Err(DecodeError::param(
+                    &param,
+                    format!(
+                        "{param}.parts[{j}] must be an object whose 'text', if any, is a string"
+                    ),
+                ));
+            }
+        }
         let role = match c.get("role").and_then(Value::as_str) {
             Some("model") => "assistant",
             None | Some("user") => "user",

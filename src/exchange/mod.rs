@@ -5,6 +5,7 @@
 //! shape; caches store replies and each format renders them as JSON or SSE on the way out.
 
 pub mod anthropic;
+pub mod check;
 pub mod cloudcode;
 pub mod collect;
 pub mod gemini;
@@ -329,6 +330,21 @@ pub fn estimate_tokens(bytes: usize) -> u64 {
     (bytes as u64).div_ceil(4)
 }
 
+/// Whether a client-given name (a Gemini model) can be one segment of an upstream URL path: ASCII
+/// letters, digits, `.`, `_` and `-`, starting with a letter or digit, at most 128 bytes. This
+/// refuses `..`, slashes, percent-encoded separators and anything else that could move a request
+/// that carries our key to another path on the provider.
+pub fn is_path_segment(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && bytes[0].is_ascii_alphanumeric()
+        && !name.contains("..")
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// Why a request (or a reply) could not be decoded: becomes a 400 in the client's format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -560,6 +576,35 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_names_are_path_segments() {
+        for ok in [
+            "gemini-2.5-flash",
+            "gemini-2.0-flash-001",
+            "my_model.v2",
+            "m",
+        ] {
+            assert!(is_path_segment(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../../secret/admin",
+            "..",
+            "a/b",
+            "a%2Fb",
+            "a\\b",
+            ".hidden",
+            "a..b",
+            "a b",
+            "a?x=1",
+            "a#f",
+            "é",
+        ] {
+            assert!(!is_path_segment(bad), "{bad}");
+        }
+        assert!(!is_path_segment(&"a".repeat(129)));
+    }
 
     #[test]
     fn styled_ids_are_stable_for_a_reply() {

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::sse;
 use super::stream::{Delta, Encoder};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
     Reply, Usage, decode_head, other_fields,
 };
+use super::{check, sse};
 
 /// Top-level request fields that never change the answer and so never enter the cache key.
 const VOLATILE: &[&str] = &[
@@ -32,6 +32,7 @@ const SLOTTED: &[&str] = &["model", "messages", "tools", "tool_choice"];
 /// Decodes a chat-completions request body.
 pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     let Head { obj, model, stream } = decode_head(&raw)?;
+    check::fields(&obj, check::OPENAI_CHAT, "")?;
     let stream_usage = obj
         .get("stream_options")
         .and_then(|o| o.get("include_usage"))
@@ -108,6 +109,9 @@ fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
             ));
         }
     };
+    if let Some(Value::Array(items)) = obj.get("content") {
+        check::typed_parts(items, &format!("{param}.content"))?;
+    }
     let mut parts = decode_content(obj.get("content"), &param)?;
     if let Some(calls) = obj.get("tool_calls").filter(|v| !v.is_null()) {
         let Value::Array(calls) = calls else {

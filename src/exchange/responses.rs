@@ -11,12 +11,12 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::sse;
 use super::stream::{Delta, Encoder};
 use super::{
     Choice, DecodeError, Exchange, FinishReason, Format, Head, Message, Origin, Part, Reply, Usage,
     decode_head, other_fields,
 };
+use super::{check, sse};
 
 const VOLATILE: &[&str] = &[
     "stream",
@@ -82,6 +82,7 @@ fn push_assistant(messages: &mut Vec<Message>, part: Part) {
 /// Decodes a Responses request body.
 pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     let Head { obj, model, stream } = decode_head(&raw)?;
+    check::fields(&obj, check::RESPONSES, "")?;
     let mut system = match obj.get("instructions") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],

@@ -1,15 +1,15 @@
 //! Gateway authentication and tenancy: the key check (X-API-Key or Bearer, constant time) and the
 //! cache tenant derived from the caller's credential.
 
-use http::HeaderMap;
+use http::{HeaderMap, Uri};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::CacheScope;
 
-/// The credential a client presented: `x-api-key`, `Authorization: Bearer`, azure `api-key`, or
-/// Gemini `x-goog-api-key`.
-pub fn presented(headers: &HeaderMap) -> Option<&str> {
+/// The credential a client presented: `x-api-key`, `Authorization: Bearer`, azure `api-key`,
+/// Gemini `x-goog-api-key`, or Gemini's `?key=` query parameter.
+pub fn presented<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -29,6 +29,7 @@ pub fn presented(headers: &HeaderMap) -> Option<&str> {
         })
         .or_else(|| header("api-key"))
         .or_else(|| header("x-goog-api-key"))
+        .or_else(|| crate::upstream::credential::query_key(uri))
 }
 
 fn digest(s: &str) -> [u8; 32] {
@@ -43,14 +44,14 @@ impl GatewayKey {
         GatewayKey(digest(key))
     }
 
-    pub fn accepts(&self, headers: &HeaderMap) -> bool {
-        presented(headers).is_some_and(|p| bool::from(digest(p).ct_eq(&self.0)))
+    pub fn accepts(&self, uri: &Uri, headers: &HeaderMap) -> bool {
+        presented(uri, headers).is_some_and(|p| bool::from(digest(p).ct_eq(&self.0)))
     }
 }
 
 /// The cache tenant of a request: `global`, or a hash of the presented credential.
-pub fn tenant(scope: CacheScope, headers: &HeaderMap) -> String {
-    match (scope, presented(headers)) {
+pub fn tenant(scope: CacheScope, uri: &Uri, headers: &HeaderMap) -> String {
+    match (scope, presented(uri, headers)) {
         (CacheScope::Global, _) => "global".into(),
         (CacheScope::Tenant, Some(credential)) => hex::encode(&digest(credential)[..16]),
         (CacheScope::Tenant, None) => "anonymous".into(),
@@ -69,21 +70,29 @@ mod tests {
         h
     }
 
+    fn uri() -> Uri {
+        Uri::from_static("/v1/chat/completions")
+    }
+
     #[test]
     fn accepts_x_api_key_or_bearer_and_nothing_else() {
         let key = GatewayKey::new("secret");
-        assert!(key.accepts(&headers(&[("x-api-key", "secret")])));
-        assert!(key.accepts(&headers(&[("authorization", "Bearer secret")])));
-        assert!(key.accepts(&headers(&[("authorization", "bearer  secret ")])));
-        assert!(!key.accepts(&headers(&[("authorization", "Basic secret")])));
-        assert!(!key.accepts(&headers(&[("x-api-key", "secret2")])));
-        assert!(!key.accepts(&headers(&[])));
+        let accepts = |h: &HeaderMap| key.accepts(&uri(), h);
+        assert!(accepts(&headers(&[("x-api-key", "secret")])));
+        assert!(accepts(&headers(&[("authorization", "Bearer secret")])));
+        assert!(accepts(&headers(&[("authorization", "bearer  secret ")])));
+        assert!(!accepts(&headers(&[("authorization", "Basic secret")])));
+        assert!(!accepts(&headers(&[("x-api-key", "secret2")])));
+        assert!(!accepts(&headers(&[])));
+        let gemini = Uri::from_static("/v1beta/models/m:generateContent?key=secret");
+        assert!(key.accepts(&gemini, &headers(&[])));
     }
 
     #[test]
     fn tenants_follow_the_credential_unless_global() {
         let a = headers(&[("authorization", "Bearer a")]);
         let b = headers(&[("x-api-key", "b")]);
+        let tenant = |scope, h: &HeaderMap| tenant(scope, &uri(), h);
         assert_ne!(
             tenant(CacheScope::Tenant, &a),
             tenant(CacheScope::Tenant, &b)

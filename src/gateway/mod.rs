@@ -1,8 +1,12 @@
 //! The HTTP gateway: a hyper 1 server speaking HTTP/1.1 and h2c on one port. It owns the accept
-//! loop and graceful drain; [`routes`] maps requests to handlers, [`auth`] checks keys,
-//! [`respond`] renders outcomes in the client's format.
+//! loop (a bound on open connections, a deadline for each request head) and graceful drain;
+//! [`routes`] maps requests to handlers, [`browser`] refuses web pages and rebinding hosts,
+//! [`auth`] checks keys, [`limits`] reads bodies within bounds, [`respond`] renders outcomes in
+//! the client's format.
 
 pub mod auth;
+pub mod browser;
+pub mod limits;
 pub mod respond;
 pub mod routes;
 
@@ -11,14 +15,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{CacheScope, Config};
+use crate::config::{CacheScope, Config, ServerConfig};
 use crate::pipeline::Pipeline;
+use limits::BodyBudget;
 
 /// Shared state of the gateway's handlers.
 pub struct Gateway {
@@ -27,11 +34,15 @@ pub struct Gateway {
     max_body_bytes: u64,
     default_model: String,
     cache_scope: CacheScope,
+    browser: browser::BrowserPolicy,
+    budget: Arc<BodyBudget>,
+    body_timeout: Duration,
     started: Instant,
 }
 
 impl Gateway {
-    pub fn new(config: &Config, pipeline: Arc<Pipeline>) -> Gateway {
+    /// The gateway's handlers; `budget` is shared with the proxy.
+    pub fn new(config: &Config, pipeline: Arc<Pipeline>, budget: Arc<BodyBudget>) -> Gateway {
         let key = config.gateway_api_key.expose();
         Gateway {
             pipeline,
@@ -39,19 +50,61 @@ impl Gateway {
             max_body_bytes: config.max_body_bytes,
             default_model: config.external_llm_model.clone(),
             cache_scope: config.cache_scope,
+            browser: browser::BrowserPolicy::new(&config.server),
+            budget,
+            body_timeout: config.server.body_read_timeout(),
             started: Instant::now(),
         }
     }
+}
+
+/// The HTTP server settings both listeners share: HTTP/1 request heads must arrive within
+/// `server.header_read_timeout_secs` (hyper starts that clock when a connection becomes idle, so
+/// it also closes idle keep-alive connections), and h2 peers that stop answering pings are
+/// dropped.
+pub fn server_builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(config.header_read_timeout())
+        .keep_alive_timeout(config.header_read_timeout());
+    builder
+}
+
+/// Answers a connection over `server.max_connections` with a 503 and closes it (bounded, off
+/// the accept loop), so excess clients are told rather than left hanging or starving the
+/// process of file descriptors.
+pub fn refuse_connection(mut stream: TcpStream) {
+    tokio::spawn(async move {
+        const BODY: &str = "isartor: too many open connections (server.max_connections)\n";
+        let busy = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
+             connection: close\r\nretry-after: 1\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            let _ = stream.write_all(busy.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        })
+        .await;
+    });
 }
 
 /// Accepts connections until `shutdown` fires, then waits up to `drain` for in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    config: ServerConfig,
     shutdown: CancellationToken,
     drain: Duration,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let builder = server_builder(&config);
+    let slots = Arc::new(Semaphore::new(config.max_connections as usize));
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, _peer) = tokio::select! {
@@ -65,6 +118,10 @@ pub async fn serve(
                 }
             },
             () = shutdown.cancelled() => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refuse_connection(stream);
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let gw = gateway.clone();
@@ -80,6 +137,7 @@ pub async fn serve(
             if let Err(e) = conn.await {
                 tracing::debug!("connection ended with an error: {e}");
             }
+            drop(slot);
         });
     }
     drop(listener);

@@ -2,15 +2,16 @@
 //! through the format's decoder, and hands it to the pipeline.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
 
+use super::limits::{BodyBudget, BodyError, Reservation, read_body};
 use super::respond::{self, Body, Render};
-use super::{Gateway, auth};
+use super::{Gateway, auth, browser};
 use crate::exchange::{
     ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, cloudcode, gemini,
     native, openai, responses,
@@ -117,19 +118,51 @@ fn error_format(path: &str) -> Format {
 }
 
 pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
+    // Browser defence comes first, on every route: a page must not even learn that we run.
+    let grant = match gw.browser.check(req.uri(), req.headers()) {
+        Ok(grant) => grant,
+        Err(refusal) => {
+            refuse(&gw, req.headers(), "forbidden");
+            return respond::error(
+                error_format(req.uri().path()),
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                &refusal.message(),
+                None,
+            );
+        }
+    };
+    if grant.0.is_some() && browser::is_preflight(req.method(), req.headers()) {
+        let mut r = Response::new(respond::full(Bytes::new()));
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        browser::preflight(req.headers(), r.headers_mut());
+        browser::grant(r.headers_mut(), &grant);
+        return r;
+    }
+    let mut response = route_and_answer(gw, req).await;
+    browser::grant(response.headers_mut(), &grant);
+    response
+}
+
+/// Publishes the event of a request refused before the pipeline.
+fn refuse(gw: &Gateway, headers: &HeaderMap, code: &str) {
+    let status = if code == "forbidden" { 403 } else { 401 };
+    gw.pipeline
+        .bus()
+        .track(Surface::Gateway, &user_agent_tool(headers))
+        .finish(None, status, Some(code));
+}
+
+async fn route_and_answer(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     let route = match route(req.method(), req.uri().path()) {
         Ok(r) => r,
         Err(why) => return unrouted(req.method(), req.uri().path(), why),
     };
     if !matches!(route, Route::Healthz | Route::Root)
         && let Some(key) = &gw.key
-        && !key.accepts(req.headers())
+        && !key.accepts(req.uri(), req.headers())
     {
-        let tool = user_agent_tool(req.headers());
-        gw.pipeline
-            .bus()
-            .track(Surface::Gateway, &tool)
-            .finish(None, 401, Some("unauthorized"));
+        refuse(&gw, req.headers(), "unauthorized");
         return respond::error(
             error_format(req.uri().path()),
             StatusCode::UNAUTHORIZED,
@@ -193,37 +226,24 @@ fn models(gw: &Gateway) -> Response<Body> {
     respond::json(StatusCode::OK, Bytes::from(body.to_string()))
 }
 
-/// Why a body could not be read.
-enum BodyError {
-    TooLarge,
-    Broken(String),
-}
-
-async fn read_body<B>(body: B, headers: &HeaderMap, max: u64) -> Result<Bytes, BodyError>
-where
-    B: hyper::body::Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max) {
-        return Err(BodyError::TooLarge);
-    }
-    match Limited::new(body, max as usize).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-        Err(e) => Err(BodyError::Broken(e.to_string())),
-    }
-}
-
 /// What decoding needs besides the request: the same for every surface.
 pub struct Intake<'a> {
     pub bus: &'a Bus,
     pub max_body_bytes: u64,
+    /// Body bytes held across both listeners (`server.max_body_bytes_in_flight`).
+    pub budget: &'a Arc<BodyBudget>,
+    /// `server.body_read_timeout_secs`.
+    pub body_timeout: Duration,
     /// The model of a native request that names none.
     pub default_model: &'a str,
+}
+
+/// A decoded request, its tracker, and its body's hold on the in-flight budget (keep it until
+/// the request is answered).
+pub struct Decoded {
+    pub exchange: Exchange,
+    pub tracker: Tracker,
+    pub hold: Reservation,
 }
 
 /// Reads and decodes a request body in `format`; the error response is in that format too.
@@ -233,9 +253,9 @@ pub async fn decode_request<B>(
     format: Format,
     req: Request<B>,
     origin: impl FnOnce(&http::request::Parts, ClientInfo) -> Origin,
-) -> Result<(Exchange, Tracker), Response<Body>>
+) -> Result<Decoded, Response<Body>>
 where
-    B: hyper::body::Body,
+    B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let (parts, body) = req.into_parts();
@@ -251,36 +271,56 @@ where
     {
         tracker.trace_parent(parent);
     }
-    let body = match read_body(body, &parts.headers, intake.max_body_bytes).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            tracker.finish(None, 413, Some("body_too_large"));
-            return Err(respond::error(
-                format,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                &format!(
-                    "request body is larger than max_body_bytes ({} bytes)",
-                    intake.max_body_bytes
+    let read = read_body(
+        body,
+        &parts.headers,
+        intake.max_body_bytes,
+        intake.budget,
+        intake.body_timeout,
+    )
+    .await;
+    let (body, hold) = match read {
+        Ok(read) => read,
+        Err(e) => {
+            let (status, code, message) = match e {
+                BodyError::TooLarge => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!(
+                        "request body is larger than max_body_bytes ({} bytes)",
+                        intake.max_body_bytes
+                    ),
                 ),
-                None,
-            ));
-        }
-        Err(BodyError::Broken(e)) => {
-            tracker.finish(None, 400, Some("bad_request"));
-            return Err(respond::error(
-                format,
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("could not read the request body: {e}"),
-                None,
-            ));
+                BodyError::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_busy",
+                    "too many request bytes in flight (server.max_body_bytes_in_flight); retry shortly"
+                        .to_string(),
+                ),
+                BodyError::TimedOut => (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body did not arrive within {} s (server.body_read_timeout_secs)",
+                        intake.body_timeout.as_secs()
+                    ),
+                ),
+                BodyError::Broken(e) => (
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("could not read the request body: {e}"),
+                ),
+            };
+            tracker.finish(None, status.as_u16(), Some(code));
+            return Err(respond::error(format, status, code, &message, None));
         }
     };
     let decoded: Result<Exchange, DecodeError> = match format {
         Format::Native => native::decode(body, origin, intake.default_model),
         Format::OpenAiChat => openai::decode(body, origin),
-        Format::Anthropic => anthropic::decode(body, origin),
+        Format::Anthropic => {
+            anthropic::decode(body, origin, parts.uri.path().ends_with("/count_tokens"))
+        }
         Format::Responses => responses::decode(body, origin),
         Format::Gemini => match gemini_tail(parts.uri.path()).and_then(gemini::route) {
             Some((model, stream)) => gemini::decode(body, origin, model, stream),
@@ -292,7 +332,11 @@ where
         },
     };
     match decoded {
-        Ok(exchange) => Ok((exchange, tracker)),
+        Ok(exchange) => Ok(Decoded {
+            exchange,
+            tracker,
+            hold,
+        }),
         Err(e) => {
             tracker.finish(None, 400, Some("bad_request"));
             Err(respond::error(
@@ -311,13 +355,14 @@ where
 fn gateway_origin(gw: &Gateway, parts: &http::request::Parts, client: ClientInfo) -> Origin {
     Origin {
         surface: Surface::Gateway,
-        tenant: auth::tenant(gw.cache_scope, &parts.headers),
+        tenant: auth::tenant(gw.cache_scope, &parts.uri, &parts.headers),
         client,
         headers: forwardable(&parts.headers),
+        // With gateway auth on, the presented key is the gateway key: it never goes upstream.
         credential: gw
             .key
             .is_none()
-            .then(|| auth::presented(&parts.headers).map(str::to_string))
+            .then(|| auth::presented(&parts.uri, &parts.headers).map(str::to_string))
             .flatten(),
         destination: None,
     }
@@ -327,6 +372,8 @@ fn intake(gw: &Gateway) -> Intake<'_> {
     Intake {
         bus: gw.pipeline.bus(),
         max_body_bytes: gw.max_body_bytes,
+        budget: &gw.budget,
+        body_timeout: gw.body_timeout,
         default_model: &gw.default_model,
     }
 }
@@ -337,19 +384,26 @@ async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Respo
     })
     .await;
     match decoded {
-        Ok((exchange, tracker)) => run(&gw.pipeline, exchange, tracker).await,
+        Ok(d) => run(&gw.pipeline, d).await,
         Err(response) => response,
     }
 }
 
 /// Runs a decoded exchange down the pipeline and renders the outcome in the client's format.
-pub async fn run(pipeline: &Pipeline, exchange: Exchange, tracker: Tracker) -> Response<Body> {
+pub async fn run(pipeline: &Pipeline, decoded: Decoded) -> Response<Body> {
+    let Decoded {
+        exchange,
+        tracker,
+        hold,
+    } = decoded;
     let render = Render {
         format: exchange.format,
         stream: exchange.stream,
         stream_usage: exchange.stream_usage,
     };
     let outcome = pipeline.handle(exchange, tracker).await;
+    // The request's bytes have gone upstream or been answered from here: release them.
+    drop(hold);
     respond::outcome(render, outcome)
 }
 
@@ -358,7 +412,9 @@ async fn count_tokens(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body
         gateway_origin(&gw, parts, client)
     })
     .await;
-    let (exchange, tracker) = match decoded {
+    let Decoded {
+        exchange, tracker, ..
+    } = match decoded {
         Ok(decoded) => decoded,
         Err(response) => return response,
     };

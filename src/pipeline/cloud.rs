@@ -77,13 +77,17 @@ impl Cloud {
                 format!(
                     "{} at {}: no API key configured; only clients that send their own key reach it{fallbacks}",
                     provider.name(),
-                    primary.endpoint()
+                    primary.shown_endpoint()
                 ),
             )
         } else {
             (
                 "ready",
-                format!("{} at {}{fallbacks}", provider.name(), primary.endpoint()),
+                format!(
+                    "{} at {}{fallbacks}",
+                    provider.name(),
+                    primary.shown_endpoint()
+                ),
             )
         };
         LayerHealth {
@@ -190,7 +194,7 @@ impl Cloud {
                 ex.raw.clone(),
                 &ex.headers,
                 credential,
-                primary.timeout(),
+                crate::upstream::Bound::timeout(primary.timeout()),
             )
             .await;
         match sent {
@@ -228,6 +232,14 @@ impl Cloud {
                 ),
             ),
             ChainError::Transport(e) => transport_error(e),
+            ChainError::BadModel { model } => PipelineError {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_model",
+                message: format!(
+                    "model {model:?} cannot be sent to a gemini provider: a model name has only \
+                     letters, digits, '.', '_' and '-'"
+                ),
+            },
         })?;
         let status = answer.response.status();
         if status.is_server_error() || (!answer.passthrough && !status.is_success()) {

@@ -18,6 +18,7 @@ use sync_wrapper::SyncWrapper;
 use crate::config::{CacheScope, Config, ConfigError, Override, host_matches};
 use crate::exchange::{Destination, Format, Origin, Surface, cloudcode, gemini};
 use crate::gateway::auth;
+use crate::gateway::limits::BodyBudget;
 use crate::gateway::respond;
 use crate::gateway::routes::{self, Intake};
 use crate::pipeline::Pipeline;
@@ -33,11 +34,18 @@ pub struct Shared {
     client: reqwest::Client,
     timeout: Duration,
     max_body_bytes: u64,
+    budget: Arc<BodyBudget>,
+    body_timeout: Duration,
     cache_scope: CacheScope,
 }
 
 impl Shared {
-    pub fn new(config: &Config, pipeline: Arc<Pipeline>) -> Result<Shared, ConfigError> {
+    /// What the proxy's handlers share; `budget` is shared with the gateway.
+    pub fn new(
+        config: &Config,
+        pipeline: Arc<Pipeline>,
+        budget: Arc<BodyBudget>,
+    ) -> Result<Shared, ConfigError> {
         let timeout = config.l3_timeout();
         let client = crate::upstream::http_client(timeout.min(Duration::from_secs(10)))
             .map_err(|e| ConfigError(format!("cannot build the proxy's HTTP client: {e}")))?;
@@ -48,6 +56,8 @@ impl Shared {
             client,
             timeout,
             max_body_bytes: config.max_body_bytes,
+            budget,
+            body_timeout: config.server.body_read_timeout(),
             cache_scope: config.cache_scope,
         })
     }
@@ -79,7 +89,19 @@ impl HttpHandler for Mitm {
     ) -> RequestOrResponse {
         // CONNECT is hudsucker's to answer; a plain-HTTP request in absolute form is forwarded
         // by hudsucker's own client. Only decrypted (https) requests are ours.
-        if req.method() == Method::CONNECT || req.uri().scheme() != Some(&Scheme::HTTPS) {
+        if req.method() == Method::CONNECT {
+            return req.into();
+        }
+        if req.uri().authority().is_none() {
+            // Origin-form (`GET /x`): nobody configured us as their proxy; a web page (or a
+            // client with the wrong base URL) is talking to the port directly.
+            return RequestOrResponse::Response(plain(
+                StatusCode::BAD_REQUEST,
+                "this is isartor's HTTPS proxy: send CONNECT requests (HTTPS_PROXY), or use the \
+                 gateway port for API calls",
+            ));
+        }
+        if req.uri().scheme() != Some(&Scheme::HTTPS) {
             return req.into();
         }
         let response = intercepted(&self.0, req).await;
@@ -173,6 +195,8 @@ async fn through_pipeline(
     let intake = Intake {
         bus: shared.pipeline.bus(),
         max_body_bytes: shared.max_body_bytes,
+        budget: &shared.budget,
+        body_timeout: shared.body_timeout,
         default_model: "",
     };
     let decoded = routes::decode_request(intake, format, req, |parts, client| Origin {
@@ -181,7 +205,7 @@ async fn through_pipeline(
         tenant: format!(
             "{}/{}",
             host.to_ascii_lowercase(),
-            auth::tenant(shared.cache_scope, &parts.headers)
+            auth::tenant(shared.cache_scope, &parts.uri, &parts.headers)
         ),
         client,
         headers: forwardable_with_credentials(&parts.headers),
@@ -190,7 +214,7 @@ async fn through_pipeline(
     })
     .await;
     let response = match decoded {
-        Ok((exchange, tracker)) => routes::run(&shared.pipeline, exchange, tracker).await,
+        Ok(decoded) => routes::run(&shared.pipeline, decoded).await,
         Err(response) => response,
     };
     response.map(into_proxy_body)

@@ -14,12 +14,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::ServerConfig;
+
 /// Serves the proxy on `listener` until `shutdown` fires, then gives open connections up to
 /// `drain` to finish.
 pub async fn serve(
     listener: TcpListener,
     shared: Arc<mitm::Shared>,
     ca: Arc<ca::LocalCa>,
+    server: ServerConfig,
     shutdown: CancellationToken,
     drain: Duration,
 ) -> Result<()> {
@@ -31,6 +34,9 @@ pub async fn serve(
         // intercepted host is reached through ours.
         .with_http_connector(HttpConnector::new())
         .with_http_handler(mitm::Mitm(shared))
+        // The gateway's HTTP settings: the CONNECT request and every request inside a decrypted
+        // tunnel must arrive within the header timeout (slowloris), idle connections close.
+        .with_server(crate::gateway::server_builder(&server))
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .build()?;
     let running = proxy.start();

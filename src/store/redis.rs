@@ -85,18 +85,36 @@ impl RedisStore {
         format!("{PREFIX}{key}")
     }
 
-    /// Runs one Redis call under the timeout and the breaker.
-    async fn call<T>(
+    /// Runs one idempotent Redis call under the timeout and the breaker. A call that fails on a
+    /// connection Redis dropped (a restart, a blip) is sent once more: the connection manager
+    /// has reconnected by then, and without the retry the first request after every blip would
+    /// miss and its answer would not be stored.
+    async fn call<T, F>(
         &self,
         what: &str,
-        f: impl AsyncFnOnce(ConnectionManager) -> redis::RedisResult<T>,
-    ) -> Result<T, StoreError> {
+        f: impl Fn(ConnectionManager) -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
         if let Some((until, why)) = &*self.broken.lock().unwrap_or_else(|p| p.into_inner())
             && Instant::now() < *until
         {
             return Err(StoreError(format!("Redis skipped after a failure: {why}")));
         }
-        let result = match tokio::time::timeout(self.timeout, f(self.connection.clone())).await {
+        let attempt = async {
+            match f(self.connection.clone()).await {
+                Err(e) if e.is_connection_dropped() || e.is_io_error() => {
+                    tracing::debug!(
+                        "redis at {}: {what} on a dropped connection, once more",
+                        self.target
+                    );
+                    f(self.connection.clone()).await
+                }
+                other => other,
+            }
+        };
+        let result = match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(format!("{e}")),
             Err(_) => Err(format!(
@@ -134,7 +152,10 @@ impl ReplyStore for RedisStore {
         async move {
             let key = RedisStore::key(key);
             let value: Option<Vec<u8>> = self
-                .call("GET", async move |mut c| c.get(key).await)
+                .call("GET", |mut c| {
+                    let key = key.clone();
+                    async move { c.get(key).await }
+                })
                 .await?;
             let Some(bytes) = value else {
                 return Ok(None);
@@ -156,8 +177,11 @@ impl ReplyStore for RedisStore {
             })
             .map_err(|e| StoreError(e.to_string()))?;
             let (key, ttl) = (RedisStore::key(&key), self.ttl);
-            self.call("SET", async move |mut c| c.set_ex(key, value, ttl).await)
-                .await
+            self.call("SET", |mut c| {
+                let (key, value) = (key.clone(), value.clone());
+                async move { c.set_ex(key, value, ttl).await }
+            })
+            .await
         }
         .boxed()
     }

@@ -261,7 +261,8 @@ impl Tracker {
     pub fn describe(&mut self, format: Format, model: &str, prompt: &str) {
         let e = self.event();
         e.format = Some(format);
-        e.model = model.to_string();
+        // The model is client text that reaches log lines, metric labels and `top`.
+        e.model = crate::display::printable(model).into_owned();
         e.preview = super::stats::preview(prompt);
     }
 

@@ -227,7 +227,8 @@ pub fn preview(text: &str) -> String {
             line.push(' ');
             shown += 1;
         }
-        for c in word.chars() {
+        // Terminal escapes and other control characters are never shown raw (`top`, `stats`).
+        for c in word.chars().filter(|c| !c.is_control()) {
             if shown == CHARS {
                 line.push('…');
                 return line;

@@ -11,10 +11,10 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
 
-use super::UpstreamError;
 use super::client::Upstream;
+use super::{Bound, UpstreamError};
 use crate::config::{Config, ConfigError};
-use crate::exchange::{Exchange, Family, Format, anthropic, gemini, openai};
+use crate::exchange::{Exchange, Family, Format, anthropic, gemini, is_path_segment, openai};
 
 /// First backoff delay; doubled per retry, with ±50 % jitter.
 const BACKOFF: Duration = Duration::from_millis(200);
@@ -34,6 +34,8 @@ pub enum ChainError {
     NoKey { provider: &'static str },
     /// The last provider tried failed in transport (or the budget ran out first).
     Transport(UpstreamError),
+    /// The model cannot be named in the provider's URL (Gemini): the client's request is bad.
+    BadModel { model: String },
 }
 
 pub struct Chain {
@@ -130,6 +132,10 @@ impl Chain {
     /// Tries the providers in order until one answers (see the module docs for what counts).
     /// A response that ends the chain is returned even when it is an error status, so the
     /// caller can pass it on or explain it; the last one is returned when all fail.
+    ///
+    /// A 429 or 503 with `Retry-After` is retried after the wait the provider asked for when
+    /// that fits in the budget; when it does not, the chain moves on to the next provider at
+    /// once (or returns that answer, when it was the last).
     pub async fn send(&self, ex: &Exchange) -> Result<Answer<'_>, ChainError> {
         let deadline = Instant::now() + self.budget;
         let mut last: Option<Result<Answer<'_>, ChainError>> = None;
@@ -141,18 +147,29 @@ impl Chain {
                 }));
                 continue;
             }
+            let model = up.model_override().unwrap_or(&ex.model);
+            if up.family() == Family::Gemini && !is_path_segment(model) {
+                // Gemini puts the model in the URL path: a name like `../x` would move a request
+                // that carries our key elsewhere on the provider.
+                last = Some(Err(ChainError::BadModel {
+                    model: crate::display::printable(model).into_owned(),
+                }));
+                continue;
+            }
             let (url, body, headers, passthrough) = self.request_for(up, ex);
             for attempt in 0..=self.retries {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break 'providers;
                 }
-                let timeout = up.timeout().min(left);
+                let bound = Bound::within(up.timeout(), left);
                 let credential = up.credential(ex.credential.as_deref());
-                let sent = up.send_to(&url, body.clone(), &headers, credential, timeout);
-                let outcome = match sent.await {
+                let sent = up.send_to(&url, body.clone(), &headers, credential, bound);
+                let more = attempt < self.retries;
+                let wait = match sent.await {
                     Ok(response) => {
                         let status = response.status();
+                        let asked = retry_after(response.headers());
                         let answer = Answer {
                             response,
                             upstream: up,
@@ -164,48 +181,75 @@ impl Chain {
                                 last = Some(Ok(answer));
                                 continue 'providers;
                             }
-                            Verdict::Retry => Ok(answer),
+                            Verdict::Retry => {
+                                let name = up.provider().name();
+                                last = Some(Ok(answer));
+                                match asked {
+                                    Some(wait) if !more || wait > left => {
+                                        tracing::warn!(
+                                            "{name} answered {status} and asked for {} s; {}",
+                                            wait.as_secs(),
+                                            "more than the budget or the retries allow: moving on"
+                                        );
+                                        continue 'providers;
+                                    }
+                                    Some(wait) => {
+                                        tracing::warn!(
+                                            "{name} answered {status}; retrying after the {} s it asked for",
+                                            wait.as_secs_f32()
+                                        );
+                                        wait
+                                    }
+                                    None => {
+                                        tracing::warn!(
+                                            "{name} answered {status}; {}",
+                                            if more { "retrying" } else { "moving on" }
+                                        );
+                                        backoff(attempt)
+                                    }
+                                }
+                            }
                         }
                     }
-                    Err(e) => Err(ChainError::Transport(e)),
+                    Err(e) => {
+                        tracing::warn!("{e}; {}", if more { "retrying" } else { "moving on" });
+                        last = Some(Err(ChainError::Transport(e)));
+                        backoff(attempt)
+                    }
                 };
-                if let Ok(a) = &outcome {
-                    tracing::warn!(
-                        "{} answered {}; {}",
-                        up.provider().name(),
-                        a.response.status(),
-                        if attempt < self.retries {
-                            "retrying"
-                        } else {
-                            "moving on"
-                        }
-                    );
-                } else if let Err(ChainError::Transport(e)) = &outcome {
-                    tracing::warn!(
-                        "{e}; {}",
-                        if attempt < self.retries {
-                            "retrying"
-                        } else {
-                            "moving on"
-                        }
-                    );
-                }
-                last = Some(outcome);
-                if attempt < self.retries {
-                    let jitter = 0.5 + fastrand::f64();
-                    let pause = BACKOFF.mul_f64(jitter * 2f64.powi(attempt as i32));
+                if more {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    tokio::time::sleep(pause.min(left)).await;
+                    tokio::time::sleep(wait.min(left)).await;
                 }
             }
         }
         last.unwrap_or_else(|| {
             Err(ChainError::Transport(UpstreamError::Timeout {
-                url: self.primary().endpoint().to_string(),
+                url: self.primary().shown_endpoint(),
                 secs: self.budget.as_secs(),
+                setting: "l3_budget_secs",
             }))
         })
     }
+}
+
+/// The jittered exponential backoff before retry `attempt + 1`.
+fn backoff(attempt: u32) -> Duration {
+    let jitter = 0.5 + fastrand::f64();
+    BACKOFF.mul_f64(jitter * 2f64.powi(attempt as i32))
+}
+
+/// The wait a `Retry-After` header asks for: delay-seconds or an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// `raw` with its top-level `model` replaced (the one rewrite pass-through allows).
@@ -243,6 +287,23 @@ mod tests {
         ] {
             assert_eq!(kind(s), k, "{s}");
         }
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        h.insert(
+            header::RETRY_AFTER,
+            httpdate::fmt_http_date(later).parse().unwrap(),
+        );
+        let wait = retry_after(&h).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        h.insert(header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
     }
 
     #[test]

@@ -53,6 +53,11 @@ impl Upstream {
         &self.endpoint
     }
 
+    /// The endpoint as it may be shown (no userinfo, no `key=`).
+    pub fn shown_endpoint(&self) -> String {
+        crate::display::redacted_url(&self.endpoint)
+    }
+
     pub fn provider(&self) -> Provider {
         self.provider
     }
@@ -131,7 +136,7 @@ impl Upstream {
         body: Bytes,
         headers: &HeaderMap,
         credential: Credential<'_>,
-        timeout: Duration,
+        bound: super::Bound,
     ) -> Result<reqwest::Response, UpstreamError> {
         let mut headers = headers.clone();
         if self.provider == Provider::Anthropic && !headers.contains_key("anthropic-version") {
@@ -146,21 +151,14 @@ impl Upstream {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let mut request = self.client.post(url).headers(headers).body(body);
         let secret = match credential {
             Credential::Configured(s) => Some(s.expose()),
             Credential::Client(s) => Some(s),
             Credential::None => None,
         };
-        if let Some(secret) = secret {
-            request = match self.provider {
-                Provider::Azure => request.header("api-key", secret),
-                Provider::Anthropic => request.header("x-api-key", secret),
-                Provider::Gemini => request.header("x-goog-api-key", secret),
-                _ => request.bearer_auth(secret),
-            };
-        }
-        super::send_bounded(request, url, timeout).await
+        super::credential::apply(self.provider, &mut headers, secret);
+        let request = self.client.post(url).headers(headers).body(body);
+        super::send_bounded(request, url, bound).await
     }
 
     pub fn timeout(&self) -> Duration {

@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod client;
+pub mod credential;
 pub mod passthrough;
 
 use std::time::Duration;
@@ -11,31 +12,73 @@ use std::time::Duration;
 use http::HeaderMap;
 use http::header::{self, HeaderName};
 
-/// Why the provider could not be reached or did not answer in time.
+/// Why the provider could not be reached or did not answer in time. URLs are shown redacted
+/// (no userinfo, no `key=`), because these messages reach clients, `/health` and the log.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     #[error("cannot reach the provider at {url}: {reason}")]
     Unreachable { url: String, reason: String },
-    #[error("the provider at {url} did not answer within {secs} s (l3_timeout_secs)")]
-    Timeout { url: String, secs: u64 },
+    /// No answer within `secs`, the bound that `setting` names (`l3_timeout_secs`, or
+    /// `l3_budget_secs` when less of the budget was left).
+    #[error("the provider at {url} did not answer within {secs} s ({setting})")]
+    Timeout {
+        url: String,
+        secs: u64,
+        setting: &'static str,
+    },
 }
 
-/// Sends `request` and waits for the response headers at most `timeout`.
+/// A bound on how long to wait, and the setting that set it (for the message when it runs out).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub wait: Duration,
+    pub setting: &'static str,
+}
+
+impl Bound {
+    pub fn timeout(wait: Duration) -> Bound {
+        Bound {
+            wait,
+            setting: "l3_timeout_secs",
+        }
+    }
+
+    /// The configured timeout, or what is left of the budget when that is shorter.
+    pub fn within(timeout: Duration, left: Duration) -> Bound {
+        if left < timeout {
+            Bound {
+                wait: left,
+                setting: "what was left of l3_budget_secs",
+            }
+        } else {
+            Bound::timeout(timeout)
+        }
+    }
+
+    /// The bound in whole seconds, rounded up (a 2.5 s bound is "3 s", never "2 s").
+    pub fn secs(&self) -> u64 {
+        self.wait.as_millis().div_ceil(1000) as u64
+    }
+}
+
+/// Sends `request` and waits for the response headers at most `bound`.
 pub async fn send_bounded(
     request: reqwest::RequestBuilder,
     url: &str,
-    timeout: Duration,
+    bound: Bound,
 ) -> Result<reqwest::Response, UpstreamError> {
     let timed_out = || UpstreamError::Timeout {
-        url: url.to_string(),
-        secs: timeout.as_secs(),
+        url: crate::display::redacted_url(url),
+        secs: bound.secs(),
+        setting: bound.setting,
     };
-    match tokio::time::timeout(timeout, request.send()).await {
+    match tokio::time::timeout(bound.wait, request.send()).await {
         Err(_) => Err(timed_out()),
         Ok(Err(e)) if e.is_timeout() => Err(timed_out()),
         Ok(Err(e)) => Err(UpstreamError::Unreachable {
-            url: url.to_string(),
-            reason: error_chain(&e),
+            url: crate::display::redacted_url(url),
+            // The URL is ours to show (redacted); reqwest's copy of it is not.
+            reason: error_chain(&e.without_url()),
         }),
         Ok(Ok(response)) => Ok(response),
     }
@@ -80,11 +123,6 @@ pub fn hop_by_hop(name: &HeaderName) -> bool {
     ) || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
-/// Whether a header carries an upstream credential.
-fn credential(name: &HeaderName) -> bool {
-    *name == header::AUTHORIZATION || matches!(name.as_str(), "x-api-key" | "api-key")
-}
-
 fn dropped(name: &HeaderName) -> bool {
     NOT_FORWARDED.contains(name) || hop_by_hop(name) || name.as_str().starts_with("x-isartor-")
 }
@@ -92,7 +130,7 @@ fn dropped(name: &HeaderName) -> bool {
 /// The client headers worth sending to the configured provider (credentials are replaced by
 /// the provider's own).
 pub fn forwardable(headers: &HeaderMap) -> HeaderMap {
-    filtered(headers, |n| !dropped(n) && !credential(n))
+    filtered(headers, |n| !dropped(n) && !credential::is_carrier(n))
 }
 
 /// The client headers for the client's own upstream (a proxied request): its credentials go
@@ -166,6 +204,8 @@ mod tests {
         for (k, v) in [
             ("authorization", "Bearer client"),
             ("x-api-key", "k"),
+            ("x-goog-api-key", "g"),
+            ("api-key", "a"),
             ("host", "h"),
             ("content-length", "5"),
             ("accept-encoding", "gzip"),

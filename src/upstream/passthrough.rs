@@ -20,5 +20,5 @@ pub async fn forward(
     timeout: Duration,
 ) -> Result<reqwest::Response, UpstreamError> {
     let request = client.request(method, url).headers(headers).body(body);
-    super::send_bounded(request, url, timeout).await
+    super::send_bounded(request, url, super::Bound::timeout(timeout)).await
 }

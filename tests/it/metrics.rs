@@ -1,6 +1,6 @@
 //! `GET /metrics` after a known mix of traffic through the real gateway.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::*;

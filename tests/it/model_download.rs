@@ -4,7 +4,7 @@
 //! a filled cache is used with no Hub at all; a model the Hub does not have leaves L1b off with a
 //! message and the daemon serving.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! mid-traffic degrades to L3 without an error and caching resumes when it is back, FLUSHDB
 //! empties the cache.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

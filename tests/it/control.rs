@@ -1,7 +1,7 @@
 //! The control socket: a subscriber gets a hello, a snapshot, then every request's event and
 //! fresh snapshots; the socket is owner-only.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

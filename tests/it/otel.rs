@@ -1,7 +1,7 @@
 //! OpenTelemetry export (`enable_monitoring`) checked against a small OTLP/HTTP receiver the test
 //! starts: the traces and metrics that reach it after known traffic, and a collector that is down.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::*;

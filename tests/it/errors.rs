@@ -1,7 +1,7 @@
 //! Failure paths through the real gateway: bad input, auth, upstream errors, timeouts, offline
 //! mode and missing keys. Each must give a clear error in the client's format and never a panic.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::*;
@@ -108,7 +108,7 @@ async fn bad_input_gets_clear_4xx_errors_in_the_clients_format() {
         .await
         .unwrap();
     raw.write_all(
-        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 999999\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 999999\r\n\r\n",
     )
     .await
     .unwrap();

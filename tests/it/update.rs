@@ -3,7 +3,7 @@
 //! refused with the old binary untouched; a new binary that does not run is rolled back;
 //! already-latest and `--check`; an unreachable API.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

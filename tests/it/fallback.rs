@@ -2,7 +2,7 @@
 //! rate-limited, but not when the caller is at fault; everything inside `l3_budget_secs`;
 //! `X-Isartor-Provider` names who answered.
 
-mod common;
+use crate::common;
 
 use common::*;
 use isartor::config::{Config, Provider, ProviderConfig, Secret};

@@ -3,7 +3,7 @@
 //! are answered locally, COMPLEX ones, unreadable labels, refused answers and tool-bearing
 //! requests go to L3, and a missing or slow model never reaches the client as an error.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

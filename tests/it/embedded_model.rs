@@ -2,7 +2,7 @@
 //! the cache `scripts/fetch-models.sh` fills) and the real MiniLM classifier: a boilerplate request
 //! is answered locally, a multi-file feature goes to L3, and the decision is on the event.
 
-mod common;
+use crate::common;
 
 use common::*;
 use isartor::telemetry::Layer;

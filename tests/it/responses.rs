@@ -2,7 +2,7 @@
 //! translated to the provider's protocol, rendered back as a Responses object or its event
 //! stream, and cached across Codex's per-run ids.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

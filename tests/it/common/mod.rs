@@ -30,6 +30,8 @@ pub enum Mode {
     ToolCall,
     /// Answers this status with this body.
     Status(u16, &'static str),
+    /// Answers this status with `Retry-After: <secs>` (chat completions only).
+    RetryAfter(u16, u64),
     /// Never answers.
     Hang,
     /// Streams the first chunk, then waits for [`Mock::release`] before the rest.
@@ -182,6 +184,16 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let text = format!("echo #{n}: {last_user}");
     match mode {
         Mode::Status(code, body) => full(code, "application/json", body),
+        Mode::RetryAfter(code, secs) => {
+            let mut r = full(
+                code,
+                "application/json",
+                r#"{"error":{"message":"slow down"}}"#,
+            );
+            r.headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+            r
+        }
         Mode::Hang => std::future::pending().await,
         Mode::Echo | Mode::ToolCall if !stream => {
             let message = if mode == Mode::ToolCall {

@@ -3,7 +3,7 @@
 //! near-misses of every kind go upstream, contexts and tenants are kept apart, entries expire and
 //! are evicted, and a missing model leaves the daemon serving without L1b.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

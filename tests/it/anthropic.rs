@@ -3,7 +3,7 @@
 //! volatile fields kept out of the key, translation to and from an OpenAI provider, and errors in
 //! Anthropic's shape.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::*;

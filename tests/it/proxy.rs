@@ -3,7 +3,7 @@
 //! upstream (a mock behind `proxy.upstream_overrides`); other paths are forwarded untouched;
 //! other hosts are tunnelled with their own certificate; both HTTP/1.1 and h2 work.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! configuration errors, and a graceful drain of in-flight requests on `stop`.
 //! Each test runs in its own HOME, so pid files and logs never collide.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Output, Stdio};

@@ -2,7 +2,7 @@
 //! badly (truncated, stalled upstream, client gone) leaves nothing in the cache and still
 //! publishes exactly one event.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::*;

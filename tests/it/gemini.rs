@@ -1,7 +1,7 @@
 //! The Gemini surface (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`)
 //! through the real gateway, translated to the configured provider and cached.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::*;

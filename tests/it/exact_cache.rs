@@ -1,7 +1,7 @@
 //! The exact cache through the real gateway: what hits, what misses, JSON ↔ SSE rendering,
 //! byte-faithful forwarding and the telemetry event of each request.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::*;

@@ -1,0 +1,95 @@
+//! Showing text a client sent (a model name, a path, a header) in a log line, an error message or
+//! a metric label: control characters and newlines are escaped so the text cannot forge a line,
+//! and it is cut to a bounded length. A leaf module: it imports nothing of ours.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// At most this many characters of client text are shown.
+pub const MAX_CHARS: usize = 200;
+
+/// `text` with control characters escaped (`\n`, `\r`, `\t`, `\u{1b}`…) and cut to
+/// [`MAX_CHARS`] characters (an ellipsis marks the cut). Borrowed when nothing needed changing.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let clean = !text.chars().any(char::is_control) && text.len() <= MAX_CHARS;
+    if clean {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len().min(MAX_CHARS * 2));
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A URL with its userinfo (`user:password@`) and any `key=` query value replaced by `***`, for
+/// messages, `/health` and logs. Text that does not parse as a URL is shown [`printable`].
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return printable(url).into_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("key") => format!("{k}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    printable(&format!("{scheme}://{host}{tail}")).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_cannot_start_a_line() {
+        let forged = "gpt\n2026-11-30T00:00:00Z  WARN l3: key revoked\r\x1b[31m";
+        let shown = printable(forged);
+        assert!(!shown.contains('\n') && !shown.contains('\r') && !shown.contains('\x1b'));
+        assert_eq!(
+            shown,
+            "gpt\\n2026-11-30T00:00:00Z  WARN l3: key revoked\\r\\u{1b}[31m"
+        );
+        assert!(matches!(printable("gpt-4o-mini"), Cow::Borrowed(_)));
+        let long = "x".repeat(MAX_CHARS + 50);
+        assert_eq!(printable(&long).chars().count(), MAX_CHARS + 1);
+    }
+
+    #[test]
+    fn urls_lose_their_secrets() {
+        assert_eq!(
+            redacted_url("http://user:pass@host:8080/v1/chat?key=abc&alt=sse"),
+            "http://***@host:8080/v1/chat?key=***&alt=sse"
+        );
+        assert_eq!(
+            redacted_url("https://api.openai.com/v1/chat/completions"),
+            "https://api.openai.com/v1/chat/completions"
+        );
+        assert_eq!(redacted_url("not a url\n"), "not a url\\n");
+    }
+}
