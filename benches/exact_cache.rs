@@ -120,7 +120,9 @@ fn render(c: &mut Criterion) {
     let r = reply();
     let mut g = c.benchmark_group("render");
     g.bench_function("json", |b| b.iter(|| openai::render_json(&r)));
-    g.bench_function("sse", |b| b.iter(|| openai::render_sse(&r, true)));
+    g.bench_function("sse", |b| {
+        b.iter(|| isartor::exchange::render_sse(isartor::exchange::Format::OpenAiChat, &r, true))
+    });
     g.finish();
 }
 

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::stream::{Delta, Encoder};
+use super::stream::{self, Decoder, Delta, Encoder, StreamHead};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
@@ -232,7 +232,19 @@ pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
         created: super::unix_now(),
         choices: vec![Choice {
             index: 0,
-            parts: content.iter().map(block_from).collect(),
+            // Adjacent text blocks are one text, as a stream of the same reply builds it.
+            parts: content
+                .iter()
+                .map(block_from)
+                .fold(Vec::new(), |mut parts, p| {
+                    match (parts.last_mut(), p) {
+                        (Some(Part::Text { text }), Part::Text { text: more }) => {
+                            text.push_str(&more)
+                        }
+                        (_, p) => parts.push(p),
+                    }
+                    parts
+                }),
             finish: v
                 .get("stop_reason")
                 .and_then(Value::as_str)
@@ -243,144 +255,165 @@ pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
     })
 }
 
-/// One content block being streamed.
+/// A content block being streamed that is neither text nor a client tool call (thinking,
+/// redacted thinking, server tool blocks): gathered whole and passed on as one opaque block.
 #[derive(Debug)]
-enum Block {
-    Text(String),
-    Tool {
-        id: String,
-        name: String,
-        json: String,
-    },
-    Thinking {
-        thinking: String,
-        signature: String,
-    },
-    Other(Value),
+struct Gathering {
+    value: Value,
+    json: String,
 }
 
-/// Rebuilds a [`Reply`] from the events of a streamed Messages response.
+/// Reads a Messages event stream into deltas. Ended by `message_stop`.
 #[derive(Debug, Default)]
-pub struct StreamAccumulator {
-    id: String,
-    model: String,
-    blocks: Vec<(u64, Block)>,
-    usage: Usage,
-    finish: Option<FinishReason>,
+pub struct StreamDecoder {
+    /// Usage in Anthropic's terms: (input without cache, cache read, cache write, output).
+    raw: (u64, u64, u64, u64),
+    /// Content block index → our tool index, for client tool calls.
+    tools: Vec<(u64, usize)>,
+    /// Content block index → a block being gathered.
+    gathering: Vec<(u64, Gathering)>,
     done: bool,
-    failed: bool,
 }
 
-impl StreamAccumulator {
-    pub fn new() -> StreamAccumulator {
-        StreamAccumulator::default()
+impl StreamDecoder {
+    /// Takes whatever usage fields `u` carries (message_start has input, message_delta output
+    /// and, in newer API versions, the rest again).
+    fn usage(&mut self, u: &Value) -> Usage {
+        let n = |k: &str| u.get(k).and_then(Value::as_u64);
+        let (input, read, write, output) = &mut self.raw;
+        *input = n("input_tokens").unwrap_or(*input);
+        *read = n("cache_read_input_tokens").unwrap_or(*read);
+        *write = n("cache_creation_input_tokens").unwrap_or(*write);
+        *output = n("output_tokens").unwrap_or(*output);
+        Usage {
+            input_tokens: *input + *read + *write,
+            output_tokens: *output,
+            cache_read_tokens: *read,
+            cache_write_tokens: *write,
+        }
     }
+}
 
-    fn block(&mut self, index: u64) -> Option<&mut Block> {
-        self.blocks
-            .iter_mut()
-            .find(|(i, _)| *i == index)
-            .map(|(_, b)| b)
-    }
-
-    pub fn event(&mut self, event: &sse::Event) {
-        let Ok(v) = serde_json::from_str::<Value>(&event.data) else {
-            self.failed = true;
-            return;
+impl Decoder for StreamDecoder {
+    fn event(&mut self, e: &sse::Event, out: &mut Vec<Delta>) {
+        let v = match stream::event_json(e) {
+            Ok(v) => v,
+            Err(why) => return out.push(Delta::Error(why)),
         };
         let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let s = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
         match v.get("type").and_then(Value::as_str).unwrap_or_default() {
             "message_start" => {
                 let m = &v["message"];
-                self.id = m["id"].as_str().unwrap_or_default().to_string();
-                self.model = m["model"].as_str().unwrap_or_default().to_string();
-                self.usage = usage_from(&m["usage"]);
+                let usage = self.usage(&m["usage"]);
+                out.push(Delta::Start(StreamHead {
+                    id: s(m, "id"),
+                    model: s(m, "model"),
+                    created: 0,
+                    fingerprint: None,
+                    usage,
+                }));
             }
             "content_block_start" => {
                 let b = &v["content_block"];
-                let s = |k: &str| b[k].as_str().unwrap_or_default().to_string();
-                let block = match b["type"].as_str() {
-                    Some("text") => Block::Text(s("text")),
-                    Some("tool_use") => Block::Tool {
-                        id: s("id"),
-                        name: s("name"),
-                        json: String::new(),
-                    },
-                    Some("thinking") => Block::Thinking {
-                        thinking: s("thinking"),
-                        signature: s("signature"),
-                    },
-                    _ => Block::Other(b.clone()),
-                };
-                self.blocks.push((index, block));
+                match b["type"].as_str() {
+                    Some("text") => {
+                        if let Some(t) = b["text"].as_str().filter(|t| !t.is_empty()) {
+                            out.push(Delta::Text {
+                                choice: 0,
+                                text: t.to_string(),
+                            });
+                        }
+                    }
+                    Some("tool_use") => {
+                        let tool = self.tools.len();
+                        self.tools.push((index, tool));
+                        out.push(Delta::ToolStart {
+                            choice: 0,
+                            index: tool,
+                            id: s(b, "id"),
+                            name: s(b, "name"),
+                        });
+                    }
+                    _ => self.gathering.push((
+                        index,
+                        Gathering {
+                            value: b.clone(),
+                            json: String::new(),
+                        },
+                    )),
+                }
             }
             "content_block_delta" => {
                 let d = &v["delta"];
-                let text = |k: &str| d[k].as_str().unwrap_or_default();
-                match (self.block(index), d["type"].as_str()) {
-                    (Some(Block::Text(t)), Some("text_delta")) => t.push_str(text("text")),
-                    (Some(Block::Tool { json, .. }), Some("input_json_delta")) => {
-                        json.push_str(text("partial_json"))
+                let text = s(
+                    d,
+                    match d["type"].as_str() {
+                        Some("text_delta") => "text",
+                        Some("input_json_delta") => "partial_json",
+                        Some("thinking_delta") => "thinking",
+                        Some("signature_delta") => "signature",
+                        _ => return,
+                    },
+                );
+                if let Some((_, g)) = self.gathering.iter_mut().find(|(i, _)| *i == index) {
+                    match d["type"].as_str() {
+                        Some("input_json_delta") => g.json.push_str(&text),
+                        Some(field @ ("thinking_delta" | "signature_delta")) => {
+                            let key = field.trim_end_matches("_delta");
+                            let mut joined = g.value[key].as_str().unwrap_or_default().to_string();
+                            joined.push_str(&text);
+                            g.value[key] = Value::String(joined);
+                        }
+                        _ => {}
                     }
-                    (Some(Block::Thinking { thinking, .. }), Some("thinking_delta")) => {
-                        thinking.push_str(text("thinking"))
+                } else if let Some((_, tool)) = self.tools.iter().find(|(i, _)| *i == index) {
+                    out.push(Delta::ToolArgs {
+                        choice: 0,
+                        index: *tool,
+                        text,
+                    });
+                } else if d["type"] == "text_delta" {
+                    out.push(Delta::Text { choice: 0, text });
+                }
+            }
+            "content_block_stop" => {
+                if let Some(at) = self.gathering.iter().position(|(i, _)| *i == index) {
+                    let (_, mut g) = self.gathering.remove(at);
+                    if !g.json.is_empty()
+                        && let Ok(input) = serde_json::from_str::<Value>(&g.json)
+                    {
+                        g.value["input"] = input;
                     }
-                    (Some(Block::Thinking { signature, .. }), Some("signature_delta")) => {
-                        signature.push_str(text("signature"))
-                    }
-                    _ => {}
+                    out.push(Delta::Block {
+                        choice: 0,
+                        value: g.value,
+                    });
                 }
             }
             "message_delta" => {
-                if let Some(r) = v["delta"]["stop_reason"].as_str() {
-                    self.finish = Some(finish_from(r));
+                if v["usage"].is_object() {
+                    let usage = self.usage(&v["usage"]);
+                    out.push(Delta::Usage(usage));
                 }
-                if let Some(out) = v["usage"]["output_tokens"].as_u64() {
-                    self.usage.output_tokens = out;
+                if let Some(r) = v["delta"]["stop_reason"].as_str() {
+                    out.push(Delta::Finish {
+                        choice: 0,
+                        reason: finish_from(r),
+                    });
                 }
             }
             "message_stop" => self.done = true,
-            "error" => self.failed = true,
+            "error" => {
+                let message = v["error"]["message"].as_str().unwrap_or("error");
+                out.push(Delta::Error(format!("the provider reported: {message}")));
+            }
             _ => {}
         }
     }
 
-    /// The reply, if the stream ended cleanly with `message_stop` and a stop reason.
-    pub fn finish(self) -> Option<Reply> {
-        if !self.done || self.failed || self.finish.is_none() {
-            return None;
-        }
-        let parts = self
-            .blocks
-            .into_iter()
-            .map(|(_, b)| match b {
-                Block::Text(text) => Part::Text { text },
-                Block::Tool { id, name, json } => Part::ToolCall {
-                    id,
-                    name,
-                    arguments: if json.is_empty() { "{}".into() } else { json },
-                },
-                Block::Thinking {
-                    thinking,
-                    signature,
-                } => Part::Other {
-                    value: json!({"type": "thinking", "thinking": thinking, "signature": signature}),
-                },
-                Block::Other(value) => Part::Other { value },
-            })
-            .collect();
-        Some(Reply {
-            id: self.id,
-            model: self.model,
-            created: super::unix_now(),
-            choices: vec![Choice {
-                index: 0,
-                parts,
-                finish: self.finish,
-            }],
-            usage: self.usage,
-            system_fingerprint: None,
-        })
+    fn ended(&self) -> bool {
+        self.done
     }
 }
 
@@ -402,8 +435,8 @@ fn content_json(parts: &[Part]) -> Vec<Value> {
             } => Some(
                 json!({"type": "tool_use", "id": id, "name": name, "input": tool_input(arguments)}),
             ),
-            Part::Other { value } => Some(value.clone()),
-            Part::ToolResult { .. } => None,
+            Part::Other { value } if is_own_block(value) => Some(value.clone()),
+            Part::Other { .. } | Part::ToolResult { .. } => None,
         })
         .collect()
 }
@@ -428,97 +461,6 @@ pub fn render_json(reply: &Reply) -> Bytes {
     Bytes::from(body.to_string())
 }
 
-/// Text deltas of about this many bytes, split at spaces, so a replay streams like the original.
-const DELTA_BYTES: usize = 48;
-
-fn text_pieces(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < text.len() {
-        let mut end = (start + DELTA_BYTES).min(text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
-        if end < text.len()
-            && let Some(space) = text[start..end].rfind(' ')
-            && space > 0
-        {
-            end = start + space + 1;
-        }
-        out.push(&text[start..end]);
-        start = end;
-    }
-    out
-}
-
-/// Renders a reply as the Messages SSE sequence: `message_start`, `ping`, per block
-/// `content_block_start` / `content_block_delta`… / `content_block_stop`, `message_delta`,
-/// `message_stop`.
-pub fn render_sse(reply: &Reply) -> Vec<Bytes> {
-    let ev = |name: &str, data: Value| sse::named_event(name, &data.to_string());
-    let choice = reply.choices.first();
-    let usage = usage_json(&reply.usage);
-    let mut start_usage = usage.clone();
-    start_usage["output_tokens"] = json!(0);
-    let mut events = vec![
-        ev(
-            "message_start",
-            json!({"type": "message_start", "message": {"id": message_id(reply), "type": "message",
-                "role": "assistant", "model": reply.model, "content": [], "stop_reason": null,
-                "stop_sequence": null, "usage": start_usage}}),
-        ),
-        ev("ping", json!({"type": "ping"})),
-    ];
-    let blocks = choice.map(|c| content_json(&c.parts)).unwrap_or_default();
-    for (index, block) in blocks.iter().enumerate() {
-        let (start, deltas): (Value, Vec<Value>) = match block["type"].as_str() {
-            Some("text") => (
-                json!({"type": "text", "text": ""}),
-                text_pieces(block["text"].as_str().unwrap_or_default())
-                    .into_iter()
-                    .map(|t| json!({"type": "text_delta", "text": t}))
-                    .collect(),
-            ),
-            Some("tool_use") => (
-                json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}),
-                vec![
-                    json!({"type": "input_json_delta", "partial_json": block["input"].to_string()}),
-                ],
-            ),
-            Some("thinking") => (
-                json!({"type": "thinking", "thinking": ""}),
-                vec![
-                    json!({"type": "thinking_delta", "thinking": block["thinking"]}),
-                    json!({"type": "signature_delta", "signature": block["signature"]}),
-                ],
-            ),
-            _ => (block.clone(), Vec::new()),
-        };
-        events.push(ev(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": index, "content_block": start}),
-        ));
-        for delta in deltas {
-            events.push(ev(
-                "content_block_delta",
-                json!({"type": "content_block_delta", "index": index, "delta": delta}),
-            ));
-        }
-        events.push(ev(
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": index}),
-        ));
-    }
-    events.push(ev(
-        "message_delta",
-        json!({"type": "message_delta",
-            "delta": {"stop_reason": choice.and_then(|c| c.finish.as_ref()).map(finish_str), "stop_sequence": null},
-            "usage": {"output_tokens": reply.usage.output_tokens}}),
-    ));
-    events.push(ev("message_stop", json!({"type": "message_stop"})));
-    events
-}
-
 /// The content block a [`StreamEncoder`] has open.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum OpenBlock {
@@ -526,7 +468,10 @@ enum OpenBlock {
     Tool,
 }
 
-/// Writes streamed deltas (from a provider of another family) as Messages events.
+/// Writes deltas as the Messages event sequence: `message_start`, `ping`, per block
+/// `content_block_start` / `content_block_delta`… / `content_block_stop`, `message_delta`,
+/// `message_stop`. Refusals are text (Messages has no refusal block); blocks of other families
+/// are left out.
 #[derive(Default)]
 pub struct StreamEncoder {
     open: Option<OpenBlock>,
@@ -548,13 +493,13 @@ impl StreamEncoder {
         }
     }
 
-    fn open(&mut self, kind: OpenBlock, block: Value, out: &mut Vec<Bytes>) {
+    fn open(&mut self, kind: Option<OpenBlock>, block: Value, out: &mut Vec<Bytes>) {
         self.close(out);
         out.push(event(
             "content_block_start",
             json!({"type": "content_block_start", "index": self.next, "content_block": block}),
         ));
-        self.open = Some(kind);
+        self.open = kind;
         self.next += 1;
     }
 
@@ -564,40 +509,79 @@ impl StreamEncoder {
             json!({"type": "content_block_delta", "index": self.next - 1, "delta": delta}),
         ));
     }
+
+    fn text(&mut self, text: &str, out: &mut Vec<Bytes>) {
+        if self.open != Some(OpenBlock::Text) {
+            self.open(
+                Some(OpenBlock::Text),
+                json!({"type": "text", "text": ""}),
+                out,
+            );
+        }
+        self.block_delta(json!({"type": "text_delta", "text": text}), out);
+    }
+
+    /// A whole opaque block: thinking streams as its deltas, anything else starts whole.
+    fn whole_block(&mut self, value: &Value, out: &mut Vec<Bytes>) {
+        if value["type"] == "thinking" {
+            self.open(None, json!({"type": "thinking", "thinking": ""}), out);
+            let thinking = value["thinking"].as_str().unwrap_or_default();
+            self.block_delta(json!({"type": "thinking_delta", "thinking": thinking}), out);
+            let signature = value["signature"].as_str().unwrap_or_default();
+            self.block_delta(
+                json!({"type": "signature_delta", "signature": signature}),
+                out,
+            );
+        } else {
+            self.open(None, value.clone(), out);
+        }
+        out.push(event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": self.next - 1}),
+        ));
+    }
 }
 
 impl Encoder for StreamEncoder {
     fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>) {
         match d {
-            Delta::Start { id, model } => {
-                let usage = usage_json(&Usage::default());
+            Delta::Start(head) => {
+                let mut usage = usage_json(&head.usage);
+                usage["output_tokens"] = json!(0);
                 out.push(event(
                     "message_start",
-                    json!({"type": "message_start", "message": {"id": super::styled_id("msg_", id),
-                        "type": "message", "role": "assistant", "model": model, "content": [],
+                    json!({"type": "message_start", "message": {"id": super::styled_id("msg_", &head.id),
+                        "type": "message", "role": "assistant", "model": head.model, "content": [],
                         "stop_reason": null, "stop_sequence": null, "usage": usage}}),
                 ));
                 out.push(event("ping", json!({"type": "ping"})));
             }
-            Delta::Text(t) => {
-                if self.open != Some(OpenBlock::Text) {
-                    self.open(OpenBlock::Text, json!({"type": "text", "text": ""}), out);
-                }
-                self.block_delta(json!({"type": "text_delta", "text": t}), out);
+            Delta::Text { choice: 0, text } | Delta::Refusal { choice: 0, text } => {
+                self.text(text, out)
             }
-            Delta::ToolStart { id, name, .. } => self.open(
-                OpenBlock::Tool,
+            Delta::ToolStart {
+                choice: 0,
+                id,
+                name,
+                ..
+            } => self.open(
+                Some(OpenBlock::Tool),
                 json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
                 out,
             ),
-            Delta::ToolArgs { text, .. } if self.open == Some(OpenBlock::Tool) => {
+            Delta::ToolArgs {
+                choice: 0, text, ..
+            } if self.open == Some(OpenBlock::Tool) => {
                 self.block_delta(
                     json!({"type": "input_json_delta", "partial_json": text}),
                     out,
                 );
             }
-            Delta::ToolArgs { .. } | Delta::Usage(_) => {}
-            Delta::Finish(_) => self.close(out),
+            Delta::Block { choice: 0, value } if is_own_block(value) => {
+                self.whole_block(value, out)
+            }
+            Delta::Finish { choice: 0, .. } => self.close(out),
+            _ => {}
         }
     }
 
@@ -612,6 +596,34 @@ impl Encoder for StreamEncoder {
         ));
         out.push(event("message_stop", json!({"type": "message_stop"})));
     }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
+        out.push(event(
+            "error",
+            json!({"type": "error", "error": {"type": "api_error", "message": message}}),
+        ));
+    }
+}
+
+/// Whether an opaque block is one of Anthropic's own (it has a `type`, and is not a Gemini
+/// thought part or an OpenAI content part).
+fn is_own_block(value: &Value) -> bool {
+    matches!(
+        value.get("type").and_then(Value::as_str),
+        Some(
+            "thinking"
+                | "redacted_thinking"
+                | "server_tool_use"
+                | "web_search_tool_result"
+                | "web_fetch_tool_result"
+                | "code_execution_tool_result"
+                | "mcp_tool_use"
+                | "mcp_tool_result"
+                | "container_upload"
+                | "image"
+                | "document"
+        )
+    )
 }
 
 /// An error body in Anthropic's shape: `{"type": "error", "error": {"type", "message"}}`.

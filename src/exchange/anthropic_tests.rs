@@ -196,7 +196,7 @@ fn json_render_parses_back_to_the_same_reply() {
 #[test]
 fn sse_render_is_a_full_event_sequence_that_accumulates_back() {
     let reply = sample_reply();
-    let events = render_sse(&reply);
+    let events = crate::exchange::render_sse(Format::Anthropic, &reply, false);
     let mut decoder = sse::Decoder::new();
     let mut out = Vec::new();
     for e in &events {
@@ -213,11 +213,7 @@ fn sse_render_is_a_full_event_sequence_that_accumulates_back() {
         .filter(|e| e.data.contains("\"text_delta\""))
         .count();
     assert!(text_deltas >= 2, "long text streams in several deltas");
-    let mut acc = StreamAccumulator::new();
-    for e in &out {
-        acc.event(e);
-    }
-    let mut back = acc.finish().unwrap();
+    let mut back = collect(&out).unwrap();
     back.created = reply.created;
     assert_eq!(back, reply);
 }
@@ -236,27 +232,21 @@ fn accumulator_refuses_streams_without_message_stop_or_with_errors() {
         "message_delta",
         json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}}),
     );
-    let mut cut = StreamAccumulator::new();
-    cut.event(&start);
-    cut.event(&stop_reason);
-    assert!(cut.finish().is_none());
-    let mut failed = StreamAccumulator::new();
-    failed.event(&start);
-    failed.event(&ev(
-        "error",
-        json!({"type": "error", "error": {"type": "overloaded_error"}}),
-    ));
-    failed.event(&stop_reason);
-    failed.event(&ev("message_stop", json!({"type": "message_stop"})));
-    assert!(failed.finish().is_none());
+    assert!(collect(&[start.clone(), stop_reason.clone()]).is_none());
+    let failed = [
+        start,
+        ev(
+            "error",
+            json!({"type": "error", "error": {"type": "overloaded_error"}}),
+        ),
+        stop_reason,
+        ev("message_stop", json!({"type": "message_stop"})),
+    ];
+    assert!(collect(&failed).is_none());
 }
 
-#[test]
-fn text_pieces_cover_the_text_at_char_boundaries() {
-    let text = "héllo wörld ".repeat(20);
-    let pieces = text_pieces(&text);
-    assert!(pieces.len() > 3);
-    assert_eq!(pieces.concat(), text);
+fn collect(events: &[sse::Event]) -> Option<Reply> {
+    crate::exchange::stream::collect_events(Format::Anthropic, events)
 }
 
 #[test]

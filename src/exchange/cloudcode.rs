@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::stream::{self, Decoder, Delta, Encoder};
 use super::{DecodeError, Exchange, Format, Origin, Reply, gemini, json_object, sse};
 
 /// Fields of the inner request that change per session and never change the answer.
@@ -53,40 +54,61 @@ pub fn render_json(reply: &Reply) -> Bytes {
     Bytes::from(wrap(&gemini::render_json(reply)).to_string())
 }
 
-pub fn render_sse(reply: &Reply) -> Vec<Bytes> {
-    gemini::render_sse(reply)
-        .iter()
-        .map(|event| {
-            let data = event
-                .strip_prefix(b"data: ")
-                .unwrap_or(event)
-                .trim_ascii_end();
-            sse::data_event(&wrap(data).to_string())
-        })
-        .collect()
-}
-
 /// Parses a whole `{"response": …}` body.
 pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| DecodeError::new(format!("upstream reply is not valid JSON: {e}")))?;
-    gemini::parse_chunks([&v["response"]])
+    gemini::reply_of(&v["response"])
 }
 
-/// Rebuilds a reply from the wrapped chunks of a streamed response.
+/// Gemini's stream decoder, inside the envelope.
 #[derive(Debug, Default)]
-pub struct StreamAccumulator(gemini::StreamAccumulator);
+pub struct StreamDecoder(gemini::StreamDecoder);
 
-impl StreamAccumulator {
-    pub fn event(&mut self, e: &sse::Event) {
-        let chunk = serde_json::from_str::<Value>(&e.data)
-            .ok()
-            .and_then(|mut v| v.get_mut("response").map(Value::take));
-        self.0.chunk(chunk);
+impl Decoder for StreamDecoder {
+    fn event(&mut self, e: &sse::Event, out: &mut Vec<Delta>) {
+        match stream::event_json(e) {
+            Ok(v) if v.get("error").is_some() => self.0.chunk(&v, out),
+            Ok(v) => self.0.chunk(&v["response"], out),
+            Err(why) => out.push(Delta::Error(why)),
+        }
     }
 
-    pub fn finish(self) -> Option<Reply> {
-        self.0.finish()
+    fn ended(&self) -> bool {
+        self.0.ended()
+    }
+}
+
+/// Gemini's stream encoder, each chunk wrapped as `{"response": …}` (errors are not wrapped, as
+/// Cloud Code sends them).
+#[derive(Default)]
+pub struct StreamEncoder(gemini::StreamEncoder);
+
+fn wrapped(events: Vec<Bytes>, out: &mut Vec<Bytes>) {
+    for event in events {
+        let data = event
+            .strip_prefix(b"data: ")
+            .unwrap_or(&event)
+            .trim_ascii_end();
+        out.push(sse::data_event(&wrap(data).to_string()));
+    }
+}
+
+impl Encoder for StreamEncoder {
+    fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>) {
+        let mut inner = Vec::new();
+        self.0.delta(d, &mut inner);
+        wrapped(inner, out);
+    }
+
+    fn end(&mut self, reply: &Reply, out: &mut Vec<Bytes>) {
+        let mut inner = Vec::new();
+        self.0.end(reply, &mut inner);
+        wrapped(inner, out);
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
+        self.0.fail(message, out);
     }
 }
 
@@ -148,15 +170,11 @@ mod tests {
         let json = render_json(&reply);
         assert!(json.starts_with(b"{\"response\":"));
         assert_eq!(parse_reply(&json).unwrap().choices, reply.choices);
-        let mut acc = StreamAccumulator::default();
-        let mut decoder = sse::Decoder::new();
-        let mut events = Vec::new();
-        for e in render_sse(&reply) {
-            decoder.feed(&e, &mut events);
-        }
-        for e in &events {
-            acc.event(e);
-        }
-        assert_eq!(acc.finish().unwrap().choices, reply.choices);
+        let sse = crate::exchange::render_sse(Format::CloudCode, &reply, false).concat();
+        assert!(sse.starts_with(b"data: {\"response\":"));
+        let mut collector =
+            crate::exchange::collect::Collector::new(Format::CloudCode, "text/event-stream");
+        collector.feed(&sse);
+        assert_eq!(collector.finish().unwrap().choices, reply.choices);
     }
 }

@@ -1,60 +1,40 @@
 //! Rebuilds a canonical [`Reply`] from an upstream response body as its bytes pass through, so
-//! a pass-through reply can be cached without holding the stream back.
+//! a pass-through reply can be cached without holding the stream back. An SSE body goes through
+//! its format's stream decoder and a [`ReplyBuilder`] (the same pair a translated stream uses); a
+//! JSON body is buffered and parsed at the end.
 
 use bytes::BytesMut;
 
-use super::{Family, Format, Reply, anthropic, cloudcode, gemini, openai, responses, sse};
+use super::stream::{Decoder, Delta, ReplyBuilder};
+use super::{Format, Reply, sse};
 
 /// Bodies larger than this are passed through but not cached.
 pub const MAX_CACHED_BODY: usize = 8 * 1024 * 1024;
 
-/// Rebuilds a reply from stream events, in the provider family's event shapes.
-enum Accumulator {
-    OpenAi(openai::StreamAccumulator),
-    Anthropic(anthropic::StreamAccumulator),
-    Gemini(gemini::StreamAccumulator),
-    CloudCode(cloudcode::StreamAccumulator),
-    /// The final `response.completed` event carries the whole reply.
-    Responses(Option<Reply>),
-}
-
-impl Accumulator {
-    fn event(&mut self, e: &sse::Event) {
-        match self {
-            Accumulator::OpenAi(a) => a.event(e),
-            Accumulator::Anthropic(a) => a.event(e),
-            Accumulator::Gemini(a) => a.event(e),
-            Accumulator::CloudCode(a) => a.event(e),
-            Accumulator::Responses(done) => {
-                if let Some(reply) = responses::reply_from_final_event(e) {
-                    *done = Some(reply);
-                }
-            }
-        }
-    }
-
-    fn finish(self) -> Option<Reply> {
-        match self {
-            Accumulator::OpenAi(a) => a.finish(),
-            Accumulator::Anthropic(a) => a.finish(),
-            Accumulator::Gemini(a) => a.finish(),
-            Accumulator::CloudCode(a) => a.finish(),
-            Accumulator::Responses(done) => done.filter(Reply::is_complete),
-        }
-    }
-}
-
-/// The decoder and accumulator of an SSE body.
-pub struct SseState {
-    decoder: sse::Decoder,
-    acc: Accumulator,
+/// The SSE side of a collector.
+pub struct SseCollect {
+    sse: sse::Decoder,
     events: Vec<sse::Event>,
+    deltas: Vec<Delta>,
+    decoder: Box<dyn Decoder>,
+    builder: ReplyBuilder,
+}
+
+impl SseCollect {
+    fn drain(&mut self) {
+        for e in self.events.drain(..) {
+            self.decoder.event(&e, &mut self.deltas);
+        }
+        for d in self.deltas.drain(..) {
+            self.builder.delta(&d);
+        }
+    }
 }
 
 /// Watches one upstream response body.
 pub enum Collector {
     /// An SSE stream, decoded event by event.
-    Sse(Box<SseState>),
+    Sse(Box<SseCollect>),
     /// A JSON body, buffered (up to [`MAX_CACHED_BODY`]) and parsed at the end.
     Json {
         format: Format,
@@ -68,21 +48,12 @@ impl Collector {
     /// given `Content-Type`.
     pub fn new(format: Format, content_type: &str) -> Collector {
         if content_type.starts_with("text/event-stream") {
-            let acc = match format {
-                Format::OpenAiChat | Format::Native => {
-                    Accumulator::OpenAi(openai::StreamAccumulator::new())
-                }
-                Format::Anthropic => Accumulator::Anthropic(anthropic::StreamAccumulator::new()),
-                Format::Gemini => Accumulator::Gemini(gemini::StreamAccumulator::default()),
-                Format::CloudCode => {
-                    Accumulator::CloudCode(cloudcode::StreamAccumulator::default())
-                }
-                Format::Responses => Accumulator::Responses(None),
-            };
-            return Collector::Sse(Box::new(SseState {
-                decoder: sse::Decoder::new(),
-                acc,
+            return Collector::Sse(Box::new(SseCollect {
+                sse: sse::Decoder::new(),
                 events: Vec::new(),
+                deltas: Vec::new(),
+                decoder: super::stream_decoder(format),
+                builder: ReplyBuilder::default(),
             }));
         }
         Collector::Json {
@@ -95,15 +66,8 @@ impl Collector {
     pub fn feed(&mut self, bytes: &[u8]) {
         match self {
             Collector::Sse(state) => {
-                let SseState {
-                    decoder,
-                    acc,
-                    events,
-                } = &mut **state;
-                decoder.feed(bytes, events);
-                for e in events.drain(..) {
-                    acc.event(&e);
-                }
+                state.sse.feed(bytes, &mut state.events);
+                state.drain();
             }
             Collector::Json { buf, overflow, .. } => {
                 if *overflow || buf.len() + bytes.len() > MAX_CACHED_BODY {
@@ -119,17 +83,10 @@ impl Collector {
     /// The complete reply, if the body held one.
     pub fn finish(self) -> Option<Reply> {
         match self {
-            Collector::Sse(state) => {
-                let SseState {
-                    mut decoder,
-                    mut acc,
-                    mut events,
-                } = *state;
-                decoder.finish(&mut events);
-                for e in &events {
-                    acc.event(e);
-                }
-                acc.finish()
+            Collector::Sse(mut state) => {
+                state.sse.finish(&mut state.events);
+                state.drain();
+                state.builder.finish(state.decoder.ended()).ok()
             }
             Collector::Json {
                 format,
@@ -139,24 +96,10 @@ impl Collector {
                 if overflow {
                     return None;
                 }
-                let parsed = match format {
-                    Format::Responses => responses::parse_reply(&buf),
-                    Format::Anthropic => anthropic::parse_reply(&buf),
-                    Format::Gemini => gemini::parse_reply(&buf),
-                    Format::CloudCode => cloudcode::parse_reply(&buf),
-                    Format::OpenAiChat | Format::Native => openai::parse_reply(&buf),
-                };
-                parsed.ok().filter(Reply::is_complete)
+                super::parse_reply(format, &buf)
+                    .ok()
+                    .filter(Reply::is_complete)
             }
         }
-    }
-}
-
-/// Parses a complete (non-streamed) reply body of a provider in `family`.
-pub fn parse_reply(family: Family, body: &[u8]) -> Result<Reply, super::DecodeError> {
-    match family {
-        Family::OpenAi => openai::parse_reply(body),
-        Family::Anthropic => anthropic::parse_reply(body),
-        Family::Gemini => gemini::parse_reply(body),
     }
 }

@@ -6,14 +6,16 @@
 //! reads replies, whole or streamed. Gemini function calls carry no ids; the function name stands
 //! in for one.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::stream::{Delta, Encoder};
+use super::stream::{self, Decoder, Delta, Encoder, ReplyBuilder, StreamHead};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
-    Choice, DecodeError, Exchange, Family, FinishReason, Format, Message, Origin, Part, Reply,
-    Usage, json_object, other_fields,
+    DecodeError, Exchange, Family, FinishReason, Format, Message, Origin, Part, Reply, Usage,
+    json_object, other_fields,
 };
 use super::{check, sse};
 
@@ -196,7 +198,7 @@ fn parts_json(parts: &[Part]) -> Vec<Value> {
             Part::ToolCall {
                 name, arguments, ..
             } => Some(call_part(name, arguments)),
-            Part::Other { value } if value.get("thought").is_some() => Some(value.clone()),
+            Part::Other { value } if is_own_part(value) => Some(value.clone()),
             _ => None,
         })
         .collect()
@@ -223,117 +225,125 @@ pub fn render_json(reply: &Reply) -> Bytes {
     Bytes::from(response(reply, parts, finish, true).to_string())
 }
 
-/// Renders a reply as `alt=sse` chunks: one per part, the last with the finish reason and usage.
-pub fn render_sse(reply: &Reply) -> Vec<Bytes> {
-    let choice = reply.choices.first();
-    let parts = choice.map(|c| parts_json(&c.parts)).unwrap_or_default();
-    let finish = choice.and_then(|c| c.finish.as_ref());
-    let last = parts.len().saturating_sub(1);
-    let mut events: Vec<Bytes> = parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let done = i == last;
-            let r = response(reply, vec![p], finish.filter(|_| done), done);
-            sse::data_event(&r.to_string())
-        })
-        .collect();
-    if events.is_empty() {
-        events.push(sse::data_event(
-            &response(reply, Vec::new(), finish, true).to_string(),
-        ));
+/// The reply in one `GenerateContentResponse` (a whole reply, or one chunk of a stream), read
+/// by the same decoder as a stream.
+pub fn reply_of(v: &Value) -> Result<Reply, DecodeError> {
+    if v["candidates"].as_array().is_none_or(|c| c.is_empty()) {
+        return Err(DecodeError::new("reply has no candidates"));
     }
-    events
-}
-
-/// Parses a `GenerateContentResponse`, or (for a stream) the chunks of one, into a reply.
-pub fn parse_chunks<'a>(chunks: impl IntoIterator<Item = &'a Value>) -> Result<Reply, DecodeError> {
-    let mut reply = Reply {
-        id: String::new(),
-        model: String::new(),
-        created: super::unix_now(),
-        choices: vec![Choice {
-            index: 0,
-            parts: Vec::new(),
-            finish: None,
-        }],
-        usage: Usage::default(),
-        system_fingerprint: None,
-    };
-    for v in chunks {
-        let Some(candidate) = v["candidates"].as_array().and_then(|c| c.first()) else {
-            return Err(DecodeError::new("reply has no candidates"));
-        };
-        reply.id = v["responseId"].as_str().unwrap_or_default().to_string();
-        reply.model = v["modelVersion"].as_str().unwrap_or_default().to_string();
-        let choice = &mut reply.choices[0];
-        for p in candidate["content"]["parts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            match (decode_part(p), choice.parts.last_mut()) {
-                (Part::Text { text }, Some(Part::Text { text: prev })) => prev.push_str(&text),
-                (part, _) => choice.parts.push(part),
-            }
-        }
-        if let Some(f) = candidate["finishReason"].as_str() {
-            let calls = choice
-                .parts
-                .iter()
-                .any(|p| matches!(p, Part::ToolCall { .. }));
-            choice.finish = Some(match finish_from(f) {
-                // Gemini ends a function-calling turn with STOP too.
-                FinishReason::Stop if calls => FinishReason::ToolCalls,
-                other => other,
-            });
-        }
-        if let Some(u) = v.get("usageMetadata") {
-            let n = |k: &str| u[k].as_u64().unwrap_or(0);
-            reply.usage = Usage {
-                input_tokens: n("promptTokenCount"),
-                output_tokens: n("candidatesTokenCount"),
-                cache_read_tokens: n("cachedContentTokenCount"),
-                cache_write_tokens: 0,
-            };
-        }
+    let mut deltas = Vec::new();
+    StreamDecoder::default().chunk(v, &mut deltas);
+    let mut builder = ReplyBuilder::default();
+    for d in &deltas {
+        builder.delta(d);
     }
-    Ok(reply)
+    Ok(builder.reply())
 }
 
 /// Parses a whole `GenerateContentResponse` body.
 pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| DecodeError::new(format!("upstream reply is not valid JSON: {e}")))?;
-    parse_chunks([&v])
+    reply_of(&v)
 }
 
-/// Rebuilds a reply from the `alt=sse` chunks of a streamed response.
+/// Reads `alt=sse` chunks into deltas (every candidate; function calls arrive whole). Gemini has
+/// no end marker: a stream has ended when every candidate it started has a finish reason.
 #[derive(Debug, Default)]
-pub struct StreamAccumulator {
-    chunks: Vec<Value>,
-    failed: bool,
+pub struct StreamDecoder {
+    started: bool,
+    /// Per candidate: tool calls so far, and whether it finished.
+    candidates: BTreeMap<u32, (usize, bool)>,
 }
 
-impl StreamAccumulator {
-    pub fn event(&mut self, e: &sse::Event) {
-        self.chunk(serde_json::from_str::<Value>(&e.data).ok());
+impl StreamDecoder {
+    /// Takes one parsed chunk (Cloud Code unwraps its envelope first).
+    pub fn chunk(&mut self, v: &Value, out: &mut Vec<Delta>) {
+        if let Some(err) = v.get("error") {
+            let message = err["message"].as_str().unwrap_or("error");
+            return out.push(Delta::Error(format!("the provider reported: {message}")));
+        }
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        if !self.started {
+            self.started = true;
+            out.push(Delta::Start(StreamHead {
+                id: s("responseId"),
+                model: s("modelVersion"),
+                created: 0,
+                fingerprint: None,
+                usage: Usage::default(),
+            }));
+        }
+        for (i, candidate) in v["candidates"].as_array().into_iter().flatten().enumerate() {
+            let choice = candidate["index"].as_u64().unwrap_or(i as u64) as u32;
+            let (tools, finished) = self.candidates.entry(choice).or_default();
+            for p in candidate["content"]["parts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                match decode_part(p) {
+                    Part::Text { text } if p.get("thought").is_none() => {
+                        if !text.is_empty() {
+                            out.push(Delta::Text { choice, text });
+                        }
+                    }
+                    Part::ToolCall {
+                        id,
+                        name,
+                        arguments,
+                    } => {
+                        out.push(Delta::ToolStart {
+                            choice,
+                            index: *tools,
+                            id,
+                            name,
+                        });
+                        out.push(Delta::ToolArgs {
+                            choice,
+                            index: *tools,
+                            text: arguments,
+                        });
+                        *tools += 1;
+                    }
+                    _ => out.push(Delta::Block {
+                        choice,
+                        value: p.clone(),
+                    }),
+                }
+            }
+            if let Some(f) = candidate["finishReason"].as_str() {
+                *finished = true;
+                let reason = match finish_from(f) {
+                    // Gemini ends a function-calling turn with STOP too.
+                    FinishReason::Stop if *tools > 0 => FinishReason::ToolCalls,
+                    other => other,
+                };
+                out.push(Delta::Finish { choice, reason });
+            }
+        }
+        if let Some(u) = v.get("usageMetadata") {
+            let n = |k: &str| u[k].as_u64().unwrap_or(0);
+            out.push(Delta::Usage(Usage {
+                input_tokens: n("promptTokenCount"),
+                output_tokens: n("candidatesTokenCount"),
+                cache_read_tokens: n("cachedContentTokenCount"),
+                cache_write_tokens: 0,
+            }));
+        }
     }
+}
 
-    /// One parsed chunk (`None`: it was not JSON).
-    pub fn chunk(&mut self, v: Option<Value>) {
-        match v {
-            Some(v) if v.get("error").is_none() => self.chunks.push(v),
-            _ => self.failed = true,
+impl Decoder for StreamDecoder {
+    fn event(&mut self, e: &sse::Event, out: &mut Vec<Delta>) {
+        match stream::event_json(e) {
+            Ok(v) => self.chunk(&v, out),
+            Err(why) => out.push(Delta::Error(why)),
         }
     }
 
-    /// The reply, if the stream ended with a finish reason and no error.
-    pub fn finish(self) -> Option<Reply> {
-        if self.failed {
-            return None;
-        }
-        parse_chunks(&self.chunks).ok().filter(Reply::is_complete)
+    fn ended(&self) -> bool {
+        !self.candidates.is_empty() && self.candidates.values().all(|(_, done)| *done)
     }
 }
 
@@ -409,8 +419,9 @@ pub fn encode_request(ex: &Exchange) -> Bytes {
     Bytes::from(Value::Object(body).to_string())
 }
 
-/// Writes streamed deltas (from a provider of another family) as `alt=sse` chunks. Gemini
-/// sends function calls whole, so arguments are gathered until the call ends.
+/// Writes deltas as `alt=sse` chunks: one per text piece, each function call whole (its
+/// arguments gathered until the call ends), a last chunk with the finish reason and usage.
+/// Refusals are text; blocks of other families are left out.
 #[derive(Default)]
 pub struct StreamEncoder {
     id: String,
@@ -435,25 +446,33 @@ impl StreamEncoder {
 impl Encoder for StreamEncoder {
     fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>) {
         match d {
-            Delta::Start { id, model } => {
-                self.id.clone_from(id);
-                self.model.clone_from(model);
+            Delta::Start(head) => {
+                self.id.clone_from(&head.id);
+                self.model.clone_from(&head.model);
             }
-            Delta::Text(t) => {
+            Delta::Text { choice: 0, text } | Delta::Refusal { choice: 0, text } => {
                 self.flush_call(out);
-                self.chunk(vec![json!({"text": t})], out);
+                self.chunk(vec![json!({"text": text})], out);
             }
-            Delta::ToolStart { name, .. } => {
+            Delta::ToolStart {
+                choice: 0, name, ..
+            } => {
                 self.flush_call(out);
                 self.call = Some((name.clone(), String::new()));
             }
-            Delta::ToolArgs { text, .. } => {
+            Delta::ToolArgs {
+                choice: 0, text, ..
+            } => {
                 if let Some((_, args)) = &mut self.call {
                     args.push_str(text);
                 }
             }
-            Delta::Usage(_) => {}
-            Delta::Finish(_) => self.flush_call(out),
+            Delta::Block { choice: 0, value } if is_own_part(value) => {
+                self.flush_call(out);
+                self.chunk(vec![value.clone()], out);
+            }
+            Delta::Finish { choice: 0, .. } => self.flush_call(out),
+            _ => {}
         }
     }
 
@@ -464,6 +483,18 @@ impl Encoder for StreamEncoder {
         r["responseId"] = json!(self.id);
         out.push(sse::data_event(&r.to_string()));
     }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
+        out.push(sse::data_event(&String::from_utf8_lossy(&error_body(
+            502, message,
+        ))));
+    }
+}
+
+/// Whether an opaque block is a Gemini part (Gemini parts carry no `type`; a thought part is
+/// `{"text", "thought": true}`).
+fn is_own_part(value: &Value) -> bool {
+    value.is_object() && value.get("type").is_none()
 }
 
 /// An error body in Gemini's shape: `{"error": {"code", "message", "status"}}`.

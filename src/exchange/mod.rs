@@ -69,6 +69,74 @@ pub enum Family {
     Gemini,
 }
 
+impl Family {
+    /// The wire format a provider of this family speaks.
+    pub fn format(self) -> Format {
+        match self {
+            Family::OpenAi => Format::OpenAiChat,
+            Family::Anthropic => Format::Anthropic,
+            Family::Gemini => Format::Gemini,
+        }
+    }
+}
+
+/// The stream decoder of a format's SSE (native has no stream of its own: a native request is
+/// answered by an OpenAI-compatible provider, so its pass-through stream is OpenAI's).
+pub fn stream_decoder(format: Format) -> Box<dyn stream::Decoder> {
+    match format {
+        Format::OpenAiChat | Format::Native => Box::<openai::StreamDecoder>::default(),
+        Format::Anthropic => Box::<anthropic::StreamDecoder>::default(),
+        Format::Responses => Box::<responses::StreamDecoder>::default(),
+        Format::Gemini => Box::<gemini::StreamDecoder>::default(),
+        Format::CloudCode => Box::<cloudcode::StreamDecoder>::default(),
+    }
+}
+
+/// The stream encoder of a format; `None` for native, which has no streaming form.
+/// `include_usage` is OpenAI's `stream_options.include_usage`.
+pub fn stream_encoder(format: Format, include_usage: bool) -> Option<Box<dyn stream::Encoder>> {
+    Some(match format {
+        Format::OpenAiChat => Box::new(openai::StreamEncoder::new(include_usage)),
+        Format::Anthropic => Box::<anthropic::StreamEncoder>::default(),
+        Format::Responses => Box::<responses::StreamEncoder>::default(),
+        Format::Gemini => Box::<gemini::StreamEncoder>::default(),
+        Format::CloudCode => Box::<cloudcode::StreamEncoder>::default(),
+        Format::Native => return None,
+    })
+}
+
+/// A reply as a format's JSON body; `layer` is the native format's layer number.
+pub fn render_json(format: Format, reply: &Reply, layer: u8) -> Bytes {
+    match format {
+        Format::OpenAiChat => openai::render_json(reply),
+        Format::Anthropic => anthropic::render_json(reply),
+        Format::Responses => responses::render_json(reply),
+        Format::Gemini => gemini::render_json(reply),
+        Format::CloudCode => cloudcode::render_json(reply),
+        Format::Native => native::render_json(reply, layer),
+    }
+}
+
+/// A reply as a format's SSE body (the deltas of the reply through the format's encoder); the
+/// JSON body for native, which does not stream.
+pub fn render_sse(format: Format, reply: &Reply, include_usage: bool) -> Vec<Bytes> {
+    match stream_encoder(format, include_usage) {
+        Some(encoder) => stream::replay(encoder, reply),
+        None => vec![render_json(format, reply, 1)],
+    }
+}
+
+/// Parses a complete (non-streamed) reply body in `format`.
+pub fn parse_reply(format: Format, body: &[u8]) -> Result<Reply, DecodeError> {
+    match format {
+        Format::OpenAiChat | Format::Native => openai::parse_reply(body),
+        Format::Anthropic => anthropic::parse_reply(body),
+        Format::Responses => responses::parse_reply(body),
+        Format::Gemini => gemini::parse_reply(body),
+        Format::CloudCode => cloudcode::parse_reply(body),
+    }
+}
+
 impl Format {
     /// The namespace string that enters the cache key.
     pub fn namespace(self) -> &'static str {

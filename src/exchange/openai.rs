@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::stream::{Delta, Encoder};
+use super::stream::{self, Decoder, Delta, Encoder, StreamHead};
 use super::translate::{params_for, tool_choice_for, tools_for};
 use super::{
     Choice, DecodeError, Exchange, Family, FinishReason, Format, Head, Message, Origin, Part,
@@ -330,6 +330,7 @@ fn usage_json(u: &Usage) -> Value {
         "prompt_tokens": u.input_tokens,
         "completion_tokens": u.output_tokens,
         "total_tokens": u.total(),
+        "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens},
     })
 }
 
@@ -344,6 +345,8 @@ pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
     for (i, c) in raw_choices.iter().enumerate() {
         let message = c.get("message").cloned().unwrap_or(Value::Null);
         let mut parts = decode_content(message.get("content"), "choices[].message")?;
+        // `"content": ""` is how an empty answer is written; it is no part.
+        parts.retain(|p| !matches!(p, Part::Text { text } if text.is_empty()));
         if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
             parts.push(Part::Refusal {
                 text: refusal.to_string(),
@@ -392,58 +395,40 @@ pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
     })
 }
 
+/// Reads a `chat.completion.chunk` stream into deltas (every choice, text, refusals, tool
+/// calls, usage). Ended by `data: [DONE]`.
 #[derive(Debug, Default)]
-struct ChoiceAcc {
-    text: String,
-    refusal: String,
-    /// Tool calls by their stream index: (id, name, arguments).
-    calls: BTreeMap<u64, (String, String, String)>,
-    finish: Option<FinishReason>,
-}
-
-/// Rebuilds a [`Reply`] from the chunks of a streamed response, event by event.
-#[derive(Debug, Default)]
-pub struct StreamAccumulator {
-    id: String,
-    model: String,
-    created: u64,
-    fingerprint: Option<String>,
-    choices: BTreeMap<u64, ChoiceAcc>,
-    usage: Usage,
+pub struct StreamDecoder {
+    started: bool,
     done: bool,
-    failed: bool,
+    /// (choice, provider tool index) → our tool index within the choice.
+    tools: BTreeMap<(u32, u64), usize>,
 }
 
-impl StreamAccumulator {
-    pub fn new() -> StreamAccumulator {
-        StreamAccumulator::default()
-    }
-
-    /// Takes one SSE event of the upstream stream.
-    pub fn event(&mut self, event: &sse::Event) {
-        if event.data == "[DONE]" {
+impl Decoder for StreamDecoder {
+    fn event(&mut self, e: &sse::Event, out: &mut Vec<Delta>) {
+        if e.data == "[DONE]" {
             self.done = true;
             return;
         }
-        let Ok(chunk) = serde_json::from_str::<Value>(&event.data) else {
-            self.failed = true;
-            return;
+        let chunk = match stream::event_json(e) {
+            Ok(v) => v,
+            Err(why) => return out.push(Delta::Error(why)),
         };
-        if chunk.get("error").is_some() {
-            self.failed = true;
-            return;
+        if let Some(err) = chunk.get("error") {
+            let message = err["message"].as_str().unwrap_or("error").to_string();
+            return out.push(Delta::Error(format!("the provider reported: {message}")));
         }
         let s = |k: &str| chunk.get(k).and_then(Value::as_str);
-        if self.id.is_empty() {
-            self.id = s("id").unwrap_or("").to_string();
-            self.model = s("model").unwrap_or("").to_string();
-            self.created = chunk.get("created").and_then(Value::as_u64).unwrap_or(0);
-        }
-        if let Some(fp) = s("system_fingerprint") {
-            self.fingerprint = Some(fp.to_string());
-        }
-        if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
-            self.usage = usage_from(usage);
+        if !self.started {
+            self.started = true;
+            out.push(Delta::Start(StreamHead {
+                id: s("id").unwrap_or_default().to_string(),
+                model: s("model").unwrap_or_default().to_string(),
+                created: chunk.get("created").and_then(Value::as_u64).unwrap_or(0),
+                fingerprint: s("system_fingerprint").map(str::to_string),
+                usage: Usage::default(),
+            }));
         }
         for c in chunk
             .get("choices")
@@ -451,14 +436,23 @@ impl StreamAccumulator {
             .into_iter()
             .flatten()
         {
-            let index = c.get("index").and_then(Value::as_u64).unwrap_or(0);
-            let acc = self.choices.entry(index).or_default();
+            let choice = c.get("index").and_then(Value::as_u64).unwrap_or(0) as u32;
             let delta = c.get("delta").unwrap_or(&Value::Null);
-            if let Some(t) = delta.get("content").and_then(Value::as_str) {
-                acc.text.push_str(t);
+            if let Some(t) = delta.get("content").and_then(Value::as_str)
+                && !t.is_empty()
+            {
+                out.push(Delta::Text {
+                    choice,
+                    text: t.to_string(),
+                });
             }
-            if let Some(t) = delta.get("refusal").and_then(Value::as_str) {
-                acc.refusal.push_str(t);
+            if let Some(t) = delta.get("refusal").and_then(Value::as_str)
+                && !t.is_empty()
+            {
+                out.push(Delta::Refusal {
+                    choice,
+                    text: t.to_string(),
+                });
             }
             for call in delta
                 .get("tool_calls")
@@ -466,64 +460,46 @@ impl StreamAccumulator {
                 .into_iter()
                 .flatten()
             {
-                let ci = call.get("index").and_then(Value::as_u64).unwrap_or(0);
-                let entry = acc.calls.entry(ci).or_default();
+                let provider_index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
                 let f = |p: &str| call.pointer(p).and_then(Value::as_str);
-                if let Some(id) = f("/id") {
-                    entry.0.push_str(id);
-                }
-                if let Some(name) = f("/function/name") {
-                    entry.1.push_str(name);
-                }
-                if let Some(args) = f("/function/arguments") {
-                    entry.2.push_str(args);
+                let next = self.tools.keys().filter(|(c, _)| *c == choice).count();
+                let index = match self.tools.get(&(choice, provider_index)) {
+                    Some(i) => *i,
+                    None => {
+                        self.tools.insert((choice, provider_index), next);
+                        out.push(Delta::ToolStart {
+                            choice,
+                            index: next,
+                            id: f("/id").unwrap_or_default().to_string(),
+                            name: f("/function/name").unwrap_or_default().to_string(),
+                        });
+                        next
+                    }
+                };
+                if let Some(args) = f("/function/arguments")
+                    && !args.is_empty()
+                {
+                    out.push(Delta::ToolArgs {
+                        choice,
+                        index,
+                        text: args.to_string(),
+                    });
                 }
             }
             if let Some(reason) = c.get("finish_reason").and_then(Value::as_str) {
-                acc.finish = Some(finish_from(reason));
+                out.push(Delta::Finish {
+                    choice,
+                    reason: finish_from(reason),
+                });
             }
+        }
+        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+            out.push(Delta::Usage(usage_from(usage)));
         }
     }
 
-    /// The reply, if the stream ended cleanly (`[DONE]`, no error event, every choice finished).
-    pub fn finish(self) -> Option<Reply> {
-        if !self.done || self.failed {
-            return None;
-        }
-        let choices = self
-            .choices
-            .into_iter()
-            .map(|(index, acc)| {
-                let mut parts = Vec::new();
-                if !acc.text.is_empty() {
-                    parts.push(Part::text(acc.text));
-                }
-                if !acc.refusal.is_empty() {
-                    parts.push(Part::Refusal { text: acc.refusal });
-                }
-                for (_, (id, name, arguments)) in acc.calls {
-                    parts.push(Part::ToolCall {
-                        id,
-                        name,
-                        arguments,
-                    });
-                }
-                Choice {
-                    index: index as u32,
-                    parts,
-                    finish: acc.finish,
-                }
-            })
-            .collect();
-        let reply = Reply {
-            id: self.id,
-            model: self.model,
-            created: self.created,
-            choices,
-            usage: self.usage,
-            system_fingerprint: self.fingerprint,
-        };
-        reply.is_complete().then_some(reply)
+    fn ended(&self) -> bool {
+        self.done
     }
 }
 
@@ -587,66 +563,13 @@ pub fn render_json(reply: &Reply) -> Bytes {
     Bytes::from(body.to_string())
 }
 
-/// Renders a reply as the SSE events of a `chat.completion.chunk` stream, ending in `[DONE]`.
-pub fn render_sse(reply: &Reply, include_usage: bool) -> Vec<Bytes> {
-    let chunk =
-        |choices: Value, usage: Option<Value>| chunk_event(&ChunkHead::of(reply), choices, usage);
-    let mut events = Vec::new();
-    for c in &reply.choices {
-        events.push(chunk(
-            delta(c.index, json!({"role": "assistant", "content": ""}), None),
-            None,
-        ));
-        let mut call_index = 0;
-        for part in &c.parts {
-            let d = match part {
-                Part::Text { text } => json!({"content": text}),
-                Part::Refusal { text } => json!({"refusal": text}),
-                Part::ToolCall {
-                    id,
-                    name,
-                    arguments,
-                } => {
-                    let mut call = tool_call_json(id, name, arguments);
-                    call["index"] = json!(call_index);
-                    call_index += 1;
-                    json!({"tool_calls": [call]})
-                }
-                Part::ToolResult { .. } | Part::Other { .. } => continue,
-            };
-            events.push(chunk(delta(c.index, d, None), None));
-        }
-        let finish = c.finish.as_ref().map(finish_str).unwrap_or("stop");
-        events.push(chunk(delta(c.index, json!({}), Some(finish)), None));
-    }
-    if include_usage {
-        events.push(chunk(json!([]), Some(usage_json(&reply.usage))));
-    }
-    events.push(sse::data_event("[DONE]"));
-    events
-}
-
 /// What every chunk of one stream repeats.
+#[derive(Debug, Default)]
 struct ChunkHead {
     id: String,
     model: String,
     created: u64,
     fingerprint: Option<String>,
-}
-
-impl ChunkHead {
-    fn of(reply: &Reply) -> ChunkHead {
-        ChunkHead {
-            id: reply.id.clone(),
-            model: reply.model.clone(),
-            created: reply.created,
-            fingerprint: reply.system_fingerprint.clone(),
-        }
-    }
-}
-
-fn delta(index: u32, delta: Value, finish: Option<&str>) -> Value {
-    json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish}])
 }
 
 fn chunk_event(head: &ChunkHead, choices: Value, usage: Option<Value>) -> Bytes {
@@ -664,54 +587,95 @@ fn chunk_event(head: &ChunkHead, choices: Value, usage: Option<Value>) -> Bytes 
     sse::data_event(&c.to_string())
 }
 
-/// Writes streamed deltas (from a provider of another family) as chat-completion chunks.
+/// Writes deltas as `chat.completion.chunk` events, ending in `[DONE]` (every choice; an
+/// opening `role` chunk per choice).
 pub struct StreamEncoder {
     head: ChunkHead,
     include_usage: bool,
+    /// Choices whose opening chunk was sent.
+    opened: Vec<u32>,
 }
 
 impl StreamEncoder {
     pub fn new(include_usage: bool) -> StreamEncoder {
         StreamEncoder {
             head: ChunkHead {
-                id: String::new(),
-                model: String::new(),
                 created: super::unix_now(),
-                fingerprint: None,
+                ..ChunkHead::default()
             },
             include_usage,
+            opened: Vec::new(),
         }
     }
+
+    fn open(&mut self, choice: u32, out: &mut Vec<Bytes>) {
+        if !self.opened.contains(&choice) {
+            self.opened.push(choice);
+            let role = json!({"role": "assistant", "content": ""});
+            out.push(chunk_event(
+                &self.head,
+                choice_delta(choice, role, None),
+                None,
+            ));
+        }
+    }
+
+    fn chunk(&mut self, choice: u32, delta: Value, finish: Option<&str>, out: &mut Vec<Bytes>) {
+        self.open(choice, out);
+        out.push(chunk_event(
+            &self.head,
+            choice_delta(choice, delta, finish),
+            None,
+        ));
+    }
+}
+
+fn choice_delta(index: u32, delta: Value, finish: Option<&str>) -> Value {
+    json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish}])
 }
 
 impl Encoder for StreamEncoder {
     fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>) {
-        let body = match d {
-            Delta::Start { id, model } => {
-                self.head.id = super::styled_id("chatcmpl-", id);
-                self.head.model.clone_from(model);
-                json!({"role": "assistant", "content": ""})
+        match d {
+            Delta::Start(head) => {
+                self.head.id = super::styled_id("chatcmpl-", &head.id);
+                self.head.model.clone_from(&head.model);
+                if head.created != 0 {
+                    self.head.created = head.created;
+                }
+                self.head.fingerprint.clone_from(&head.fingerprint);
+                // The first byte goes out at once: the opening chunk of choice 0.
+                self.open(0, out);
             }
-            Delta::Text(t) => json!({"content": t}),
-            Delta::ToolStart { index, id, name } => {
+            Delta::Text { choice, text } => {
+                self.chunk(*choice, json!({"content": text}), None, out)
+            }
+            Delta::Refusal { choice, text } => {
+                self.chunk(*choice, json!({"refusal": text}), None, out)
+            }
+            Delta::ToolStart {
+                choice,
+                index,
+                id,
+                name,
+            } => {
                 let mut call = tool_call_json(id, name, "");
                 call["index"] = json!(index);
-                json!({"tool_calls": [call]})
+                self.chunk(*choice, json!({"tool_calls": [call]}), None, out);
             }
-            Delta::ToolArgs { index, text } => {
-                json!({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
+            Delta::ToolArgs {
+                choice,
+                index,
+                text,
+            } => {
+                let call = json!({"index": index, "function": {"arguments": text}});
+                self.chunk(*choice, json!({"tool_calls": [call]}), None, out);
             }
-            Delta::Finish(f) => {
-                out.push(chunk_event(
-                    &self.head,
-                    delta(0, json!({}), Some(finish_str(f))),
-                    None,
-                ));
-                return;
+            Delta::Finish { choice, reason } => {
+                self.chunk(*choice, json!({}), Some(finish_str(reason)), out)
             }
-            Delta::Usage(_) => return,
-        };
-        out.push(chunk_event(&self.head, delta(0, body, None), None));
+            Delta::Block { .. } | Delta::Usage(_) | Delta::Error(_) => {}
+        }
     }
 
     fn end(&mut self, reply: &Reply, out: &mut Vec<Bytes>) {
@@ -723,6 +687,13 @@ impl Encoder for StreamEncoder {
             ));
         }
         out.push(sse::data_event("[DONE]"));
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
+        // OpenAI's own mid-stream error: an `error` object, and no `[DONE]`.
+        let error = json!({"error": {"message": message, "type": "api_error", "param": null,
+            "code": "upstream_stream_broken"}});
+        out.push(sse::data_event(&error.to_string()));
     }
 }
 

@@ -158,21 +158,21 @@ fn json_render_parses_back_to_the_same_reply() {
     assert_eq!(parse_reply(&body).unwrap(), reply);
 }
 
+fn collect(events: &[sse::Event]) -> Option<Reply> {
+    crate::exchange::stream::collect_events(Format::OpenAiChat, events)
+}
+
 #[test]
 fn sse_render_accumulates_back_to_the_same_reply() {
     let reply = sample_reply();
-    let events = render_sse(&reply, true);
+    let events = crate::exchange::render_sse(Format::OpenAiChat, &reply, true);
     assert_eq!(events.last().unwrap().as_ref(), b"data: [DONE]\n\n");
     let mut decoder = sse::Decoder::new();
-    let mut acc = StreamAccumulator::new();
     let mut out = Vec::new();
     for e in &events {
         decoder.feed(e, &mut out);
     }
-    for e in &out {
-        acc.event(e);
-    }
-    assert_eq!(acc.finish().unwrap(), reply);
+    assert_eq!(collect(&out).unwrap(), reply);
 }
 
 #[test]
@@ -183,20 +183,15 @@ fn accumulator_refuses_incomplete_or_failed_streams() {
     };
     let chunk = r#"{"id":"x","model":"m","created":1,"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}"#;
 
-    let mut no_done = StreamAccumulator::new();
-    no_done.event(&ev(chunk));
-    assert!(no_done.finish().is_none());
-
-    let mut errored = StreamAccumulator::new();
-    errored.event(&ev(chunk));
-    errored.event(&ev(r#"{"error":{"message":"boom"}}"#));
-    errored.event(&ev("[DONE]"));
-    assert!(errored.finish().is_none());
-
-    let mut ok = StreamAccumulator::new();
-    ok.event(&ev(chunk));
-    ok.event(&ev("[DONE]"));
-    assert_eq!(ok.finish().unwrap().text(), "hi");
+    assert!(collect(&[ev(chunk)]).is_none(), "no [DONE]");
+    let errored = [
+        ev(chunk),
+        ev(r#"{"error":{"message":"boom"}}"#),
+        ev("[DONE]"),
+    ];
+    assert!(collect(&errored).is_none());
+    assert!(collect(&[ev("not json"), ev(chunk), ev("[DONE]")]).is_none());
+    assert_eq!(collect(&[ev(chunk), ev("[DONE]")]).unwrap().text(), "hi");
 }
 
 #[test]

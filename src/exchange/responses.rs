@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::stream::{Delta, Encoder};
+use super::stream::{self, Decoder, Delta, Encoder};
 use super::{
     Choice, DecodeError, Exchange, FinishReason, Format, Head, Message, Origin, Part, Reply, Usage,
     decode_head, other_fields,
@@ -298,92 +298,20 @@ pub fn render_json(reply: &Reply) -> Bytes {
     Bytes::from(body.to_string())
 }
 
-/// Renders a reply as the Responses event sequence: `response.created`, per output item
-/// `output_item.added` / deltas / `output_item.done`, then `response.completed` (or
-/// `response.incomplete`).
-pub fn render_sse(reply: &Reply) -> Vec<Bytes> {
-    let id = response_id(reply);
-    let items = output_items(reply, &id);
-    let mut seq = 0u64;
-    let mut events = Vec::new();
-    let mut emit = |name: &str, mut data: Value| {
-        data["type"] = json!(name);
-        data["sequence_number"] = json!(seq);
-        seq += 1;
-        events.push(sse::named_event(name, &data.to_string()));
-    };
-    let started = response_object(reply, &id, "in_progress", Vec::new());
-    emit("response.created", json!({"response": started}));
-    emit("response.in_progress", json!({"response": started}));
-    for (index, item) in items.iter().enumerate() {
-        let item_id = &item["id"];
-        let mut opened = item.clone();
-        opened["status"] = json!("in_progress");
-        if item["type"] == "message" {
-            opened["content"] = json!([]);
-        } else {
-            opened["arguments"] = json!("");
-        }
-        emit(
-            "response.output_item.added",
-            json!({"output_index": index, "item": opened}),
-        );
-        if item["type"] == "message" {
-            for (ci, part) in item["content"].as_array().into_iter().flatten().enumerate() {
-                let text = part["text"].as_str().unwrap_or_default();
-                let at = json!({"item_id": item_id, "output_index": index, "content_index": ci});
-                let with = |extra: Value| {
-                    let mut v = at.clone();
-                    v.as_object_mut()
-                        .expect("object")
-                        .extend(extra.as_object().cloned().unwrap_or_default());
-                    v
-                };
-                emit(
-                    "response.content_part.added",
-                    with(json!({"part": {"type": part["type"], "text": "", "annotations": []}})),
-                );
-                if part["type"] == "output_text" {
-                    emit("response.output_text.delta", with(json!({"delta": text})));
-                    emit("response.output_text.done", with(json!({"text": text})));
-                }
-                emit("response.content_part.done", with(json!({"part": part})));
-            }
-        } else {
-            let args = &item["arguments"];
-            let at = json!({"item_id": item_id, "output_index": index});
-            let mut delta = at.clone();
-            delta["delta"] = args.clone();
-            emit("response.function_call_arguments.delta", delta);
-            let mut done = at;
-            done["arguments"] = args.clone();
-            emit("response.function_call_arguments.done", done);
-        }
-        emit(
-            "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        );
-    }
-    let (status, _) = status_of(reply.choices.first());
-    let last = if status == "completed" {
-        "response.completed"
-    } else {
-        "response.incomplete"
-    };
-    emit(
-        last,
-        json!({"response": response_object(reply, &id, status, items)}),
-    );
-    events
-}
-
 /// The output item a [`StreamEncoder`] has open.
 enum OpenItem {
-    Message { text: String },
-    Call { args: String },
+    /// A message, with its content parts so far: (`output_text` or `refusal`, text).
+    Message {
+        parts: Vec<(&'static str, String)>,
+    },
+    Call {
+        args: String,
+    },
 }
 
-/// Writes streamed deltas (from a provider of another family) as Responses events.
+/// Writes deltas as the Responses event sequence: `response.created`, per output item
+/// `output_item.added` / deltas / `output_item.done`, then `response.completed` (or
+/// `response.incomplete`). Blocks of other families are left out.
 #[derive(Default)]
 pub struct StreamEncoder {
     id: String,
@@ -428,24 +356,44 @@ impl StreamEncoder {
         self.open = Some((kind, item));
     }
 
+    /// The done events of a message's last content part.
+    fn close_part(&mut self, kind: &str, text: &str, content_index: usize, out: &mut Vec<Bytes>) {
+        let (done, field) = match kind {
+            "refusal" => ("response.refusal.done", "refusal"),
+            _ => ("response.output_text.done", "text"),
+        };
+        let data = self.at_open(json!({"content_index": content_index, field: text}));
+        self.emit(done, data, out);
+        let part = content_part(kind, text);
+        let data = self.at_open(json!({"content_index": content_index, "part": part}));
+        self.emit("response.content_part.done", data, out);
+    }
+
     fn close(&mut self, out: &mut Vec<Bytes>) {
+        // The done events go out while the item is still open (they are addressed to it).
+        match &self.open {
+            None => return,
+            Some((OpenItem::Message { parts }, _)) => {
+                if let Some((kind, text)) = parts.last().cloned() {
+                    self.close_part(kind, &text, parts.len() - 1, out);
+                }
+            }
+            Some((OpenItem::Call { args }, _)) => {
+                let done = self.at_open(json!({"arguments": args}));
+                self.emit("response.function_call_arguments.done", done, out);
+            }
+        }
         let Some((kind, mut item)) = self.open.take() else {
             return;
         };
         match kind {
-            OpenItem::Message { text } => {
-                let part = json!({"type": "output_text", "text": text, "annotations": []});
-                let done = self.at(&item, json!({"content_index": 0, "text": text}));
-                self.emit("response.output_text.done", done, out);
-                let part_done = self.at(&item, json!({"content_index": 0, "part": part}));
-                self.emit("response.content_part.done", part_done, out);
-                item["content"] = json!([part]);
+            OpenItem::Message { parts } => {
+                item["content"] = parts
+                    .iter()
+                    .map(|(kind, text)| content_part(kind, text))
+                    .collect();
             }
-            OpenItem::Call { args } => {
-                let done = self.at(&item, json!({"arguments": args}));
-                self.emit("response.function_call_arguments.done", done, out);
-                item["arguments"] = json!(args);
-            }
+            OpenItem::Call { args } => item["arguments"] = json!(args),
         }
         item["status"] = json!("completed");
         self.emit(
@@ -455,18 +403,68 @@ impl StreamEncoder {
         );
         self.index += 1;
     }
+
+    /// Text or a refusal into the open message (opening one, and a new content part when the
+    /// kind changes).
+    fn content(&mut self, kind: &'static str, text: &str, out: &mut Vec<Bytes>) {
+        if !matches!(self.open, Some((OpenItem::Message { .. }, _))) {
+            let item = json!({"type": "message", "id": message_item_id(&self.id),
+                "status": "in_progress", "role": "assistant", "content": []});
+            self.open(OpenItem::Message { parts: Vec::new() }, item, out);
+        }
+        let Some((OpenItem::Message { parts }, _)) = &self.open else {
+            return;
+        };
+        let (count, last) = (parts.len(), parts.last().map(|(k, t)| (*k, t.clone())));
+        if last.as_ref().is_none_or(|(k, _)| *k != kind) {
+            if let Some((last_kind, last_text)) = &last {
+                self.close_part(last_kind, last_text, count - 1, out);
+            }
+            let added = self.at_open(json!({"content_index": count,
+                "part": content_part(kind, "")}));
+            self.emit("response.content_part.added", added, out);
+            if let Some((OpenItem::Message { parts }, _)) = &mut self.open {
+                parts.push((kind, String::new()));
+            }
+        }
+        let content_index = match &mut self.open {
+            Some((OpenItem::Message { parts }, _)) => {
+                if let Some((_, t)) = parts.last_mut() {
+                    t.push_str(text);
+                }
+                parts.len() - 1
+            }
+            _ => return,
+        };
+        let name = match kind {
+            "refusal" => "response.refusal.delta",
+            _ => "response.output_text.delta",
+        };
+        let delta = self.at_open(json!({"content_index": content_index, "delta": text}));
+        self.emit(name, delta, out);
+    }
+}
+
+fn content_part(kind: &str, text: &str) -> Value {
+    match kind {
+        "refusal" => json!({"type": "refusal", "refusal": text}),
+        _ => json!({"type": "output_text", "text": text, "annotations": []}),
+    }
 }
 
 impl Encoder for StreamEncoder {
     fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>) {
         match d {
-            Delta::Start { id, model } => {
-                self.id = super::styled_id("resp_", id);
-                self.model.clone_from(model);
+            Delta::Start(head) => {
+                self.id = super::styled_id("resp_", &head.id);
+                self.model.clone_from(&head.model);
                 let started = Reply {
                     id: self.id.clone(),
-                    model: model.clone(),
-                    created: super::unix_now(),
+                    model: head.model.clone(),
+                    created: match head.created {
+                        0 => super::unix_now(),
+                        t => t,
+                    },
                     choices: Vec::new(),
                     usage: Usage::default(),
                     system_fingerprint: None,
@@ -475,28 +473,14 @@ impl Encoder for StreamEncoder {
                 self.emit("response.created", json!({"response": r}), out);
                 self.emit("response.in_progress", json!({"response": r}), out);
             }
-            Delta::Text(t) => {
-                if !matches!(self.open, Some((OpenItem::Message { .. }, _))) {
-                    let item = json!({"type": "message", "id": message_item_id(&self.id),
-                        "status": "in_progress", "role": "assistant", "content": []});
-                    self.open(
-                        OpenItem::Message {
-                            text: String::new(),
-                        },
-                        item,
-                        out,
-                    );
-                    let added = self.at_open(json!({"content_index": 0,
-                        "part": {"type": "output_text", "text": "", "annotations": []}}));
-                    self.emit("response.content_part.added", added, out);
-                }
-                if let Some((OpenItem::Message { text }, _)) = &mut self.open {
-                    text.push_str(t);
-                }
-                let delta = self.at_open(json!({"content_index": 0, "delta": t}));
-                self.emit("response.output_text.delta", delta, out);
-            }
-            Delta::ToolStart { id, name, .. } => {
+            Delta::Text { choice: 0, text } => self.content("output_text", text, out),
+            Delta::Refusal { choice: 0, text } => self.content("refusal", text, out),
+            Delta::ToolStart {
+                choice: 0,
+                id,
+                name,
+                ..
+            } => {
                 let item = json!({"type": "function_call", "id": call_item_id(&self.id, self.calls),
                     "call_id": id, "name": name, "arguments": "", "status": "in_progress"});
                 self.calls += 1;
@@ -508,15 +492,17 @@ impl Encoder for StreamEncoder {
                     out,
                 );
             }
-            Delta::ToolArgs { text, .. } => {
+            Delta::ToolArgs {
+                choice: 0, text, ..
+            } => {
                 if let Some((OpenItem::Call { args }, _)) = &mut self.open {
                     args.push_str(text);
                     let delta = self.at_open(json!({"delta": text}));
                     self.emit("response.function_call_arguments.delta", delta, out);
                 }
             }
-            Delta::Usage(_) => {}
-            Delta::Finish(_) => self.close(out),
+            Delta::Finish { choice: 0, .. } => self.close(out),
+            _ => {}
         }
     }
 
@@ -530,6 +516,11 @@ impl Encoder for StreamEncoder {
         };
         let r = response_object(reply, &self.id, status, output_items(reply, &self.id));
         self.emit(last, json!({"response": r}), out);
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>) {
+        let data = json!({"code": "upstream_stream_broken", "message": message, "param": null});
+        self.emit("error", data, out);
     }
 }
 
@@ -589,15 +580,45 @@ fn reply_from(v: &Value) -> Result<Reply, DecodeError> {
     })
 }
 
-/// The reply carried by a stream's final `response.completed` / `response.incomplete` event.
-pub fn reply_from_final_event(event: &sse::Event) -> Option<Reply> {
-    let v: Value = serde_json::from_str(&event.data).ok()?;
-    matches!(
-        v["type"].as_str(),
-        Some("response.completed" | "response.incomplete")
-    )
-    .then(|| reply_from(&v["response"]).ok())
-    .flatten()
+/// Reads a Responses event stream for the cache: the final `response.completed` (or
+/// `response.incomplete`) carries the whole reply, which is passed on as deltas; `error` and
+/// `response.failed` are errors. (No provider family streams Responses to be translated: only
+/// an `openai` provider speaks it, and then the client does too.)
+#[derive(Debug, Default)]
+pub struct StreamDecoder {
+    done: bool,
+}
+
+impl Decoder for StreamDecoder {
+    fn event(&mut self, e: &sse::Event, out: &mut Vec<Delta>) {
+        let v = match stream::event_json(e) {
+            Ok(v) => v,
+            Err(why) => return out.push(Delta::Error(why)),
+        };
+        match v["type"].as_str() {
+            Some("response.completed" | "response.incomplete") => {
+                match reply_from(&v["response"]) {
+                    Ok(reply) => {
+                        self.done = true;
+                        out.extend(reply.deltas());
+                    }
+                    Err(e) => out.push(Delta::Error(e.message)),
+                }
+            }
+            Some("error" | "response.failed") => {
+                let message = v["message"]
+                    .as_str()
+                    .or(v["response"]["error"]["message"].as_str())
+                    .unwrap_or("error");
+                out.push(Delta::Error(format!("the provider reported: {message}")));
+            }
+            _ => {}
+        }
+    }
+
+    fn ended(&self) -> bool {
+        self.done
+    }
 }
 
 #[cfg(test)]

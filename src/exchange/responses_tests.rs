@@ -143,7 +143,7 @@ fn sse_render_is_a_numbered_event_sequence_ending_in_the_full_response() {
     let reply = sample_reply();
     let mut decoder = sse::Decoder::new();
     let mut events = Vec::new();
-    for e in render_sse(&reply) {
+    for e in crate::exchange::render_sse(Format::Responses, &reply, false) {
         decoder.feed(&e, &mut events);
     }
     let names: Vec<&str> = events.iter().map(|e| e.name.as_deref().unwrap()).collect();
@@ -157,7 +157,7 @@ fn sse_render_is_a_numbered_event_sequence_ending_in_the_full_response() {
         assert_eq!(v["type"], names[i]);
     }
     assert_eq!(
-        reply_from_final_event(events.last().unwrap()).unwrap(),
+        crate::exchange::stream::collect_events(Format::Responses, &events).unwrap(),
         reply
     );
 }

@@ -1,363 +1,335 @@
-//! Streaming across protocol families. A provider's SSE events are decoded into canonical
-//! [`Delta`]s; a [`ReplyBuilder`] rebuilds the complete reply from them (for the cache) while a
-//! client-format encoder turns each delta into the client's own events as it arrives. Only the
-//! first choice is translated; provider-specific blocks with no equivalent (thinking) are left
-//! out, as in whole-reply translation.
+//! The one streaming path. A provider's SSE events are turned into canonical [`Delta`]s by that
+//! format's [`Decoder`] (one per codec file); a [`ReplyBuilder`] rebuilds the complete reply
+//! from deltas; a client format's [`Encoder`] (one per codec file) turns deltas into that
+//! client's events. Everything streamed is a composition of these:
+//!
+//! * collecting a pass-through reply for the cache ([`super::collect::Collector`]) = decoder +
+//!   builder;
+//! * translating a provider's stream for a client of another family ([`Translator`]) = decoder +
+//!   builder + encoder;
+//! * replaying a cached reply as SSE ([`super::render_sse`]) = [`Reply::deltas`] + encoder.
+//!
+//! So the three cannot drift apart. Format dispatch (which decoder, which encoder) lives in
+//! [`super`] as exhaustive matches.
+
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::{Choice, Family, FinishReason, Format, Part, Reply, Usage, sse};
-use super::{anthropic, gemini, openai, responses};
+use super::{Choice, FinishReason, Part, Reply, Usage, sse};
 
-/// One step of a streamed reply.
+/// What a stream says about itself before its content.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamHead {
+    pub id: String,
+    pub model: String,
+    /// Unix seconds; 0 when the format does not say.
+    pub created: u64,
+    pub fingerprint: Option<String>,
+    /// Usage known at the start (Anthropic reports input tokens in `message_start`).
+    pub usage: Usage,
+}
+
+/// One step of a streamed reply. `choice` is OpenAI's choice index (0 for every other format);
+/// `index` counts a choice's tool calls from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delta {
-    /// The reply began.
-    Start {
-        id: String,
-        model: String,
+    Start(StreamHead),
+    Text {
+        choice: u32,
+        text: String,
     },
-    Text(String),
-    /// A tool call began; `index` counts tool calls from 0.
+    Refusal {
+        choice: u32,
+        text: String,
+    },
     ToolStart {
+        choice: u32,
         index: usize,
         id: String,
         name: String,
     },
     ToolArgs {
+        choice: u32,
         index: usize,
         text: String,
     },
+    /// A whole block only some formats understand, kept opaque: Anthropic thinking (with its
+    /// signature), Gemini thought parts, server tool blocks.
+    Block {
+        choice: u32,
+        value: Value,
+    },
     /// Usage so far (providers report input and output at different times; later wins).
     Usage(Usage),
-    Finish(FinishReason),
+    Finish {
+        choice: u32,
+        reason: FinishReason,
+    },
+    /// The provider reported an error in the stream, or sent an event that does not parse.
+    Error(String),
 }
 
-/// Decodes a provider's SSE events into deltas.
-pub enum DeltaDecoder {
-    OpenAi {
-        started: bool,
-        /// Provider tool-call index → our tool index.
-        tools: Vec<u64>,
-    },
-    Anthropic {
-        usage: Usage,
-        /// The tool index of each content block that is a tool call.
-        blocks: Vec<(u64, usize)>,
-        tools: usize,
-    },
-    /// Gemini sends whole chunks; function calls arrive complete.
-    Gemini { started: bool, tools: usize },
+/// Turns one provider format's SSE events into deltas.
+pub trait Decoder: Send {
+    fn event(&mut self, e: &sse::Event, out: &mut Vec<Delta>);
+    /// Whether the format's terminal event arrived (`[DONE]`, `message_stop`, a final
+    /// `response.completed`, Gemini's finish reason).
+    fn ended(&self) -> bool;
 }
 
-impl DeltaDecoder {
-    pub fn new(provider: Family) -> DeltaDecoder {
-        match provider {
-            Family::OpenAi => DeltaDecoder::OpenAi {
-                started: false,
-                tools: Vec::new(),
-            },
-            Family::Anthropic => DeltaDecoder::Anthropic {
-                usage: Usage::default(),
-                blocks: Vec::new(),
-                tools: 0,
-            },
-            Family::Gemini => DeltaDecoder::Gemini {
-                started: false,
-                tools: 0,
-            },
-        }
-    }
+/// Writes deltas as one client format's SSE events.
+pub trait Encoder: Send {
+    fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>);
+    /// Closes a stream that ended well; `reply` is everything that was streamed.
+    fn end(&mut self, reply: &Reply, out: &mut Vec<Bytes>);
+    /// Ends a stream that broke: the format's own error event, never its normal end.
+    fn fail(&mut self, message: &str, out: &mut Vec<Bytes>);
+}
 
-    pub fn event(&mut self, e: &sse::Event, out: &mut Vec<Delta>) {
-        let Ok(v) = serde_json::from_str::<Value>(&e.data) else {
-            return; // `[DONE]`, keep-alives
-        };
-        let s = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
-        match self {
-            DeltaDecoder::OpenAi { started, tools } => {
-                if !*started && v.get("id").is_some() {
-                    *started = true;
-                    out.push(Delta::Start {
-                        id: s(&v, "id"),
-                        model: s(&v, "model"),
-                    });
-                }
-                if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-                    let n = |k: &str| u[k].as_u64().unwrap_or(0);
-                    out.push(Delta::Usage(Usage {
-                        input_tokens: n("prompt_tokens"),
-                        output_tokens: n("completion_tokens"),
-                        cache_read_tokens: u
-                            .pointer("/prompt_tokens_details/cached_tokens")
-                            .and_then(Value::as_u64)
-                            .unwrap_or(0),
-                        cache_write_tokens: 0,
-                    }));
-                }
-                let Some(c) = v["choices"].as_array().and_then(|c| c.first()) else {
-                    return;
-                };
-                let d = &c["delta"];
-                if let Some(t) = d["content"].as_str().filter(|t| !t.is_empty()) {
-                    out.push(Delta::Text(t.to_string()));
-                }
-                for call in d["tool_calls"].as_array().into_iter().flatten() {
-                    let provider_index = call["index"].as_u64().unwrap_or(0);
-                    let index = match tools.iter().position(|i| *i == provider_index) {
-                        Some(i) => i,
-                        None => {
-                            tools.push(provider_index);
-                            out.push(Delta::ToolStart {
-                                index: tools.len() - 1,
-                                id: s(call, "id"),
-                                name: call["function"]["name"]
-                                    .as_str()
-                                    .unwrap_or_default()
-                                    .to_string(),
-                            });
-                            tools.len() - 1
-                        }
-                    };
-                    if let Some(a) = call["function"]["arguments"]
-                        .as_str()
-                        .filter(|a| !a.is_empty())
-                    {
-                        out.push(Delta::ToolArgs {
-                            index,
-                            text: a.to_string(),
-                        });
-                    }
-                }
-                if let Some(r) = c["finish_reason"].as_str() {
-                    out.push(Delta::Finish(openai::finish_from(r)));
-                }
-            }
-            DeltaDecoder::Anthropic {
-                usage,
-                blocks,
-                tools,
-            } => match v["type"].as_str().unwrap_or_default() {
-                "message_start" => {
-                    let m = &v["message"];
-                    out.push(Delta::Start {
-                        id: s(m, "id"),
-                        model: s(m, "model"),
-                    });
-                    *usage = anthropic::usage_from(&m["usage"]);
-                    out.push(Delta::Usage(*usage));
-                }
-                "content_block_start" => {
-                    let b = &v["content_block"];
-                    match b["type"].as_str() {
-                        Some("tool_use") => {
-                            blocks.push((v["index"].as_u64().unwrap_or(0), *tools));
-                            out.push(Delta::ToolStart {
-                                index: *tools,
-                                id: s(b, "id"),
-                                name: s(b, "name"),
-                            });
-                            *tools += 1;
-                        }
-                        Some("text") => {
-                            if let Some(t) = b["text"].as_str().filter(|t| !t.is_empty()) {
-                                out.push(Delta::Text(t.to_string()));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                "content_block_delta" => {
-                    let d = &v["delta"];
-                    match d["type"].as_str() {
-                        Some("text_delta") => out.push(Delta::Text(s(d, "text"))),
-                        Some("input_json_delta") => {
-                            let block = v["index"].as_u64().unwrap_or(0);
-                            if let Some((_, index)) = blocks.iter().find(|(b, _)| *b == block) {
-                                out.push(Delta::ToolArgs {
-                                    index: *index,
-                                    text: s(d, "partial_json"),
-                                });
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                "message_delta" => {
-                    if let Some(n) = v["usage"]["output_tokens"].as_u64() {
-                        usage.output_tokens = n;
-                        out.push(Delta::Usage(*usage));
-                    }
-                    if let Some(r) = v["delta"]["stop_reason"].as_str() {
-                        out.push(Delta::Finish(anthropic::finish_from(r)));
-                    }
-                }
-                _ => {}
-            },
-            DeltaDecoder::Gemini { started, tools } => {
-                if !*started {
-                    *started = true;
-                    out.push(Delta::Start {
-                        id: s(&v, "responseId"),
-                        model: s(&v, "modelVersion"),
-                    });
-                }
-                let candidate = &v["candidates"][0];
-                for p in candidate["content"]["parts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(t) = p["text"].as_str().filter(|t| !t.is_empty()) {
-                        out.push(Delta::Text(t.to_string()));
-                    } else if let Some(call) = p.get("functionCall") {
-                        let name = s(call, "name");
-                        out.push(Delta::ToolStart {
-                            index: *tools,
-                            id: call["id"]
-                                .as_str()
-                                .map_or_else(|| name.clone(), str::to_string),
-                            name,
-                        });
-                        let args = call.get("args").map(Value::to_string);
-                        out.push(Delta::ToolArgs {
-                            index: *tools,
-                            text: args.unwrap_or_else(|| "{}".into()),
-                        });
-                        *tools += 1;
-                    }
-                }
-                if let Some(u) = v.get("usageMetadata") {
-                    let n = |k: &str| u[k].as_u64().unwrap_or(0);
-                    out.push(Delta::Usage(Usage {
-                        input_tokens: n("promptTokenCount"),
-                        output_tokens: n("candidatesTokenCount"),
-                        cache_read_tokens: n("cachedContentTokenCount"),
-                        cache_write_tokens: 0,
-                    }));
-                }
-                if let Some(r) = candidate["finishReason"].as_str() {
-                    out.push(Delta::Finish(match gemini::finish_from(r) {
-                        FinishReason::Stop if *tools > 0 => FinishReason::ToolCalls,
-                        other => other,
-                    }));
-                }
-            }
-        }
-    }
+#[derive(Debug, Default)]
+struct ChoiceBuild {
+    parts: Vec<Part>,
+    /// Where each tool call (by its index) sits in `parts`.
+    tools: BTreeMap<usize, usize>,
+    finish: Option<FinishReason>,
 }
 
 /// Rebuilds the complete reply from deltas.
 #[derive(Debug, Default)]
 pub struct ReplyBuilder {
-    id: String,
-    model: String,
-    text: String,
-    tools: Vec<(String, String, String)>,
+    head: StreamHead,
+    choices: BTreeMap<u32, ChoiceBuild>,
     usage: Usage,
-    finish: Option<FinishReason>,
+    error: Option<String>,
 }
 
 impl ReplyBuilder {
     pub fn delta(&mut self, d: &Delta) {
         match d {
-            Delta::Start { id, model } => {
-                self.id.clone_from(id);
-                self.model.clone_from(model);
+            Delta::Start(head) => {
+                self.head = head.clone();
+                self.usage = head.usage;
             }
-            Delta::Text(t) => self.text.push_str(t),
-            Delta::ToolStart { id, name, .. } => {
-                self.tools.push((id.clone(), name.clone(), String::new()));
-            }
-            Delta::ToolArgs { index, text } => {
-                if let Some(t) = self.tools.get_mut(*index) {
-                    t.2.push_str(text);
+            Delta::Text { choice, text } => {
+                let parts = &mut self.choice(*choice).parts;
+                match parts.last_mut() {
+                    Some(Part::Text { text: last }) => last.push_str(text),
+                    _ => parts.push(Part::text(text.clone())),
                 }
             }
+            Delta::Refusal { choice, text } => {
+                let parts = &mut self.choice(*choice).parts;
+                match parts.last_mut() {
+                    Some(Part::Refusal { text: last }) => last.push_str(text),
+                    _ => parts.push(Part::Refusal { text: text.clone() }),
+                }
+            }
+            Delta::ToolStart {
+                choice,
+                index,
+                id,
+                name,
+            } => {
+                let c = self.choice(*choice);
+                c.tools.insert(*index, c.parts.len());
+                c.parts.push(Part::ToolCall {
+                    id: id.clone(),
+                    name: name.clone(),
+                    arguments: String::new(),
+                });
+            }
+            Delta::ToolArgs {
+                choice,
+                index,
+                text,
+            } => {
+                let c = self.choice(*choice);
+                if let Some(at) = c.tools.get(index)
+                    && let Some(Part::ToolCall { arguments, .. }) = c.parts.get_mut(*at)
+                {
+                    arguments.push_str(text);
+                }
+            }
+            Delta::Block { choice, value } => {
+                self.choice(*choice).parts.push(Part::Other {
+                    value: value.clone(),
+                });
+            }
             Delta::Usage(u) => self.usage = *u,
-            Delta::Finish(f) => self.finish = Some(f.clone()),
+            Delta::Finish { choice, reason } => self.choice(*choice).finish = Some(reason.clone()),
+            Delta::Error(why) => {
+                self.error.get_or_insert_with(|| why.clone());
+            }
         }
     }
 
-    /// The reply so far (complete when a finish reason arrived).
+    fn choice(&mut self, index: u32) -> &mut ChoiceBuild {
+        self.choices.entry(index).or_default()
+    }
+
+    /// The reply so far.
     pub fn reply(&self) -> Reply {
-        let mut parts = Vec::new();
-        if !self.text.is_empty() {
-            parts.push(Part::text(self.text.clone()));
-        }
-        for (id, name, args) in &self.tools {
-            parts.push(Part::ToolCall {
-                id: id.clone(),
-                name: name.clone(),
-                arguments: if args.is_empty() {
-                    "{}".into()
-                } else {
-                    args.clone()
-                },
-            });
-        }
         Reply {
-            id: self.id.clone(),
-            model: self.model.clone(),
-            created: super::unix_now(),
-            choices: vec![Choice {
-                index: 0,
-                parts,
-                finish: self.finish.clone(),
-            }],
+            id: self.head.id.clone(),
+            model: self.head.model.clone(),
+            created: match self.head.created {
+                0 => super::unix_now(),
+                t => t,
+            },
+            choices: self
+                .choices
+                .iter()
+                .map(|(index, c)| Choice {
+                    index: *index,
+                    parts: c.parts.clone(),
+                    finish: c.finish.clone(),
+                })
+                .collect(),
             usage: self.usage,
-            system_fingerprint: None,
+            system_fingerprint: self.head.fingerprint.clone(),
         }
+    }
+
+    /// The complete reply, or why there is none: an error arrived, the terminal event did not
+    /// (`ended` is the decoder's word on that), or a choice never finished.
+    pub fn finish(&self, ended: bool) -> Result<Reply, String> {
+        if let Some(why) = &self.error {
+            return Err(why.clone());
+        }
+        if !ended {
+            return Err("the provider's stream ended before its final event".into());
+        }
+        let reply = self.reply();
+        if !reply.is_complete() {
+            return Err("the provider's stream ended without a finish reason".into());
+        }
+        Ok(reply)
     }
 }
 
-/// Writes deltas as a client format's SSE events.
-pub trait Encoder: Send {
-    fn delta(&mut self, d: &Delta, out: &mut Vec<Bytes>);
-    /// Closes the stream; `reply` is everything that was streamed.
-    fn end(&mut self, reply: &Reply, out: &mut Vec<Bytes>);
+/// Text deltas of about this many bytes, split at spaces, so a replay streams like the original.
+const PIECE_BYTES: usize = 48;
+
+fn text_pieces(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + PIECE_BYTES).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        if end < text.len()
+            && let Some(space) = text[start..end].rfind(' ')
+            && space > 0
+        {
+            end = start + space + 1;
+        }
+        out.push(&text[start..end]);
+        start = end;
+    }
+    out
+}
+
+impl Reply {
+    /// This reply as the deltas a provider could have streamed it in (text in pieces, each tool
+    /// call whole), for replaying it in any client format.
+    pub fn deltas(&self) -> Vec<Delta> {
+        let mut out = vec![Delta::Start(StreamHead {
+            id: self.id.clone(),
+            model: self.model.clone(),
+            created: self.created,
+            fingerprint: self.system_fingerprint.clone(),
+            usage: self.usage,
+        })];
+        for c in &self.choices {
+            let choice = c.index;
+            let mut tools = 0;
+            for part in &c.parts {
+                match part {
+                    Part::Text { text } => {
+                        out.extend(text_pieces(text).into_iter().map(|t| Delta::Text {
+                            choice,
+                            text: t.to_string(),
+                        }))
+                    }
+                    Part::Refusal { text } => out.push(Delta::Refusal {
+                        choice,
+                        text: text.clone(),
+                    }),
+                    Part::ToolCall {
+                        id,
+                        name,
+                        arguments,
+                    } => {
+                        out.push(Delta::ToolStart {
+                            choice,
+                            index: tools,
+                            id: id.clone(),
+                            name: name.clone(),
+                        });
+                        out.push(Delta::ToolArgs {
+                            choice,
+                            index: tools,
+                            text: arguments.clone(),
+                        });
+                        tools += 1;
+                    }
+                    Part::Other { value } => out.push(Delta::Block {
+                        choice,
+                        value: value.clone(),
+                    }),
+                    Part::ToolResult { .. } => {}
+                }
+            }
+            if let Some(reason) = &c.finish {
+                out.push(Delta::Finish {
+                    choice,
+                    reason: reason.clone(),
+                });
+            }
+        }
+        out.push(Delta::Usage(self.usage));
+        out
+    }
+}
+
+/// A reply replayed through a client format's encoder: its whole SSE body.
+pub fn replay(mut encoder: Box<dyn Encoder>, reply: &Reply) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    for d in reply.deltas() {
+        encoder.delta(&d, &mut out);
+    }
+    encoder.end(reply, &mut out);
+    out
 }
 
 /// Translates a provider's SSE body into a client's SSE body, event by event.
 pub struct Translator {
-    decoder: sse::Decoder,
+    sse: sse::Decoder,
     events: Vec<sse::Event>,
     deltas: Vec<Delta>,
-    provider: DeltaDecoder,
+    provider: Box<dyn Decoder>,
     builder: ReplyBuilder,
     client: Box<dyn Encoder>,
 }
 
-/// The encoder of `format`'s stream, built from deltas; `None` when the format has none here
-/// (native has no streaming form; Cloud Code streams are passed through, never built).
-pub fn encoder(format: Format, include_usage: bool) -> Option<Box<dyn Encoder>> {
-    Some(match format {
-        Format::OpenAiChat => Box::new(openai::StreamEncoder::new(include_usage)),
-        Format::Anthropic => Box::new(anthropic::StreamEncoder::default()),
-        Format::Responses => Box::new(responses::StreamEncoder::default()),
-        Format::Gemini => Box::new(gemini::StreamEncoder::default()),
-        Format::Native | Format::CloudCode => return None,
-    })
-}
-
 impl Translator {
-    /// `None` when the client's format has no streaming form (native).
-    pub fn new(provider: Family, client: Format, include_usage: bool) -> Option<Translator> {
-        let client = encoder(client, include_usage)?;
-        Some(Translator {
-            decoder: sse::Decoder::new(),
+    pub fn new(provider: Box<dyn Decoder>, client: Box<dyn Encoder>) -> Translator {
+        Translator {
+            sse: sse::Decoder::new(),
             events: Vec::new(),
             deltas: Vec::new(),
-            provider: DeltaDecoder::new(provider),
+            provider,
             builder: ReplyBuilder::default(),
             client,
-        })
+        }
     }
 
     /// Feeds provider bytes; appends whatever client bytes they complete.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Bytes>) {
-        self.decoder.feed(bytes, &mut self.events);
+        self.sse.feed(bytes, &mut self.events);
         self.drain(out);
     }
 
@@ -371,14 +343,54 @@ impl Translator {
         }
     }
 
-    /// Ends the client's stream; returns the reply when it is complete (worth caching).
+    /// Ends the client's stream: normally when the provider's stream was complete (the reply is
+    /// returned, worth caching), or with the client format's error event when it was not.
     pub fn finish(&mut self, out: &mut Vec<Bytes>) -> Option<Reply> {
-        self.decoder.finish(&mut self.events);
+        self.sse.finish(&mut self.events);
         self.drain(out);
-        let reply = self.builder.reply();
-        self.client.end(&reply, out);
-        reply.is_complete().then_some(reply)
+        match self.builder.finish(self.provider.ended()) {
+            Ok(reply) => {
+                self.client.end(&reply, out);
+                Some(reply)
+            }
+            Err(why) => {
+                self.client.fail(&why, out);
+                None
+            }
+        }
     }
+
+    /// Ends the client's stream with an error (the provider's body broke off or fell silent).
+    pub fn abort(&mut self, why: &str, out: &mut Vec<Bytes>) {
+        self.client.fail(why, out);
+    }
+}
+
+/// Parses an SSE event's data as a JSON object, or says why it is not one (for [`Delta::Error`]).
+pub fn event_json(e: &sse::Event) -> Result<Value, String> {
+    match serde_json::from_str::<Value>(&e.data) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(format!(
+            "the provider sent an event that is not JSON: {:?}",
+            crate::display::printable(e.data.get(..80).unwrap_or(&e.data))
+        )),
+    }
+}
+
+/// Collects decoded events of a `format` stream into its reply, if complete (for tests of the
+/// codecs).
+#[cfg(test)]
+pub(crate) fn collect_events(format: super::Format, events: &[sse::Event]) -> Option<Reply> {
+    let mut decoder = super::stream_decoder(format);
+    let mut builder = ReplyBuilder::default();
+    let mut deltas = Vec::new();
+    for e in events {
+        decoder.event(e, &mut deltas);
+    }
+    for d in &deltas {
+        builder.delta(d);
+    }
+    builder.finish(decoder.ended()).ok()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
-use crate::exchange::{Format, anthropic, cloudcode, gemini, native, openai, responses};
+use crate::exchange::{self, Format, anthropic, gemini, native, openai};
 use crate::pipeline::{ByteStream, Outcome};
 use crate::telemetry::Layer;
 
@@ -106,19 +106,11 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             tracker,
         } => {
             let response = match (render.format, render.stream) {
-                (Format::OpenAiChat, false) => json(StatusCode::OK, openai::render_json(&reply)),
-                (Format::OpenAiChat, true) => sse(openai::render_sse(&reply, render.stream_usage)),
-                (Format::Anthropic, false) => json(StatusCode::OK, anthropic::render_json(&reply)),
-                (Format::Anthropic, true) => sse(anthropic::render_sse(&reply)),
-                (Format::Responses, false) => json(StatusCode::OK, responses::render_json(&reply)),
-                (Format::Responses, true) => sse(responses::render_sse(&reply)),
-                (Format::Gemini, false) => json(StatusCode::OK, gemini::render_json(&reply)),
-                (Format::Gemini, true) => sse(gemini::render_sse(&reply)),
-                (Format::CloudCode, false) => json(StatusCode::OK, cloudcode::render_json(&reply)),
-                (Format::CloudCode, true) => sse(cloudcode::render_sse(&reply)),
-                (Format::Native, _) => {
-                    json(StatusCode::OK, native::render_json(&reply, layer.number()))
-                }
+                (Format::Native, _) | (_, false) => json(
+                    StatusCode::OK,
+                    exchange::render_json(render.format, &reply, layer.number()),
+                ),
+                (format, true) => sse(exchange::render_sse(format, &reply, render.stream_usage)),
             };
             tracker.finish(Some(layer), 200, None);
             let mut response = with_provider(with_layer(response, layer, true), provider);

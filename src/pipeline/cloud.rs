@@ -12,9 +12,9 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use super::tee::Tee;
 use super::{LayerHealth, Outcome, PipelineError, Remember};
 use crate::config::{Config, ConfigError, env_name};
-use crate::exchange::collect::{self, Collector};
+use crate::exchange::collect::Collector;
 use crate::exchange::stream::Translator;
-use crate::exchange::{Destination, Exchange, Family, Reply};
+use crate::exchange::{self, Destination, Exchange, Family, Reply};
 use crate::telemetry::{Layer, LayerOutcome, Tracker};
 use crate::upstream::chain::{Answer, Chain, ChainError};
 use crate::upstream::client::Upstream;
@@ -146,8 +146,9 @@ impl Cloud {
             );
         }
         if ex.stream && is_event_stream(answer.response.headers()) {
-            let family = answer.upstream.family();
-            if let Some(t) = Translator::new(family, ex.format, ex.stream_usage) {
+            let provider = exchange::stream_decoder(answer.upstream.family().format());
+            if let Some(client) = exchange::stream_encoder(ex.format, ex.stream_usage) {
+                let t = Translator::new(provider, client);
                 return self.translated_stream(&ex, answer, t, remember, tracker, started);
             }
         }
@@ -418,7 +419,8 @@ async fn read_whole(
         }
     };
     let invalid = |message: String| PipelineError::bad_gateway("upstream_reply_invalid", message);
-    let reply = collect::parse_reply(family, &bytes).map_err(|e| invalid(e.to_string()))?;
+    let reply =
+        exchange::parse_reply(family.format(), &bytes).map_err(|e| invalid(e.to_string()))?;
     if !reply.is_complete() {
         return Err(invalid(
             "the provider's reply had no finished choice".into(),

@@ -9,7 +9,8 @@ use futures_util::stream;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{Outcome, Remember};
-use crate::exchange::stream::{Delta, Encoder, ReplyBuilder, encoder};
+use crate::exchange::stream::{Delta, Encoder, ReplyBuilder, StreamHead};
+use crate::exchange::stream_encoder;
 use crate::exchange::{Exchange, FinishReason, Usage, new_id};
 use crate::inference::gguf::{self, Streaming};
 use crate::telemetry::{Layer, Tracker};
@@ -42,7 +43,10 @@ impl State {
                 if let Some(tail) = answer.text.strip_prefix(streamed.as_str())
                     && !tail.is_empty()
                 {
-                    self.push(Delta::Text(tail.to_string()));
+                    self.push(Delta::Text {
+                        choice: 0,
+                        text: tail.to_string(),
+                    });
                 }
                 let usage = Usage {
                     input_tokens: answer.input_tokens,
@@ -55,7 +59,10 @@ impl State {
                 } else {
                     FinishReason::Stop
                 };
-                self.push(Delta::Finish(finish));
+                self.push(Delta::Finish {
+                    choice: 0,
+                    reason: finish,
+                });
                 let reply = self.builder.reply().with_usage_estimate(self.prompt_tokens);
                 let mut out = Vec::new();
                 self.encoder.end(&reply, &mut out);
@@ -71,6 +78,10 @@ impl State {
             Err(e) => {
                 // Headers are sent: the stream breaks off, uncached, and the event says why.
                 tracing::warn!("l2: the local answer broke off: {e:#}");
+                let mut out = Vec::new();
+                self.encoder
+                    .fail("the local model's answer broke off", &mut out);
+                self.pending.extend(out);
                 if let Some(t) = self.tracker.take() {
                     t.finish(Some(Layer::L2), 200, Some("l2_stream_failed"));
                 }
@@ -89,7 +100,8 @@ pub fn outcome(
     remember: Remember,
     tracker: Tracker,
 ) -> Outcome {
-    let encoder = encoder(ex.format, ex.stream_usage).expect("triage streams only these formats");
+    let encoder =
+        stream_encoder(ex.format, ex.stream_usage).expect("triage streams only these formats");
     let mut state = State {
         rest: Some(rest),
         encoder,
@@ -100,11 +112,15 @@ pub fn outcome(
         max_tokens,
         prompt_tokens: ex.estimated_prompt_tokens(),
     };
-    state.push(Delta::Start {
+    state.push(Delta::Start(StreamHead {
         id: new_id("isartor-l2"),
         model,
+        ..StreamHead::default()
+    }));
+    state.push(Delta::Text {
+        choice: 0,
+        text: opening,
     });
-    state.push(Delta::Text(opening));
     let body = stream::unfold(state, |mut state| async move {
         loop {
             if let Some(bytes) = state.pending.pop_front() {
@@ -112,7 +128,10 @@ pub fn outcome(
             }
             let rest = state.rest.as_mut()?;
             match rest.pieces.recv().await {
-                Some(piece) => state.push(Delta::Text(piece)),
+                Some(piece) => state.push(Delta::Text {
+                    choice: 0,
+                    text: piece,
+                }),
                 None => {
                     let Streaming { done, .. } = state.rest.take()?;
                     state.end(done).await;

@@ -103,6 +103,12 @@ impl Tee {
         }
         .map(|r| r.with_usage_estimate(self.prompt_tokens));
         let mut tracker = self.tracker.take()?;
+        if reply.is_none() && self.translator.is_some() {
+            // The client got its format's error event instead of a normal end.
+            tracker.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Failed);
+            tracker.finish(Some(Layer::L3), 502, Some("upstream_stream_incomplete"));
+            return None;
+        }
         tracker.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Answered);
         let store = reply.map(|reply| {
             tracker.usage(Layer::L3, reply.usage);
@@ -154,6 +160,14 @@ impl Stream for Tee {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     this.fail(502, "upstream_stream_broken");
+                    // A translated stream ends with the client format's own error event; a
+                    // passed-through one breaks off as the provider's did.
+                    if let Some(t) = &mut this.translator {
+                        let mut out = Vec::new();
+                        t.abort("the provider's stream broke off", &mut out);
+                        this.pending.extend(out);
+                        continue;
+                    }
                     return Poll::Ready(Some(Err(std::io::Error::other(e))));
                 }
                 Poll::Ready(None) => match this.ended() {
@@ -164,6 +178,14 @@ impl Stream for Tee {
                     if this.silence.as_mut().poll(cx).is_ready() {
                         let secs = this.idle.as_secs();
                         this.fail(502, "upstream_timeout");
+                        if let Some(t) = &mut this.translator {
+                            let mut out = Vec::new();
+                            let why =
+                                format!("the provider sent nothing for {secs} s (l3_timeout_secs)");
+                            t.abort(&why, &mut out);
+                            this.pending.extend(out);
+                            continue;
+                        }
                         return Poll::Ready(Some(Err(std::io::Error::new(
                             std::io::ErrorKind::TimedOut,
                             format!("the provider sent nothing for {secs} s (l3_timeout_secs)"),

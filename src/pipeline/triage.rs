@@ -309,7 +309,7 @@ impl Triage {
         let messages: Vec<(&str, &str)> = messages.iter().map(|(r, t)| (*r, t.as_str())).collect();
         if let Engine::Embedded(e) = &self.engine
             && exchange.stream
-            && crate::exchange::stream::encoder(exchange.format, false).is_some()
+            && crate::exchange::stream_encoder(exchange.format, false).is_some()
             && let Some((generator, _)) = e.ready.get()
         {
             return self

@@ -556,3 +556,23 @@ async fn client_text_cannot_forge_a_log_line() {
     // Upstream still got the client's model as sent.
     assert_eq!(mock.last().json()["model"], forged["model"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_translated_stream_that_breaks_ends_in_the_clients_error_event() {
+    let mock = Mock::start().await;
+    // An OpenAI provider whose stream stops after some text, with no finish reason or [DONE].
+    mock.set(Mode::Truncated);
+    let (_d, base) = daemon(&mock, |_| {}).await;
+    let mut body = messages("cut short");
+    body["stream"] = json!(true);
+    let (status, _, reply) = post(&base, "/v1/messages", &body).await;
+    assert_eq!(status, 200, "headers were sent before the break");
+    let (_, names) = anthropic_sse(&reply);
+    assert_eq!(names.last().map(String::as_str), Some("error"), "{names:?}");
+    assert!(!names.contains(&"message_stop".to_string()), "{names:?}");
+    // Nothing was cached: the same request goes to the provider again.
+    mock.set(Mode::Echo);
+    let (status, headers, _) = post(&base, "/v1/messages", &body).await;
+    assert_eq!((status.as_u16(), layer(&headers)), (200, "l3"));
+    assert_eq!(mock.count(), 2);
+}
