@@ -296,19 +296,35 @@ impl Config {
             Some(p) => Some(p.to_path_buf()),
             None => default_file.exists().then(|| default_file.to_path_buf()),
         };
+        let text = match &file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| err(format!("cannot read config file {}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        let source = file.as_ref().map(|p| p.display().to_string());
+        let config = Config::parse(text.as_deref(), source.as_deref().unwrap_or(""), env)?;
+        Ok(Loaded { config, file })
+    }
+
+    /// Builds and validates a configuration from a file's text (`source` names it in messages)
+    /// and the environment.
+    pub fn parse(
+        text: Option<&str>,
+        source: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let mut table = Table::new();
-        if let Some(path) = &file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| err(format!("cannot read config file {}: {e}", path.display())))?;
+        if let Some(text) = text {
             // Deserialising the file alone gives errors with its own line numbers.
-            toml::from_str::<Config>(&text)
-                .map_err(|e| err(format!("in {}: {e}", path.display())))?;
+            toml::from_str::<Config>(text).map_err(|e| err(format!("in {source}: {e}")))?;
             table = text.parse::<Table>().map_err(|e| err(e.to_string()))?;
         }
         merge(&mut table, env_overrides(env)?);
         let config = Config::deserialize(Value::Table(table)).map_err(|e| err(e.to_string()))?;
         config.validate()?;
-        Ok(Loaded { config, file })
+        Ok(config)
     }
 
     /// Checks ranges and combinations; every message names the key, the value and what is allowed.

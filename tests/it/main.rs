@@ -12,6 +12,7 @@ mod embedded_model;
 mod errors;
 mod exact_cache;
 mod fallback;
+mod fuzz;
 mod gemini;
 mod hardening;
 mod intent;
