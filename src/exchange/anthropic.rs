@@ -26,17 +26,20 @@ pub const API_VERSION: &str = "2023-06-01";
 /// `max_tokens` is required by the Messages API; used when translating a request without one.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 
-/// A JSON value with every `cache_control` key removed, at any depth.
-fn without_cache_control(v: &Value) -> Value {
+/// A JSON value with every `cache_control` key removed, at any depth (in place, no copy).
+fn without_cache_control(mut v: Value) -> Value {
+    strip_cache_control(&mut v);
+    v
+}
+
+fn strip_cache_control(v: &mut Value) {
     match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| k.as_str() != "cache_control")
-                .map(|(k, v)| (k.clone(), without_cache_control(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(without_cache_control).collect()),
-        other => other.clone(),
+        Value::Object(m) => {
+            m.remove("cache_control");
+            m.values_mut().for_each(strip_cache_control);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_cache_control),
+        _ => {}
     }
 }
 
@@ -47,8 +50,13 @@ fn text_of(block: &Value) -> Option<&str> {
 }
 
 /// Decodes a Messages request body. `max_tokens` is required, except by `count_tokens`.
+/// Message text is moved out of the parsed JSON, never copied.
 pub fn decode(raw: Bytes, origin: Origin, count_only: bool) -> Result<Exchange, DecodeError> {
-    let Head { obj, model, stream } = decode_head(&raw)?;
+    let Head {
+        mut obj,
+        model,
+        stream,
+    } = decode_head(&raw)?;
     check::fields(&obj, check::ANTHROPIC, "")?;
     let mut system = match obj.get("system") {
         None | Some(Value::Null) => Vec::new(),
@@ -68,7 +76,7 @@ pub fn decode(raw: Bytes, origin: Origin, count_only: bool) -> Result<Exchange, 
             ));
         }
     };
-    let raw_messages = match obj.get("messages") {
+    let raw_messages = match obj.remove("messages") {
         Some(Value::Array(m)) if !m.is_empty() => m,
         Some(Value::Array(_)) => {
             return Err(DecodeError::param(
@@ -80,7 +88,7 @@ pub fn decode(raw: Bytes, origin: Origin, count_only: bool) -> Result<Exchange, 
         Some(_) => return Err(DecodeError::param("messages", "messages: must be a list")),
     };
     let mut messages = Vec::with_capacity(raw_messages.len());
-    for (i, m) in raw_messages.iter().enumerate() {
+    for (i, m) in raw_messages.into_iter().enumerate() {
         let message = decode_message(m, i)?;
         if messages.is_empty() && message.role == "system" {
             system.push(message.text());
@@ -93,32 +101,33 @@ pub fn decode(raw: Bytes, origin: Origin, count_only: bool) -> Result<Exchange, 
     }
     let params = other_fields(&obj, &[VOLATILE, SLOTTED])
         .into_iter()
-        .map(|(k, v)| (k, without_cache_control(&v)))
+        .map(|(k, v)| (k, without_cache_control(v)))
         .collect();
     Ok(Exchange {
         system,
         tools: obj
-            .get("tools")
+            .remove("tools")
             .filter(|v| !v.is_null())
             .map(without_cache_control),
-        tool_choice: obj.get("tool_choice").filter(|v| !v.is_null()).cloned(),
+        tool_choice: obj.remove("tool_choice").filter(|v| !v.is_null()),
         params,
         stream,
         ..Exchange::new(origin, Format::Anthropic, model, messages, raw)
     })
 }
 
-fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
+fn decode_message(mut m: Value, i: usize) -> Result<Message, DecodeError> {
     let param = format!("messages.{i}");
     let role = m
         .get("role")
         .and_then(Value::as_str)
-        .ok_or_else(|| DecodeError::param(&param, format!("{param}.role: field required")))?;
-    let parts = match m.get("content") {
-        Some(Value::String(s)) => vec![Part::text(s.clone())],
+        .ok_or_else(|| DecodeError::param(&param, format!("{param}.role: field required")))?
+        .to_string();
+    let parts = match m.get_mut("content").map(Value::take) {
+        Some(Value::String(s)) => vec![Part::text(s)],
         Some(Value::Array(blocks)) => {
-            check::typed_parts(blocks, &format!("{param}.content"))?;
-            blocks.iter().map(decode_block).collect()
+            check::typed_parts(&blocks, &format!("{param}.content"))?;
+            blocks.into_iter().map(decode_block).collect()
         }
         _ => {
             return Err(DecodeError::param(
@@ -128,29 +137,38 @@ fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
         }
     };
     Ok(Message {
-        role: role.to_string(),
+        role,
         parts,
         extra: Default::default(),
     })
 }
 
-fn decode_block(b: &Value) -> Part {
-    let s = |k: &str| b.get(k).and_then(Value::as_str);
-    match s("type") {
-        Some("text") if s("text").is_some() => Part::text(s("text").unwrap_or_default()),
+/// One content block, its text moved rather than copied.
+fn decode_block(mut b: Value) -> Part {
+    let s = |b: &Value, k: &str| {
+        b.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    match b.get("type").and_then(Value::as_str) {
+        Some("text") if b.get("text").is_some_and(Value::is_string) => match b["text"].take() {
+            Value::String(text) => Part::text(text),
+            _ => Part::text(""),
+        },
         Some("tool_use") => Part::ToolCall {
-            id: s("id").unwrap_or_default().to_string(),
-            name: s("name").unwrap_or_default().to_string(),
+            id: s(&b, "id"),
+            name: s(&b, "name"),
             arguments: b.get("input").map(Value::to_string).unwrap_or_default(),
         },
         Some("tool_result") => Part::ToolResult {
-            id: s("tool_use_id").unwrap_or_default().to_string(),
-            content: match b.get("content") {
-                Some(Value::String(t)) => vec![Part::text(t.clone())],
-                Some(Value::Array(inner)) => inner.iter().map(decode_block).collect(),
+            id: s(&b, "tool_use_id"),
+            is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+            content: match b.get_mut("content").map(Value::take) {
+                Some(Value::String(t)) => vec![Part::text(t)],
+                Some(Value::Array(inner)) => inner.into_iter().map(decode_block).collect(),
                 _ => Vec::new(),
             },
-            is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
         },
         _ => Part::Other {
             value: without_cache_control(b),
@@ -208,7 +226,7 @@ fn usage_json(u: &Usage) -> Value {
 fn block_from(v: &Value) -> Part {
     match v.get("type").and_then(Value::as_str) {
         Some("text") => Part::text(v.get("text").and_then(Value::as_str).unwrap_or_default()),
-        Some("tool_use") => decode_block(v),
+        Some("tool_use") => decode_block(v.clone()),
         _ => Part::Other { value: v.clone() },
     }
 }

@@ -30,15 +30,22 @@ const VOLATILE: &[&str] = &[
 const SLOTTED: &[&str] = &["model", "messages", "tools", "tool_choice"];
 
 /// Decodes a chat-completions request body.
+///
+/// Message text is moved out of the parsed JSON, never copied: a large body costs its bytes
+/// (kept for pass-through) and one decoded copy.
 pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
-    let Head { obj, model, stream } = decode_head(&raw)?;
+    let Head {
+        mut obj,
+        model,
+        stream,
+    } = decode_head(&raw)?;
     check::fields(&obj, check::OPENAI_CHAT, "")?;
     let stream_usage = obj
         .get("stream_options")
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let raw_messages = match obj.get("messages") {
+    let raw_messages = match obj.remove("messages") {
         Some(Value::Array(m)) if !m.is_empty() => m,
         Some(Value::Array(_)) => {
             return Err(DecodeError::param(
@@ -61,7 +68,7 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     };
     let mut system = Vec::new();
     let mut messages = Vec::with_capacity(raw_messages.len());
-    for (i, m) in raw_messages.iter().enumerate() {
+    for (i, m) in raw_messages.into_iter().enumerate() {
         let message = decode_message(m, i)?;
         let leading = messages.is_empty();
         if leading
@@ -76,8 +83,8 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     let params = other_fields(&obj, &[VOLATILE, SLOTTED]);
     Ok(Exchange {
         system,
-        tools: obj.get("tools").filter(|v| !v.is_null()).cloned(),
-        tool_choice: obj.get("tool_choice").filter(|v| !v.is_null()).cloned(),
+        tools: obj.remove("tools").filter(|v| !v.is_null()),
+        tool_choice: obj.remove("tool_choice").filter(|v| !v.is_null()),
         params,
         stream,
         stream_usage,
@@ -92,16 +99,16 @@ fn text_only(m: &Message) -> Option<String> {
         .then(|| m.text())
 }
 
-fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
+fn decode_message(m: Value, i: usize) -> Result<Message, DecodeError> {
     let param = format!("messages[{i}]");
-    let Value::Object(obj) = m else {
+    let Value::Object(mut obj) = m else {
         return Err(DecodeError::param(
             &param,
             format!("{param} must be an object"),
         ));
     };
-    let role = match obj.get("role") {
-        Some(Value::String(r)) => r.clone(),
+    let role = match obj.remove("role") {
+        Some(Value::String(r)) => r,
         _ => {
             return Err(DecodeError::param(
                 &param,
@@ -112,7 +119,7 @@ fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
     if let Some(Value::Array(items)) = obj.get("content") {
         check::typed_parts(items, &format!("{param}.content"))?;
     }
-    let mut parts = decode_content(obj.get("content"), &param)?;
+    let mut parts = decode_content(obj.remove("content"), &param)?;
     if let Some(calls) = obj.get("tool_calls").filter(|v| !v.is_null()) {
         let Value::Array(calls) = calls else {
             return Err(DecodeError::param(
@@ -156,31 +163,23 @@ fn decode_message(m: &Value, i: usize) -> Result<Message, DecodeError> {
         }];
     }
     let extra = obj
-        .iter()
-        .filter(|(k, v)| {
-            !v.is_null()
-                && !matches!(
-                    k.as_str(),
-                    "role" | "content" | "tool_calls" | "tool_call_id"
-                )
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .into_iter()
+        .filter(|(k, v)| !v.is_null() && !matches!(k.as_str(), "tool_calls" | "tool_call_id"))
         .collect();
     Ok(Message { role, parts, extra })
 }
 
-fn decode_content(content: Option<&Value>, param: &str) -> Result<Vec<Part>, DecodeError> {
+/// The parts of a `content` value, its text moved rather than copied.
+fn decode_content(content: Option<Value>, param: &str) -> Result<Vec<Part>, DecodeError> {
     match content {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![Part::text(s.clone())]),
+        Some(Value::String(s)) => Ok(vec![Part::text(s)]),
         Some(Value::Array(items)) => Ok(items
-            .iter()
-            .map(|item| match item.get("type").and_then(Value::as_str) {
-                Some("text") => match item.get("text").and_then(Value::as_str) {
-                    Some(t) => Part::text(t),
-                    None => Part::Other {
-                        value: item.clone(),
-                    },
+            .into_iter()
+            .map(|mut item| match item.get("type").and_then(Value::as_str) {
+                Some("text") => match item.get_mut("text") {
+                    Some(Value::String(t)) => Part::text(std::mem::take(t)),
+                    _ => Part::Other { value: item },
                 },
                 Some("refusal") => Part::Refusal {
                     text: item
@@ -189,9 +188,7 @@ fn decode_content(content: Option<&Value>, param: &str) -> Result<Vec<Part>, Dec
                         .unwrap_or("")
                         .to_string(),
                 },
-                _ => Part::Other {
-                    value: item.clone(),
-                },
+                _ => Part::Other { value: item },
             })
             .collect()),
         Some(_) => Err(DecodeError::param(
@@ -343,8 +340,9 @@ pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
     };
     let mut choices = Vec::with_capacity(raw_choices.len());
     for (i, c) in raw_choices.iter().enumerate() {
-        let message = c.get("message").cloned().unwrap_or(Value::Null);
-        let mut parts = decode_content(message.get("content"), "choices[].message")?;
+        let mut message = c.get("message").cloned().unwrap_or(Value::Null);
+        let content = message.get_mut("content").map(Value::take);
+        let mut parts = decode_content(content, "choices[].message")?;
         // `"content": ""` is how an empty answer is written; it is no part.
         parts.retain(|p| !matches!(p, Part::Text { text } if text.is_empty()));
         if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {

@@ -17,8 +17,8 @@ use isartor::exchange::collect::Collector;
 use isartor::exchange::key::{context_key, exact_key};
 use isartor::exchange::stream::Translator;
 use isartor::exchange::{
-    self, Family, Format, Origin, Surface, anthropic, cloudcode, gemini, native, openai,
-    responses, sse,
+    self, Family, Format, Origin, Surface, anthropic, cloudcode, gemini, native, openai, responses,
+    sse,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunConfig, RngAlgorithm, TestRng, TestRunner};
@@ -45,10 +45,38 @@ fn seeds(dir: &str) -> Vec<Vec<u8>> {
 
 /// Tokens worth splicing into any input.
 const TOKENS: &[&[u8]] = &[
-    b"{", b"}", b"[", b"]", b"\"", b":", b",", b"null", b"true", b"-1", b"1e400", b"0.5",
-    b"\\u0000", b"\\ud800", b"\n", b"\r\n", b"\n\n", b"data: ", b"event: ", b"[DONE]", b":",
-    b"\xff", b"\xe2\x82", b"\"type\":", b"\"text\":", b"\"index\":", b"\"content\":",
-    b"\"choices\":", b"\"delta\":", b"\"parts\":", b"\"messages\":", b"\"role\":",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"\"",
+    b":",
+    b",",
+    b"null",
+    b"true",
+    b"-1",
+    b"1e400",
+    b"0.5",
+    b"\\u0000",
+    b"\\ud800",
+    b"\n",
+    b"\r\n",
+    b"\n\n",
+    b"data: ",
+    b"event: ",
+    b"[DONE]",
+    b":",
+    b"\xff",
+    b"\xe2\x82",
+    b"\"type\":",
+    b"\"text\":",
+    b"\"index\":",
+    b"\"content\":",
+    b"\"choices\":",
+    b"\"delta\":",
+    b"\"parts\":",
+    b"\"messages\":",
+    b"\"role\":",
 ];
 
 /// One byte-level mutation.
@@ -64,12 +92,14 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Mutation::Flip(at, b)),
-        (any::<usize>(), prop::sample::select(TOKENS)).prop_map(|(at, t)| Mutation::Insert(at, t.to_vec())),
+        (any::<usize>(), prop::sample::select(TOKENS))
+            .prop_map(|(at, t)| Mutation::Insert(at, t.to_vec())),
         (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8))
             .prop_map(|(at, b)| Mutation::Insert(at, b)),
         (any::<usize>(), 1usize..64).prop_map(|(at, n)| Mutation::Delete(at, n)),
         (any::<usize>(), 1usize..64).prop_map(|(at, n)| Mutation::Duplicate(at, n)),
-        (any::<usize>(), any::<usize>(), 1usize..128).prop_map(|(a, b, n)| Mutation::Splice(a, b, n)),
+        (any::<usize>(), any::<usize>(), 1usize..128)
+            .prop_map(|(a, b, n)| Mutation::Splice(a, b, n)),
     ]
 }
 
@@ -108,13 +138,56 @@ fn apply(mut input: Vec<u8>, mutations: &[Mutation], other: &[u8]) -> Vec<u8> {
 
 /// Field names of the formats, for JSON built from scratch.
 const FIELDS: &[&str] = &[
-    "model", "messages", "role", "content", "type", "text", "tools", "tool_choice", "system",
-    "input", "instructions", "contents", "parts", "functionCall", "functionResponse", "args",
-    "name", "id", "tool_calls", "function", "arguments", "tool_call_id", "tool_use_id", "stream",
-    "max_tokens", "temperature", "stop", "generationConfig", "cache_control", "thinking",
-    "signature", "choices", "delta", "index", "finish_reason", "usage", "candidates",
-    "finishReason", "response", "request", "prompt", "output", "call_id", "refusal", "error",
-    "message", "content_block", "stop_reason", "status", "item",
+    "model",
+    "messages",
+    "role",
+    "content",
+    "type",
+    "text",
+    "tools",
+    "tool_choice",
+    "system",
+    "input",
+    "instructions",
+    "contents",
+    "parts",
+    "functionCall",
+    "functionResponse",
+    "args",
+    "name",
+    "id",
+    "tool_calls",
+    "function",
+    "arguments",
+    "tool_call_id",
+    "tool_use_id",
+    "stream",
+    "max_tokens",
+    "temperature",
+    "stop",
+    "generationConfig",
+    "cache_control",
+    "thinking",
+    "signature",
+    "choices",
+    "delta",
+    "index",
+    "finish_reason",
+    "usage",
+    "candidates",
+    "finishReason",
+    "response",
+    "request",
+    "prompt",
+    "output",
+    "call_id",
+    "refusal",
+    "error",
+    "message",
+    "content_block",
+    "stop_reason",
+    "status",
+    "item",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -122,7 +195,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| Value::from(n)),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         prop::sample::select(FIELDS).prop_map(|s| Value::String(s.to_string())),
         "\\PC{0,20}".prop_map(Value::String),
     ];
@@ -139,11 +213,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// Inputs for a target: a mutated seed, or JSON built from field names.
 fn inputs(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
     let n = seeds.len();
-    let mutated = (
-        0..n,
-        0..n,
-        prop::collection::vec(mutation(), 0..8),
-    )
+    let mutated = (0..n, 0..n, prop::collection::vec(mutation(), 0..8))
         .prop_map(move |(a, b, ms)| apply(seeds[a].clone(), &ms, &seeds[b]));
     prop_oneof![
         3 => mutated,
@@ -278,11 +348,7 @@ fn reply_target(input: &[u8]) {
 }
 
 /// Keys that would make the loader touch the machine (resolve a host name, read a file).
-const WORLDLY: &[&str] = &[
-    "host_port",
-    "proxy_port",
-    "external_llm_api_key_file",
-];
+const WORLDLY: &[&str] = &["host_port", "proxy_port", "external_llm_api_key_file"];
 
 fn config_target(input: &[u8]) {
     let Ok(text) = std::str::from_utf8(input) else {
@@ -308,9 +374,19 @@ fn config_target(input: &[u8]) {
     let _ = Config::parse(Some(&text), "fuzz.toml", Vec::new());
     // The same values as environment variables (the first line of the input as one).
     if let Some((k, v)) = text.lines().next().and_then(|l| l.split_once('=')) {
-        let var = format!("ISARTOR__{}", k.trim().to_ascii_uppercase().replace('.', "__"));
-        if !WORLDLY.iter().any(|w| var.contains(&w.to_ascii_uppercase())) {
-            let _ = Config::parse(None, "", vec![(var, v.trim().trim_matches('"').to_string())]);
+        let var = format!(
+            "ISARTOR__{}",
+            k.trim().to_ascii_uppercase().replace('.', "__")
+        );
+        if !WORLDLY
+            .iter()
+            .any(|w| var.contains(&w.to_ascii_uppercase()))
+        {
+            let _ = Config::parse(
+                None,
+                "",
+                vec![(var, v.trim().trim_matches('"').to_string())],
+            );
         }
     }
 }
