@@ -72,6 +72,12 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
     raise_open_file_limit(config.server.max_connections);
     let listener = bind(config.listen_addr()?, "host_port")?;
     let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() && config.gateway_api_key.is_empty() {
+        tracing::warn!(
+            "the gateway listens on {addr}, beyond this machine, with no gateway_api_key: anyone \
+             who reaches it can spend the provider key; set ISARTOR__GATEWAY_API_KEY"
+        );
+    }
     let proxy_listener = match config.proxy.enabled {
         true => Some(bind(config.proxy_addr()?, "proxy_port")?),
         false => None,

@@ -95,6 +95,22 @@ impl Drop for Home {
     }
 }
 
+/// The first file named `name` under `dir`.
+fn find(dir: &std::path::Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+        if path.is_dir()
+            && let Some(found) = find(&path, name)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -155,10 +171,34 @@ async fn detach_status_stop_round_trip() {
     assert!(report.contains("deflected: 1 (50.0%)"), "{report}");
     assert!(report.contains(&format!("on http://{addr}")), "{report}");
 
+    // A daemon whose control socket was removed (a temp cleaner) is still found, and the
+    // message says how to get a new socket.
+    let socket = find(home.dir.path(), "isartor.sock").expect("the control socket exists");
+    let kept = socket.with_extension("kept");
+    std::fs::rename(&socket, &kept).unwrap();
+    let stats = home.run(&["stats"]).await;
+    assert!(!stats.status.success());
+    let said = text(&stats.stderr);
+    assert!(
+        said.contains(&format!("isartor is running (pid {pid})"))
+            && said.contains("isartor stop && isartor up --detach"),
+        "{said}"
+    );
+    std::fs::rename(&kept, &socket).unwrap();
+
     let stop = home.run(&["stop"]).await;
     assert!(stop.status.success(), "{}", text(&stop.stderr));
     assert!(text(&stop.stdout).contains(&format!("stopped (pid {pid})")));
     assert!(!home.pid_file().exists());
+    // "stopped" means the process has exited (gone, or a zombie its parent has not reaped).
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = state
+        .rsplit_once(')')
+        .map(|(_, r)| r.trim_start().chars().next());
+    assert!(
+        matches!(state, None | Some(Some('Z'))),
+        "pid {pid} still runs after stop returned: {state:?}"
+    );
     let (code, v) = home.status().await;
     assert_eq!((code, &v["running"]), (3, &json!(false)));
     assert!(

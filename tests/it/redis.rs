@@ -298,3 +298,29 @@ async fn semantic_entries_reach_the_other_replicas() {
     );
     redis.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_costs_no_miss_once_it_is_back() {
+    let redis = Redis::start().await;
+    let port = redis.port;
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, shared(redis.url())).await;
+    assert_eq!(ask(&base, "before the blip").await.1, "l3");
+    assert_eq!(ask(&base, "before the blip").await.1, "l1a");
+    // A blip: Redis restarts (empty) between two requests. The daemon's connection is dead but
+    // it does not know yet; the first call on it fails and is sent again on a new one.
+    redis.stop().await;
+    let redis = Redis::on(port).await;
+    let (status, layer, _) = ask(&base, "after the blip").await;
+    assert_eq!(
+        (status, layer.as_str()),
+        (200, "l3"),
+        "a miss: Redis came back empty"
+    );
+    assert_eq!(
+        ask(&base, "after the blip").await.1,
+        "l1a",
+        "the answer was stored on the first request after the restart"
+    );
+    redis.stop().await;
+}
