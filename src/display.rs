@@ -1,6 +1,7 @@
-//! Showing text a client sent (a model name, a path, a header) in a log line, an error message or
-//! a metric label: control characters and newlines are escaped so the text cannot forge a line,
-//! and it is cut to a bounded length. A leaf module: it imports nothing of ours.
+//! How things are shown to people, shared by the CLI, the dashboard and the log: text a client
+//! sent (a model name, a path) with control characters escaped so it cannot forge a line and cut
+//! to a bounded length; URLs without their secrets; durations. A leaf module: it imports nothing
+//! of ours.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -62,9 +63,38 @@ pub fn redacted_url(url: &str) -> String {
     printable(&format!("{scheme}://{host}{tail}")).into_owned()
 }
 
+/// `3725` → `1h 02m 05s`.
+pub fn human_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s:02}s"),
+        _ => format!("{h}h {m:02}m {s:02}s"),
+    }
+}
+
+/// `850` → `850 µs`, `12_300` → `12.3 ms`, `2_500_000` → `2.50 s`.
+pub fn micros(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us} µs"),
+        1_000..1_000_000 => format!("{:.1} ms", us as f64 / 1e3),
+        _ => format!("{:.2} s", us as f64 / 1e6),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(65), "1m 05s");
+        assert_eq!(human_duration(3725), "1h 02m 05s");
+        assert_eq!(micros(850), "850 µs");
+        assert_eq!(micros(12_300), "12.3 ms");
+        assert_eq!(micros(2_500_000), "2.50 s");
+    }
 
     #[test]
     fn control_characters_cannot_start_a_line() {

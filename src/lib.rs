@@ -82,6 +82,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod proxy;
 pub mod store;
+pub mod surface;
 pub mod telemetry;
 pub mod tui;
 pub mod update;

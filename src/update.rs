@@ -11,9 +11,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The GitHub repository releases come from, unless `update.repo` says otherwise.
-pub const DEFAULT_REPO: &str = "isartor-dev/isartor";
-
 /// The target triple of this build, as release archives name it.
 pub fn target() -> String {
     let os = match std::env::consts::OS {

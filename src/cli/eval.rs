@@ -167,8 +167,8 @@ fn print_trace(path: &std::path::Path, threshold: f64, r: &trace::Report) {
             "{layer:>6}  {:>8}  {:>6.1}%  {:>10}  {:>10}",
             l.requests,
             100.0 * l.requests as f64 / r.lines.max(1) as f64,
-            super::stats::micros(l.percentile(0.5)),
-            super::stats::micros(l.percentile(0.95)),
+            crate::display::micros(l.percentile(0.5)),
+            crate::display::micros(l.percentile(0.95)),
         );
     }
     println!(

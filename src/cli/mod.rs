@@ -141,15 +141,7 @@ pub fn healthz(addr: &str, timeout: Duration) -> bool {
     })
 }
 
-/// `3725` → `1h 02m 05s`.
-pub fn human_duration(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m {s:02}s"),
-        _ => format!("{h}h {m:02}m {s:02}s"),
-    }
-}
+use crate::display::human_duration;
 
 #[cfg(test)]
 mod tests {
@@ -159,13 +151,6 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(5), "5s");
-        assert_eq!(human_duration(65), "1m 05s");
-        assert_eq!(human_duration(3725), "1h 02m 05s");
     }
 
     /// Every `isartor …` command quoted in README.md and docs/ parses with this build's command

@@ -59,14 +59,7 @@ pub fn run(ctx: &Context, args: StatsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `850` → `850 µs`, `12_300` → `12.3 ms`, `2_500_000` → `2.50 s`.
-pub fn micros(us: u64) -> String {
-    match us {
-        0..1_000 => format!("{us} µs"),
-        1_000..1_000_000 => format!("{:.1} ms", us as f64 / 1e3),
-        _ => format!("{:.2} s", us as f64 / 1e6),
-    }
-}
+use crate::display::micros;
 
 /// The text report.
 pub fn render(s: &Snapshot, addr: &str) -> String {

@@ -107,6 +107,9 @@ impl Default for Layer2Config {
     }
 }
 
+/// The GitHub repository releases come from (`update.repo`'s default).
+pub const DEFAULT_RELEASE_REPO: &str = "isartor-dev/isartor";
+
 /// `[update]`: where `isartor update` looks for releases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -120,7 +123,7 @@ pub struct UpdateConfig {
 impl Default for UpdateConfig {
     fn default() -> UpdateConfig {
         UpdateConfig {
-            repo: crate::update::DEFAULT_REPO.into(),
+            repo: DEFAULT_RELEASE_REPO.into(),
             api_base: "https://api.github.com".into(),
         }
     }

@@ -15,11 +15,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::gateway::limits::BodyBudget;
 use crate::gateway::{self, Gateway};
 use crate::paths::Paths;
 use crate::pipeline::Pipeline;
 use crate::proxy::{self, ca::LocalCa, mitm};
+use crate::surface::limits::BodyBudget;
 use crate::telemetry::Bus;
 
 /// How long a stopping daemon waits for in-flight requests.

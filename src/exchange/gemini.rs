@@ -152,8 +152,12 @@ fn decode_part(p: &Value) -> Part {
     Part::Other { value: p.clone() }
 }
 
-/// The model and whether it streams, from a `models/{model}:{method}` path tail.
-pub fn route(tail: &str) -> Option<(&str, bool)> {
+/// The model and whether it streams, from a Gemini path: `/v1beta/models/{model}:{method}`
+/// (or `/v1/models/…`) with `generateContent` or `streamGenerateContent`.
+pub fn model_in_path(path: &str) -> Option<(&str, bool)> {
+    let tail = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))?;
     let (model, method) = tail.rsplit_once(':')?;
     match method {
         "generateContent" => Some((model, false)),

@@ -16,15 +16,19 @@ fn decode_json(v: Value, stream: bool) -> Result<Exchange, DecodeError> {
 #[test]
 fn routes_model_and_method_from_the_path() {
     assert_eq!(
-        route("gemini-2.5-flash:generateContent"),
+        model_in_path("/v1beta/models/gemini-2.5-flash:generateContent"),
         Some(("gemini-2.5-flash", false))
     );
     assert_eq!(
-        route("gemini-2.5-flash:streamGenerateContent"),
+        model_in_path("/v1/models/gemini-2.5-flash:streamGenerateContent"),
         Some(("gemini-2.5-flash", true))
     );
-    assert_eq!(route("gemini-2.5-flash:countTokens"), None);
-    assert_eq!(route("no-method"), None);
+    assert_eq!(
+        model_in_path("/v1beta/models/gemini-2.5-flash:countTokens"),
+        None
+    );
+    assert_eq!(model_in_path("/v1beta/models/no-method"), None);
+    assert_eq!(model_in_path("/v1beta/other/m:generateContent"), None);
 }
 
 #[test]

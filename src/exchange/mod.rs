@@ -138,6 +138,20 @@ pub fn parse_reply(format: Format, body: &[u8]) -> Result<Reply, DecodeError> {
 }
 
 impl Format {
+    /// The format of an inference call by its path (the query aside): the one table both
+    /// listeners use.
+    pub fn from_path(path: &str) -> Option<Format> {
+        Some(match path {
+            "/api/chat" => Format::Native,
+            "/v1/chat/completions" | "/chat/completions" => Format::OpenAiChat,
+            "/v1/messages" => Format::Anthropic,
+            "/v1/responses" | "/responses" => Format::Responses,
+            p if gemini::model_in_path(p).is_some() => Format::Gemini,
+            p if cloudcode::route(p).is_some() => Format::CloudCode,
+            _ => return None,
+        })
+    }
+
     /// The namespace string that enters the cache key.
     pub fn namespace(self) -> &'static str {
         match self {

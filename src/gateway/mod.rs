@@ -1,13 +1,9 @@
 //! The HTTP gateway: a hyper 1 server speaking HTTP/1.1 and h2c on one port. It owns the accept
 //! loop (a bound on open connections, a deadline for each request head) and graceful drain;
-//! [`routes`] maps requests to handlers, [`browser`] refuses web pages and rebinding hosts,
-//! [`auth`] checks keys, [`limits`] reads bodies within bounds, [`respond`] renders outcomes in
-//! the client's format.
+//! [`routes`] maps requests to handlers and [`browser`] refuses web pages and rebinding hosts;
+//! reading, running and answering a request is [`crate::surface`]'s, shared with the proxy.
 
-pub mod auth;
 pub mod browser;
-pub mod limits;
-pub mod respond;
 pub mod routes;
 
 use std::convert::Infallible;
@@ -15,8 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -25,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{CacheScope, Config, ServerConfig};
 use crate::pipeline::Pipeline;
-use limits::BodyBudget;
+use crate::surface::limits::BodyBudget;
+use crate::surface::{auth, server_builder};
 
 /// Shared state of the gateway's handlers.
 pub struct Gateway {
@@ -56,24 +52,6 @@ impl Gateway {
             started: Instant::now(),
         }
     }
-}
-
-/// The HTTP server settings both listeners share: HTTP/1 request heads must arrive within
-/// `server.header_read_timeout_secs` (hyper starts that clock when a connection becomes idle, so
-/// it also closes idle keep-alive connections), and h2 peers that stop answering pings are
-/// dropped.
-pub fn server_builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout());
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(config.header_read_timeout())
-        .keep_alive_timeout(config.header_read_timeout());
-    builder
 }
 
 /// Answers a connection over `server.max_connections` with a 503 and closes it (bounded, off

@@ -2,22 +2,17 @@
 //! through the format's decoder, and hands it to the pipeline.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::limits::{BodyBudget, BodyError, Reservation, read_body};
-use super::respond::{self, Body, Render};
-use super::{Gateway, auth, browser};
-use crate::exchange::{
-    ClientInfo, DecodeError, Exchange, Format, Origin, Surface, anthropic, cloudcode, gemini,
-    native, openai, responses,
-};
-use crate::pipeline::{Counted, Pipeline};
-use crate::telemetry::{Bus, Tracker};
+use super::{Gateway, browser};
+use crate::exchange::{ClientInfo, Format, Origin, Surface};
+use crate::pipeline::Counted;
+use crate::surface::respond::{self, Body, Render};
+use crate::surface::{Decoded, Intake, auth, decode_request, run, user_agent_tool};
 use crate::upstream::forwardable;
 
 /// Known routes.
@@ -50,15 +45,12 @@ fn route(method: &Method, path: &str) -> Result<Route, Unrouted> {
         "/health" => (Route::Health, Method::GET),
         "/metrics" => (Route::Metrics, Method::GET),
         "/v1/models" => (Route::Models, Method::GET),
-        "/api/chat" => (Route::Chat(Format::Native), Method::POST),
-        "/v1/chat/completions" => (Route::Chat(Format::OpenAiChat), Method::POST),
-        "/v1/messages" => (Route::Chat(Format::Anthropic), Method::POST),
         "/v1/messages/count_tokens" => (Route::CountTokens, Method::POST),
-        "/v1/responses" => (Route::Chat(Format::Responses), Method::POST),
-        p if gemini_tail(p).is_some_and(|t| gemini::route(t).is_some()) => {
-            (Route::Chat(Format::Gemini), Method::POST)
-        }
-        _ => return Err(Unrouted::NotFound),
+        // Cloud Code envelopes only ever reach the proxy (their host is Google's).
+        p => match Format::from_path(p) {
+            Some(Format::CloudCode) | None => return Err(Unrouted::NotFound),
+            Some(format) => (Route::Chat(format), Method::POST),
+        },
     };
     let head_ok = allowed == Method::GET && method == Method::HEAD;
     if method != allowed && !head_ok {
@@ -96,24 +88,15 @@ fn unrouted(method: &Method, path: &str, why: Unrouted) -> Response<Body> {
     }
 }
 
-/// `{model}:{method}` from a Gemini path (`/v1beta/models/…` or `/v1/models/…:…`).
-pub fn gemini_tail(path: &str) -> Option<&str> {
-    path.strip_prefix("/v1beta/models/")
-        .or_else(|| path.strip_prefix("/v1/models/"))
-        .filter(|t| t.contains(':'))
-}
-
-/// The error format for a path a client used: native under `/api/`, Anthropic's under
-/// `/v1/messages`, Gemini's for Gemini paths, OpenAI's elsewhere.
+/// The error format for a path a client used: its format's, else native under `/api/`,
+/// Anthropic's under `/v1/messages`, Gemini's under `/v1beta/`, OpenAI's elsewhere.
 fn error_format(path: &str) -> Format {
-    if path.starts_with("/api/") {
-        Format::Native
-    } else if path.starts_with("/v1/messages") {
-        Format::Anthropic
-    } else if path.starts_with("/v1beta/") || gemini_tail(path).is_some() {
-        Format::Gemini
-    } else {
-        Format::OpenAiChat
+    match Format::from_path(path) {
+        Some(format) => format,
+        None if path.starts_with("/api/") => Format::Native,
+        None if path.starts_with("/v1/messages") => Format::Anthropic,
+        None if path.starts_with("/v1beta/") => Format::Gemini,
+        None => Format::OpenAiChat,
     }
 }
 
@@ -183,15 +166,6 @@ async fn route_and_answer(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<
     }
 }
 
-fn user_agent_tool(headers: &HeaderMap) -> String {
-    ClientInfo::from_user_agent(
-        headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok()),
-    )
-    .tool
-}
-
 fn health(gw: &Gateway) -> Response<Body> {
     let layers = gw.pipeline.health();
     let degraded = [&layers.l1a, &layers.l1b, &layers.l2, &layers.l3]
@@ -224,130 +198,6 @@ fn models(gw: &Gateway) -> Response<Body> {
         "data": [{"id": gw.default_model, "object": "model", "created": 0, "owned_by": "isartor"}],
     });
     respond::json(StatusCode::OK, Bytes::from(body.to_string()))
-}
-
-/// What decoding needs besides the request: the same for every surface.
-pub struct Intake<'a> {
-    pub bus: &'a Bus,
-    pub max_body_bytes: u64,
-    /// Body bytes held across both listeners (`server.max_body_bytes_in_flight`).
-    pub budget: &'a Arc<BodyBudget>,
-    /// `server.body_read_timeout_secs`.
-    pub body_timeout: Duration,
-    /// The model of a native request that names none.
-    pub default_model: &'a str,
-}
-
-/// A decoded request, its tracker, and its body's hold on the in-flight budget (keep it until
-/// the request is answered).
-pub struct Decoded {
-    pub exchange: Exchange,
-    pub tracker: Tracker,
-    pub hold: Reservation,
-}
-
-/// Reads and decodes a request body in `format`; the error response is in that format too.
-/// `origin` says who sent it and where it goes (it differs per surface).
-pub async fn decode_request<B>(
-    intake: Intake<'_>,
-    format: Format,
-    req: Request<B>,
-    origin: impl FnOnce(&http::request::Parts, ClientInfo) -> Origin,
-) -> Result<Decoded, Response<Body>>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let (parts, body) = req.into_parts();
-    let client = ClientInfo {
-        tool: user_agent_tool(&parts.headers),
-    };
-    let origin = origin(&parts, client);
-    let mut tracker = intake.bus.track(origin.surface, &origin.client.tool);
-    if let Some(parent) = parts
-        .headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-    {
-        tracker.trace_parent(parent);
-    }
-    let read = read_body(
-        body,
-        &parts.headers,
-        intake.max_body_bytes,
-        intake.budget,
-        intake.body_timeout,
-    )
-    .await;
-    let (body, hold) = match read {
-        Ok(read) => read,
-        Err(e) => {
-            let (status, code, message) = match e {
-                BodyError::TooLarge => (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!(
-                        "request body is larger than max_body_bytes ({} bytes)",
-                        intake.max_body_bytes
-                    ),
-                ),
-                BodyError::Busy => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "server_busy",
-                    "too many request bytes in flight (server.max_body_bytes_in_flight); retry shortly"
-                        .to_string(),
-                ),
-                BodyError::TimedOut => (
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request_timeout",
-                    format!(
-                        "the request body did not arrive within {} s (server.body_read_timeout_secs)",
-                        intake.body_timeout.as_secs()
-                    ),
-                ),
-                BodyError::Broken(e) => (
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    format!("could not read the request body: {e}"),
-                ),
-            };
-            tracker.finish(None, status.as_u16(), Some(code));
-            return Err(respond::error(format, status, code, &message, None));
-        }
-    };
-    let decoded: Result<Exchange, DecodeError> = match format {
-        Format::Native => native::decode(body, origin, intake.default_model),
-        Format::OpenAiChat => openai::decode(body, origin),
-        Format::Anthropic => {
-            anthropic::decode(body, origin, parts.uri.path().ends_with("/count_tokens"))
-        }
-        Format::Responses => responses::decode(body, origin),
-        Format::Gemini => match gemini_tail(parts.uri.path()).and_then(gemini::route) {
-            Some((model, stream)) => gemini::decode(body, origin, model, stream),
-            None => Err(DecodeError::new("not a Gemini model path")),
-        },
-        Format::CloudCode => match cloudcode::route(parts.uri.path()) {
-            Some(stream) => cloudcode::decode(body, origin, stream),
-            None => Err(DecodeError::new("not a Cloud Code generate path")),
-        },
-    };
-    match decoded {
-        Ok(exchange) => Ok(Decoded {
-            exchange,
-            tracker,
-            hold,
-        }),
-        Err(e) => {
-            tracker.finish(None, 400, Some("bad_request"));
-            Err(respond::error(
-                format,
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &e.message,
-                e.param.as_deref(),
-            ))
-        }
-    }
 }
 
 /// The gateway's origin: the configured provider is L3, with the client's key only when no
@@ -387,24 +237,6 @@ async fn chat(gw: Arc<Gateway>, format: Format, req: Request<Incoming>) -> Respo
         Ok(d) => run(&gw.pipeline, d).await,
         Err(response) => response,
     }
-}
-
-/// Runs a decoded exchange down the pipeline and renders the outcome in the client's format.
-pub async fn run(pipeline: &Pipeline, decoded: Decoded) -> Response<Body> {
-    let Decoded {
-        exchange,
-        tracker,
-        hold,
-    } = decoded;
-    let render = Render {
-        format: exchange.format,
-        stream: exchange.stream,
-        stream_usage: exchange.stream_usage,
-    };
-    let outcome = pipeline.handle(exchange, tracker).await;
-    // The request's bytes have gone upstream or been answered from here: release them.
-    drop(hold);
-    respond::outcome(render, outcome)
 }
 
 async fn count_tokens(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {

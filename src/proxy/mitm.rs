@@ -16,12 +16,10 @@ use hudsucker::{HttpContext, HttpHandler, RequestOrResponse};
 use sync_wrapper::SyncWrapper;
 
 use crate::config::{CacheScope, Config, ConfigError, Override, host_matches};
-use crate::exchange::{Destination, Format, Origin, Surface, cloudcode, gemini};
-use crate::gateway::auth;
-use crate::gateway::limits::BodyBudget;
-use crate::gateway::respond;
-use crate::gateway::routes::{self, Intake};
+use crate::exchange::{Destination, Format, Origin, Surface};
 use crate::pipeline::Pipeline;
+use crate::surface::limits::BodyBudget;
+use crate::surface::{self, Intake, auth, respond};
 use crate::upstream::{forwardable_with_credentials, hop_by_hop, passthrough};
 
 /// What every connection's handler shares.
@@ -126,21 +124,13 @@ impl HttpHandler for Mitm {
     }
 }
 
-/// The pipeline format of an inference call, by method and path (the query is ignored).
+/// The pipeline format of an inference call, by method and path (the query is ignored): the
+/// formats' one path table, less the native route (ours, not a provider's).
 pub fn inference_format(method: &Method, path: &str) -> Option<Format> {
-    if method != Method::POST {
-        return None;
-    }
-    match path {
-        "/v1/messages" => Some(Format::Anthropic),
-        "/v1/chat/completions" | "/chat/completions" => Some(Format::OpenAiChat),
-        "/v1/responses" | "/responses" => Some(Format::Responses),
-        p if routes::gemini_tail(p).is_some_and(|t| gemini::route(t).is_some()) => {
-            Some(Format::Gemini)
-        }
-        p if cloudcode::route(p).is_some() => Some(Format::CloudCode),
-        _ => None,
-    }
+    (method == Method::POST)
+        .then(|| Format::from_path(path))
+        .flatten()
+        .filter(|f| *f != Format::Native)
 }
 
 /// A provider name for an intercepted host, for events and metrics.
@@ -199,7 +189,7 @@ async fn through_pipeline(
         body_timeout: shared.body_timeout,
         default_model: "",
     };
-    let decoded = routes::decode_request(intake, format, req, |parts, client| Origin {
+    let decoded = surface::decode_request(intake, format, req, |parts, client| Origin {
         surface: Surface::Proxy,
         // Replies are namespaced by host: the same body sent to two providers is two questions.
         tenant: format!(
@@ -214,7 +204,7 @@ async fn through_pipeline(
     })
     .await;
     let response = match decoded {
-        Ok(decoded) => routes::run(&shared.pipeline, decoded).await,
+        Ok(decoded) => surface::run(&shared.pipeline, decoded).await,
         Err(response) => response,
     };
     response.map(into_proxy_body)

@@ -36,7 +36,7 @@ pub async fn serve(
         .with_http_handler(mitm::Mitm(shared))
         // The gateway's HTTP settings: the CONNECT request and every request inside a decrypted
         // tunnel must arrive within the header timeout (slowloris), idle connections close.
-        .with_server(crate::gateway::server_builder(&server))
+        .with_server(crate::surface::server_builder(&server))
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .build()?;
     let running = proxy.start();

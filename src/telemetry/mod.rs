@@ -2,10 +2,12 @@
 //! log writer, metrics, the OpenTelemetry exporter and the control socket read from. The pipeline
 //! reports into a [`Tracker`]; nothing here knows about HTTP.
 
+pub mod bus;
 pub mod events;
 pub mod logs;
 pub mod metrics;
 pub mod otel;
 pub mod stats;
 
-pub use events::{Bus, Layer, LayerOutcome, RequestEvent, Tracker};
+pub use bus::{Bus, Tracker};
+pub use events::{Layer, LayerOutcome, RequestEvent};

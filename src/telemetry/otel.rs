@@ -28,7 +28,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::events::{Bus, Layer, RequestEvent};
+use super::bus::Bus;
+use super::events::{Layer, RequestEvent};
 use super::logs::Throttle;
 use super::metrics::{latency_buckets, layer_label};
 

@@ -8,8 +8,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Row, Sparkline, Table, Wrap};
 
 use super::state::App;
-use crate::cli::human_duration;
-use crate::cli::stats::micros;
+use crate::display::{human_duration, micros};
 use crate::telemetry::stats::Snapshot;
 
 /// `hh:mm:ss` (UTC) of a unix-milliseconds time.

@@ -1,0 +1,272 @@
+//! The bus request events travel on, and the tracker that guarantees one event per request
+//! (emitted when the request finishes, or when it is dropped: a client that hangs up mid-stream
+//! still produces its event). Publishing fans out to the sinks: metrics, live stats, the log
+//! line, and the broadcast channel the OpenTelemetry exporter and the control socket read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+
+use super::events::{Layer, LayerOutcome, LayerTiming, RequestEvent};
+use super::metrics::Metrics;
+use super::stats::{Snapshot, Stats};
+use crate::exchange::{Format, Surface, Usage};
+
+/// The broadcast bus of request events. Slow subscribers lag and lose events; senders never wait.
+#[derive(Clone)]
+pub struct Bus {
+    tx: broadcast::Sender<Arc<RequestEvent>>,
+    next_id: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
+    stats: Arc<Mutex<Stats>>,
+}
+
+impl Default for Bus {
+    fn default() -> Bus {
+        Bus::new(4096)
+    }
+}
+
+impl Bus {
+    pub fn new(capacity: usize) -> Bus {
+        let (tx, _) = broadcast::channel(capacity);
+        Bus {
+            tx,
+            next_id: Arc::new(AtomicU64::new(1)),
+            metrics: Arc::new(Metrics::new()),
+            stats: Arc::new(Mutex::new(Stats::default())),
+        }
+    }
+
+    /// The live aggregates now; `price_per_1k` prices the saved tokens.
+    pub fn snapshot(&self, price_per_1k: f64) -> Snapshot {
+        self.stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .snapshot(price_per_1k)
+    }
+
+    /// The metrics every published event is counted in.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<RequestEvent>> {
+        self.tx.subscribe()
+    }
+
+    /// Starts tracking a request that just arrived.
+    pub fn track(&self, surface: Surface, client: &str) -> Tracker {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Tracker {
+            bus: self.clone(),
+            started: Instant::now(),
+            current: None,
+            event: Some(RequestEvent {
+                id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                at_ms,
+                surface,
+                format: None,
+                client: client.to_string(),
+                model: String::new(),
+                layer: None,
+                deflected: false,
+                status: 0,
+                latency_micros: 0,
+                layers: Vec::new(),
+                tokens_in: 0,
+                tokens_out: 0,
+                tokens_cache_read: 0,
+                tokens_cache_write: 0,
+                tokens_saved: 0,
+                error: None,
+                provider: None,
+                preview: String::new(),
+                trace_parent: None,
+                router_decision: None,
+            }),
+        }
+    }
+
+    fn publish(&self, event: RequestEvent) {
+        self.metrics.record(&event);
+        self.stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record(&event);
+        super::logs::log_event(&event);
+        // No subscribers is fine: the event was logged.
+        let _ = self.tx.send(Arc::new(event));
+    }
+}
+
+/// Collects one request's event; publishes it exactly once (on `finish`, or on drop).
+pub struct Tracker {
+    bus: Bus,
+    started: Instant,
+    /// The layer the request is in now (what a drop reports).
+    current: Option<Layer>,
+    event: Option<RequestEvent>,
+}
+
+impl Tracker {
+    fn event(&mut self) -> &mut RequestEvent {
+        self.event.as_mut().expect("tracker used after finish")
+    }
+
+    /// Records what the request is, once decoded; `prompt` becomes a short redacted preview.
+    pub fn describe(&mut self, format: Format, model: &str, prompt: &str) {
+        let e = self.event();
+        e.format = Some(format);
+        // The model is client text that reaches log lines, metric labels and `top`.
+        e.model = crate::display::printable(model).into_owned();
+        e.preview = super::stats::preview(prompt);
+    }
+
+    /// Marks the layer the request is entering.
+    pub fn enter(&mut self, layer: Layer) {
+        self.current = Some(layer);
+    }
+
+    /// Records the caller's W3C `traceparent` header.
+    pub fn trace_parent(&mut self, value: &str) {
+        self.event().trace_parent = Some(value.to_string());
+    }
+
+    /// Records what L2 decided.
+    pub fn router_decision(&mut self, decision: &str) {
+        self.event().router_decision = Some(decision.to_string());
+    }
+
+    /// Records the cloud provider that answered.
+    pub fn provider(&mut self, name: &str) {
+        self.event().provider = Some(name.to_string());
+    }
+
+    /// Records one layer's time and outcome.
+    pub fn layer(&mut self, layer: Layer, took: Duration, outcome: LayerOutcome) {
+        self.scored(layer, took, outcome, None);
+    }
+
+    /// Records one layer's time, outcome and similarity score (L1b).
+    pub fn scored(
+        &mut self,
+        layer: Layer,
+        took: Duration,
+        outcome: LayerOutcome,
+        score: Option<f32>,
+    ) {
+        let start = self.started.elapsed().saturating_sub(took);
+        self.event().layers.push(LayerTiming {
+            layer,
+            start_micros: start.as_micros() as u64,
+            micros: took.as_micros() as u64,
+            outcome,
+            score,
+        });
+    }
+
+    /// Sets the token usage of the answer: saved when `layer` deflected, spent otherwise.
+    pub fn usage(&mut self, layer: Layer, usage: Usage) {
+        let e = self.event();
+        e.tokens_in = usage.input_tokens;
+        e.tokens_out = usage.output_tokens;
+        e.tokens_cache_read = usage.cache_read_tokens;
+        e.tokens_cache_write = usage.cache_write_tokens;
+        e.tokens_saved = if layer.deflects() { usage.total() } else { 0 };
+    }
+
+    /// Publishes the event with its final layer, status and error class.
+    pub fn finish(mut self, layer: Option<Layer>, status: u16, error: Option<&str>) {
+        self.complete(layer, status, error);
+    }
+
+    fn complete(&mut self, layer: Option<Layer>, status: u16, error: Option<&str>) {
+        let Some(mut e) = self.event.take() else {
+            return;
+        };
+        e.layer = layer;
+        e.status = status;
+        e.deflected = layer.is_some_and(Layer::deflects) && (200..300).contains(&status);
+        if !e.deflected {
+            e.tokens_saved = 0;
+        }
+        e.error = error.map(str::to_string);
+        e.latency_micros = self.started.elapsed().as_micros() as u64;
+        self.bus.publish(e);
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        if self.event.is_some() {
+            // 499: the client went away before the response was complete (nginx's convention).
+            self.complete(self.current, 499, Some("client_closed"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_event_per_tracker_even_when_dropped() {
+        let bus = Bus::new(16);
+        let mut rx = bus.subscribe();
+        let mut t = bus.track(Surface::Gateway, "curl");
+        t.describe(Format::OpenAiChat, "m", "hi");
+        t.layer(Layer::L1a, Duration::from_micros(5), LayerOutcome::Hit);
+        t.usage(
+            Layer::L1a,
+            Usage {
+                input_tokens: 3,
+                output_tokens: 4,
+                ..Usage::default()
+            },
+        );
+        t.finish(Some(Layer::L1a), 200, None);
+        let e = rx.recv().await.unwrap();
+        assert!(e.deflected);
+        assert_eq!((e.tokens_saved, e.status, e.id), (7, 200, 1));
+
+        let mut t = bus.track(Surface::Gateway, "curl");
+        t.enter(Layer::L1a);
+        t.layer(Layer::L1a, Duration::from_millis(1), LayerOutcome::Miss);
+        t.enter(Layer::L3);
+        drop(t);
+        let e = rx.recv().await.unwrap();
+        assert_eq!(
+            (e.status, e.layer, e.deflected),
+            (499, Some(Layer::L3), false)
+        );
+        assert!(rx.try_recv().is_err(), "exactly one event per request");
+    }
+
+    #[tokio::test]
+    async fn errors_and_l3_are_not_deflections() {
+        let bus = Bus::new(16);
+        let mut rx = bus.subscribe();
+        bus.track(Surface::Gateway, "x")
+            .finish(None, 401, Some("unauthorized"));
+        let mut t = bus.track(Surface::Gateway, "x");
+        t.usage(
+            Layer::L3,
+            Usage {
+                input_tokens: 10,
+                output_tokens: 10,
+                ..Usage::default()
+            },
+        );
+        t.finish(Some(Layer::L3), 200, None);
+        let a = rx.recv().await.unwrap();
+        let b = rx.recv().await.unwrap();
+        assert!(!a.deflected && !b.deflected);
+        assert_eq!((b.tokens_in, b.tokens_saved), (10, 0));
+    }
+}
