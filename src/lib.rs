@@ -12,31 +12,38 @@
 //! Data moves one way: **surface → [`exchange`] decode → [`pipeline`] → [`exchange`] encode →
 //! surface**, and every request yields exactly one [`telemetry::RequestEvent`].
 //!
-//! * [`gateway`] is the HTTP surface (hyper 1, HTTP/1.1 + h2c). Its routes check the key
-//!   ([`gateway::auth`]), read the body within `max_body_bytes`, and call a format decoder.
-//! * [`proxy`] is the second surface: an HTTPS CONNECT proxy (hudsucker) for clients that cannot
-//!   change their base URL. Hosts on `proxy.intercept_hosts` are decrypted with leaves minted by
-//!   a local CA ([`proxy::ca`]); their inference calls go through the gateway's decoders into the
-//!   same pipeline, marked with their own upstream ([`exchange::Destination`]) so L3 is the
-//!   host the client was talking to, reached with its own credentials. Everything else passes
-//!   untouched.
+//! * Two listeners, one way in. [`gateway`] is the HTTP listener (hyper 1, HTTP/1.1 + h2c): it
+//!   routes by path, refuses web pages and rebinding hosts ([`gateway::browser`]) and bounds its
+//!   connections. [`proxy`] is the HTTPS CONNECT listener (hudsucker) for clients that cannot
+//!   change their base URL: hosts on `proxy.intercept_hosts` are decrypted with leaves minted by
+//!   a local CA ([`proxy::ca`]), and their inference calls carry their own upstream
+//!   ([`exchange::Destination`]) so L3 is the host the client was talking to, reached with its
+//!   own credentials; everything else passes untouched. Both hand requests to [`surface`], the
+//!   shared intake: the key check ([`surface::auth`]), bounded body reading
+//!   ([`surface::limits`]), the decoder of the request's format, the pipeline call, and the
+//!   answer in the client's format ([`surface::respond`]). Neither listener imports the other.
 //! * [`exchange`] is the canonical model. Each wire format ([`exchange::native`],
 //!   [`exchange::openai`] chat, [`exchange::anthropic`] Messages, [`exchange::responses`],
-//!   [`exchange::gemini`])
-//!   decodes into an [`exchange::Exchange`] and renders a canonical [`exchange::Reply`] back as
-//!   JSON or SSE. [`exchange::key`] hashes the parts of an exchange that change the answer into
-//!   the exact-cache key; [`exchange::collect`] rebuilds a reply from upstream bytes in flight;
-//!   [`exchange::translate`] maps tools and parameters between protocol families, and
-//!   [`exchange::stream`] translates a provider's stream into the client's, event by event.
-//! * [`pipeline`] is the cascade. It knows layers, not HTTP: L1a ([`pipeline::exact`]) looks the
-//!   key up in a [`store`]; on a miss L1b ([`pipeline::semantic`]) embeds the last user turn,
+//!   [`exchange::gemini`], [`exchange::cloudcode`]) decodes into an [`exchange::Exchange`] and
+//!   owns its JSON rendering, its stream decoder (provider events → canonical deltas) and its
+//!   stream encoder (deltas → client events). [`exchange::stream`] composes them: collecting a
+//!   passed-through reply for the cache, translating a provider's stream for a client of another
+//!   family, and replaying a cached reply are the same decoder → builder → encoder path, so they
+//!   cannot drift. [`exchange::key`] hashes what changes the answer into the exact-cache key;
+//!   [`exchange::check`] holds each format's field types; [`exchange::translate`] maps tools and
+//!   parameters between families. `Format::from_path` is the one path → format table.
+//! * [`pipeline`] is the cascade. It knows layers, not servers, sockets or terminals (L3 holds
+//!   the provider's HTTP response only to stream it on). L1a ([`pipeline::exact`]) looks the key
+//!   up in a [`store`]; on a miss L1b ([`pipeline::semantic`]) embeds the last user turn,
 //!   searches the vectors of requests with the same context ([`exchange::key::context_key`]) and
-//!   lets [`pipeline::guard`] refuse near-misses; on a miss L3 ([`pipeline::cloud`]) asks the
-//!   [`upstream`] provider chain. A provider that speaks the client's protocol gets the client's
-//!   own bytes and its answer streams back through a tee that stores the complete reply (in every
-//!   cache that missed) before the client's body ends; any other gets a translated request and
-//!   its whole reply is rendered in the client's format. Between the caches and the cloud, L2
-//!   ([`pipeline::triage`]) lets a local model classify the request and answer the easy ones.
+//!   lets [`pipeline::guard`] refuse near-misses; L2, the local model layer
+//!   ([`pipeline::triage`]), classifies the request and answers the easy ones; L3
+//!   ([`pipeline::cloud`]) asks the [`upstream`] provider chain. A provider that speaks the
+//!   client's protocol gets the client's own bytes and its answer streams back through a tee
+//!   that stores the complete reply (in every cache that missed) before the client's body ends;
+//!   any other gets a translated request, and its answer is translated back as it streams.
+//!   Background-loaded layers hold their model in a [`pipeline::warm::Warm`] and report one
+//!   [`pipeline::LayerStatus`].
 //! * [`store`] is cache storage: the small [`store::ReplyStore`] trait for exact entries (moka in
 //!   memory, or [`store::redis`] shared by replicas, failing open), [`store::vectors`] for the
 //!   semantic index, and [`store::shared_vectors`] to share semantic entries through Redis.
@@ -44,14 +51,15 @@
 //!   in the Hugging Face cache, and L2's engines: a GGUF chat model in-process
 //!   ([`inference::gguf`]) with the embedding classifier that picks what it answers
 //!   ([`inference::intent`]), or a local model server ([`inference::sidecar`]).
-//! * [`upstream`] holds the L3 side: [`upstream::client`] calls one provider (OpenAI-compatible
-//!   family, Anthropic), [`upstream::chain`] tries the primary then `[[fallback_providers]]`
-//!   with retries inside one time budget; [`upstream::passthrough`] sends a proxied request to
-//!   the client's own upstream.
-//! * [`telemetry`] carries request events on a broadcast bus; each is counted in the Prometheus
-//!   metrics (`GET /metrics`), written as one log line and, with `enable_monitoring`, exported
-//!   as an OpenTelemetry trace and metrics.
-//!
+//! * [`upstream`] is the L3 side: [`upstream::client`] calls one provider (the OpenAI-compatible
+//!   family, Anthropic, Gemini), [`upstream::chain`] tries the primary then
+//!   `[[fallback_providers]]` with retries inside one time budget (honouring `Retry-After`), and
+//!   [`upstream::direct`] sends a proxied request to the client's own upstream.
+//!   [`upstream::credential`] is the one place a key is put on an upstream request.
+//! * [`telemetry`] defines the request event ([`telemetry::events`]) and the bus that fans each
+//!   one out ([`telemetry::bus`]): Prometheus metrics (`GET /metrics`), live stats, one log
+//!   line and, with `enable_monitoring`, an OpenTelemetry trace and metrics.
+
 //! ## Around the request path
 //!
 //! * [`config`]: typed settings, defaults < `isartor.toml` < `ISARTOR__SECTION__KEY`.
@@ -64,6 +72,7 @@
 //! * [`eval`]: measuring the semantic cache on labelled pairs and replayed traces.
 //! * [`update`]: self-upgrade from the project's releases, checksum-verified, with rollback.
 //! * [`cli`]: one module per subcommand; argument handling and printing only.
+//! * [`display`]: how client text, URLs and durations are shown (escaped, redacted, bounded).
 //!
 //! Nothing in `pipeline` knows about hyper, sockets or terminals; nothing in `cli` knows about
 //! caches.

@@ -107,9 +107,9 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
         ("l2", &health.l2),
         ("l3", &health.l3),
     ] {
-        match h.status {
-            "degraded" => tracing::warn!("{layer}: {}", h.detail),
-            _ => tracing::info!("{layer}: {} ({})", h.status, h.detail),
+        match h.status.needs_attention() {
+            true => tracing::warn!("{layer}: {:?}: {}", h.status, h.detail),
+            false => tracing::info!("{layer}: {:?} ({})", h.status, h.detail),
         }
     }
     let budget = BodyBudget::new(config.server.max_body_bytes_in_flight);

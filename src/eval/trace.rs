@@ -131,7 +131,7 @@ async fn wait_until_loaded(client: &reqwest::Client, base: &str) -> Result<()> {
         let health: Value = serde_json::from_slice(&response.bytes().await?)?;
         match health["layers"]["l1b"]["status"].as_str() {
             Some("loading") => {}
-            Some("degraded") => bail!(
+            Some("failed") => bail!(
                 "the semantic cache did not load: {}",
                 health["layers"]["l1b"]["detail"]
             ),

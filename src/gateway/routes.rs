@@ -13,6 +13,7 @@ use crate::exchange::{ClientInfo, Format, Origin, Surface};
 use crate::pipeline::Counted;
 use crate::surface::respond::{self, Body, Render};
 use crate::surface::{Decoded, Intake, auth, decode_request, run, user_agent_tool};
+use crate::telemetry::ErrorCode;
 use crate::upstream::forwardable;
 
 /// Known routes.
@@ -69,7 +70,7 @@ fn unrouted(method: &Method, path: &str, why: Unrouted) -> Response<Body> {
         Unrouted::NotFound => respond::error(
             error_format(path),
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             &format!("no route for {method} {path}"),
             None,
         ),
@@ -77,7 +78,7 @@ fn unrouted(method: &Method, path: &str, why: Unrouted) -> Response<Body> {
             let mut r = respond::error(
                 error_format(path),
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 &format!("{path} accepts {allow}, not {method}"),
                 None,
             );
@@ -105,11 +106,11 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
     let grant = match gw.browser.check(req.uri(), req.headers()) {
         Ok(grant) => grant,
         Err(refusal) => {
-            refuse(&gw, req.headers(), "forbidden");
+            refuse(&gw, req.headers(), ErrorCode::Forbidden);
             return respond::error(
                 error_format(req.uri().path()),
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 &refusal.message(),
                 None,
             );
@@ -128,8 +129,12 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
 }
 
 /// Publishes the event of a request refused before the pipeline.
-fn refuse(gw: &Gateway, headers: &HeaderMap, code: &str) {
-    let status = if code == "forbidden" { 403 } else { 401 };
+fn refuse(gw: &Gateway, headers: &HeaderMap, code: ErrorCode) {
+    let status = if code == ErrorCode::Forbidden {
+        403
+    } else {
+        401
+    };
     gw.pipeline
         .bus()
         .track(Surface::Gateway, &user_agent_tool(headers))
@@ -145,11 +150,11 @@ async fn route_and_answer(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<
         && let Some(key) = &gw.key
         && !key.accepts(req.uri(), req.headers())
     {
-        refuse(&gw, req.headers(), "unauthorized");
+        refuse(&gw, req.headers(), ErrorCode::Unauthorized);
         return respond::error(
             error_format(req.uri().path()),
             StatusCode::UNAUTHORIZED,
-            "invalid_api_key",
+            ErrorCode::Unauthorized,
             "missing or wrong gateway key: send it as X-API-Key or Authorization: Bearer",
             None,
         );
@@ -170,7 +175,7 @@ fn health(gw: &Gateway) -> Response<Body> {
     let layers = gw.pipeline.health();
     let degraded = [&layers.l1a, &layers.l1b, &layers.l2, &layers.l3]
         .iter()
-        .any(|l| l.status == "degraded");
+        .any(|l| l.status.needs_attention());
     let body = json!({
         "status": if degraded { "degraded" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),

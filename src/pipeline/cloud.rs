@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::tee::Tee;
-use super::{LayerHealth, Outcome, PipelineError, Remember};
+use super::{LayerHealth, LayerStatus, Outcome, PipelineError, Remember};
 use crate::config::{Config, ConfigError, env_name};
 use crate::exchange::collect::Collector;
 use crate::exchange::stream::Translator;
 use crate::exchange::{self, Destination, Exchange, Family, Reply};
-use crate::telemetry::{Layer, LayerOutcome, Tracker};
-use crate::upstream::chain::{Answer, Chain, ChainError};
+use crate::telemetry::{ErrorCode, Layer, LayerOutcome, Tracker};
+use crate::upstream::chain::{Answer, Chain, ChainError, Wire};
 use crate::upstream::client::Upstream;
-use crate::upstream::{UpstreamError, passthrough, response_header_passes};
+use crate::upstream::{UpstreamError, direct, response_header_passes};
 
 /// How much of an upstream error body is quoted back to the client.
 const ERROR_SNIPPET: usize = 512;
@@ -68,12 +68,12 @@ impl Cloud {
         };
         let (status, detail) = if self.offline {
             (
-                "disabled",
+                LayerStatus::Disabled,
                 "offline_mode is on: no request leaves this machine".to_string(),
             )
         } else if provider.needs_key() && !primary.has_key() {
             (
-                "degraded",
+                LayerStatus::Degraded,
                 format!(
                     "{} at {}: no API key configured; only clients that send their own key reach it{fallbacks}",
                     provider.name(),
@@ -82,7 +82,7 @@ impl Cloud {
             )
         } else {
             (
-                "ready",
+                LayerStatus::Ready,
                 format!(
                     "{} at {}{fallbacks}",
                     provider.name(),
@@ -102,7 +102,7 @@ impl Cloud {
         if self.offline {
             return Err(PipelineError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "offline_mode",
+                code: ErrorCode::OfflineMode,
                 message: "cache miss and offline_mode is on: the request was not sent to the cloud"
                     .into(),
             });
@@ -119,12 +119,12 @@ impl Cloud {
         }
     }
 
-    pub async fn forward(&self, ex: Exchange, remember: Remember, mut tracker: Tracker) -> Outcome {
+    pub async fn answer(&self, ex: Exchange, remember: Remember, mut tracker: Tracker) -> Outcome {
         tracker.enter(Layer::L3);
         let started = Instant::now();
         if let Some(destination) = ex.destination.clone() {
             return self
-                .forward_direct(&ex, &destination, remember, tracker, started)
+                .answer_direct(&ex, &destination, remember, tracker, started)
                 .await;
         }
         let answer = match self.send(&ex).await {
@@ -133,7 +133,7 @@ impl Cloud {
         };
         let provider = answer.upstream.provider().name();
         tracker.provider(provider);
-        if answer.passthrough {
+        if answer.wire == Wire::Native {
             let source = Source::of(answer.upstream);
             return self.stream(
                 &ex,
@@ -214,7 +214,7 @@ impl Cloud {
             Err(e) => Ok(Cloud::fail(
                 tracker,
                 started,
-                PipelineError::bad_gateway("upstream_unreachable", e.to_string()),
+                PipelineError::bad_gateway(ErrorCode::UpstreamUnreachable, e.to_string()),
             )),
         }
     }
@@ -226,7 +226,7 @@ impl Cloud {
         self.online()?;
         let answer = self.chain.send(ex).await.map_err(|e| match e {
             ChainError::NoKey { provider } => PipelineError::bad_gateway(
-                "no_api_key",
+                ErrorCode::NoApiKey,
                 format!(
                     "cache miss and no API key is configured for llm_provider \"{provider}\": set {} (or external_llm_api_key in isartor.toml)",
                     env_name("external_llm_api_key"),
@@ -235,7 +235,7 @@ impl Cloud {
             ChainError::Transport(e) => transport_error(e),
             ChainError::BadModel { model } => PipelineError {
                 status: StatusCode::BAD_REQUEST,
-                code: "invalid_model",
+                code: ErrorCode::InvalidModel,
                 message: format!(
                     "model {model:?} cannot be sent to a gemini provider: a model name has only \
                      letters, digits, '.', '_' and '-'"
@@ -243,15 +243,15 @@ impl Cloud {
             },
         })?;
         let status = answer.response.status();
-        if status.is_server_error() || (!answer.passthrough && !status.is_success()) {
+        if status.is_server_error() || (answer.wire == Wire::Translated && !status.is_success()) {
             let name = answer.upstream.provider().name();
             let snippet = error_snippet(answer.response, answer.upstream.timeout()).await;
             let message = format!("{name} answered {status}: {snippet}");
             return Err(match status.is_server_error() {
-                true => PipelineError::bad_gateway("upstream_error", message),
+                true => PipelineError::bad_gateway(ErrorCode::UpstreamError, message),
                 false => PipelineError {
                     status,
-                    code: "upstream_error",
+                    code: ErrorCode::UpstreamError,
                     message,
                 },
             });
@@ -261,7 +261,7 @@ impl Cloud {
 
     /// A proxied request: the client's own bytes, headers and credentials to its own upstream,
     /// and whatever that answers streamed back (teed into the caches when 2xx).
-    async fn forward_direct(
+    async fn answer_direct(
         &self,
         ex: &Exchange,
         destination: &Destination,
@@ -273,7 +273,7 @@ impl Cloud {
             return Cloud::fail(tracker, started, e);
         }
         tracker.provider(destination.provider);
-        let sent = passthrough::forward(
+        let sent = direct::send(
             &self.client,
             Method::POST,
             &destination.url,
@@ -380,8 +380,8 @@ impl Cloud {
 /// A transport failure as the client sees it: a 502 naming what went wrong.
 fn transport_error(e: UpstreamError) -> PipelineError {
     let code = match e {
-        UpstreamError::Timeout { .. } => "upstream_timeout",
-        UpstreamError::Unreachable { .. } => "upstream_unreachable",
+        UpstreamError::Timeout { .. } => ErrorCode::UpstreamTimeout,
+        UpstreamError::Unreachable { .. } => ErrorCode::UpstreamUnreachable,
     };
     PipelineError::bad_gateway(code, e.to_string())
 }
@@ -404,13 +404,13 @@ async fn read_whole(
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
             return Err(PipelineError::bad_gateway(
-                "upstream_unreachable",
+                ErrorCode::UpstreamUnreachable,
                 format!("the provider's reply broke off: {e}"),
             ));
         }
         Err(_) => {
             return Err(PipelineError::bad_gateway(
-                "upstream_timeout",
+                ErrorCode::UpstreamTimeout,
                 format!(
                     "the provider's reply did not finish within {} s (l3_timeout_secs)",
                     timeout.as_secs()
@@ -418,7 +418,8 @@ async fn read_whole(
             ));
         }
     };
-    let invalid = |message: String| PipelineError::bad_gateway("upstream_reply_invalid", message);
+    let invalid =
+        |message: String| PipelineError::bad_gateway(ErrorCode::UpstreamReplyInvalid, message);
     let reply =
         exchange::parse_reply(family.format(), &bytes).map_err(|e| invalid(e.to_string()))?;
     if !reply.is_complete() {

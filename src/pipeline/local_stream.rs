@@ -13,7 +13,7 @@ use crate::exchange::stream::{Delta, Encoder, ReplyBuilder, StreamHead};
 use crate::exchange::stream_encoder;
 use crate::exchange::{Exchange, FinishReason, Usage, new_id};
 use crate::inference::gguf::{self, Streaming};
-use crate::telemetry::{Layer, Tracker};
+use crate::telemetry::{ErrorCode, Layer, Tracker};
 
 struct State {
     rest: Option<Streaming>,
@@ -83,7 +83,7 @@ impl State {
                     .fail("the local model's answer broke off", &mut out);
                 self.pending.extend(out);
                 if let Some(t) = self.tracker.take() {
-                    t.finish(Some(Layer::L2), 200, Some("l2_stream_failed"));
+                    t.finish(Some(Layer::L2), 200, Some(ErrorCode::LocalStreamFailed));
                 }
             }
         }

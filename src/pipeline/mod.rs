@@ -1,5 +1,5 @@
 //! The cascade: L1a exact cache → L1b semantic cache → L2 local model → L3 cloud. It takes a
-//! canonical [`Exchange`] and returns an [`Outcome`]; it knows layers, not HTTP, sockets or
+//! canonical [`Exchange`] and returns an [`Outcome`]; it knows layers, not servers, sockets or
 //! terminals. Every request's [`Tracker`] travels with it and publishes one event at the end.
 
 pub mod cloud;
@@ -9,6 +9,7 @@ mod local_stream;
 pub mod semantic;
 mod tee;
 pub mod triage;
+pub mod warm;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,9 +25,10 @@ use crate::config::{CacheMode, Config, ConfigError};
 use crate::exchange::key::{self, CacheKey};
 use crate::exchange::{Exchange, Message, Reply, estimate_tokens};
 use crate::store::ReplyStore;
-use crate::telemetry::{Bus, Layer, LayerOutcome, Tracker};
+use crate::telemetry::{Bus, ErrorCode, Layer, LayerOutcome, Tracker};
 use semantic::Lookup;
 use triage::Decision;
+pub use warm::LayerStatus;
 
 /// A body streamed to the client as it arrives.
 pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
@@ -73,14 +75,13 @@ pub enum Counted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineError {
     pub status: StatusCode,
-    /// A stable machine-readable code, e.g. `upstream_timeout`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl PipelineError {
     /// A 502: the provider failed us, in the way `code` names.
-    pub fn bad_gateway(code: &'static str, message: impl Into<String>) -> PipelineError {
+    pub fn bad_gateway(code: ErrorCode, message: impl Into<String>) -> PipelineError {
         PipelineError {
             status: StatusCode::BAD_GATEWAY,
             code,
@@ -117,8 +118,7 @@ impl Remember {
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerHealth {
     pub enabled: bool,
-    /// `ready`, `loading`, `failed`, `degraded`, `disabled` or `not_built`.
-    pub status: &'static str,
+    pub status: LayerStatus,
     pub detail: String,
 }
 
@@ -285,7 +285,7 @@ impl Pipeline {
                 }
             }
         }
-        self.cloud.forward(exchange, remember, tracker).await
+        self.cloud.answer(exchange, remember, tracker).await
     }
 
     /// Counts an Anthropic request's prompt tokens: forwarded to an Anthropic primary, or
@@ -306,18 +306,18 @@ impl Pipeline {
             Some(exact) => match exact.degraded() {
                 Some(why) => LayerHealth {
                     enabled: true,
-                    status: "degraded",
+                    status: LayerStatus::Degraded,
                     detail: why,
                 },
                 None => LayerHealth {
                     enabled: true,
-                    status: "ready",
+                    status: LayerStatus::Ready,
                     detail: exact.detail(),
                 },
             },
             None => LayerHealth {
                 enabled: false,
-                status: "disabled",
+                status: LayerStatus::Disabled,
                 detail: format!("cache_mode = {:?}", self.cache_mode).to_lowercase(),
             },
         };
@@ -327,7 +327,7 @@ impl Pipeline {
                 Some(s) => s.health(),
                 None => LayerHealth {
                     enabled: false,
-                    status: "disabled",
+                    status: LayerStatus::Disabled,
                     detail: format!("cache_mode = {:?}", self.cache_mode).to_lowercase(),
                 },
             },
@@ -335,7 +335,7 @@ impl Pipeline {
                 Some(t) => t.health(),
                 None => LayerHealth {
                     enabled: false,
-                    status: "disabled",
+                    status: LayerStatus::Disabled,
                     detail: "enable_slm_router = false".into(),
                 },
             },

@@ -6,7 +6,7 @@
 //! The embedder loads in the background at start-up; until it is ready, or when it fails, the
 //! layer is skipped (fail-open) and `/health` says why.
 
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::config::{CacheBackend, Config};
@@ -20,6 +20,7 @@ use crate::telemetry::logs::Throttle;
 
 use super::LayerHealth;
 use super::guard::{self, Reject};
+use super::warm::{LayerStatus, Warm};
 
 /// Candidates the guard looks at, best first.
 const CANDIDATES: usize = 4;
@@ -83,17 +84,10 @@ impl Insert {
     }
 }
 
-enum State {
-    Loading,
-    Ready,
-    Failed(String),
-}
-
 pub struct SemanticLayer {
-    embedder: OnceLock<Embedder>,
+    embedder: Warm<Embedder>,
     /// With `cache_backend = "redis"`: entries shared with the other replicas.
     shared: Option<Arc<SharedVectors>>,
-    state: Mutex<State>,
     index: RwLock<VectorIndex>,
     threshold: f32,
     model: Source,
@@ -118,9 +112,8 @@ impl SemanticLayer {
             })
             .flatten();
         let layer = Arc::new(SemanticLayer {
-            embedder: OnceLock::new(),
+            embedder: Warm::default(),
             shared,
-            state: Mutex::new(State::Loading),
             // The dimension is fixed once the model is known; 384 is MiniLM's.
             index: RwLock::new(VectorIndex::new(
                 384,
@@ -139,20 +132,16 @@ impl SemanticLayer {
         );
         tokio::spawn(async move {
             let result = loading.load(offline, capacity, ttl).await;
-            let mut state = loading.state.lock().unwrap_or_else(|p| p.into_inner());
-            *state = match result {
-                Ok(()) => {
-                    tracing::info!("l1b: semantic cache ready ({})", loading.model);
-                    State::Ready
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        "l1b: semantic cache disabled: {e:#} (the exact cache and the cloud still \
-                         serve; see docs/troubleshooting.md)"
-                    );
-                    State::Failed(format!("{e:#}"))
-                }
-            };
+            match &result {
+                Ok(_) => tracing::info!("l1b: semantic cache ready ({})", loading.model),
+                Err(e) => tracing::warn!(
+                    "l1b: semantic cache disabled: {e:#} (the exact cache and the cloud still \
+                     serve; see docs/troubleshooting.md)"
+                ),
+            }
+            loading
+                .embedder
+                .settle(result.map_err(|e| format!("{e:#}")));
         });
         layer
     }
@@ -162,7 +151,7 @@ impl SemanticLayer {
         offline: bool,
         capacity: usize,
         ttl: Duration,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Embedder> {
         let files = models::resolve(
             &self.model,
             &models::EMBEDDER_FILES,
@@ -181,7 +170,6 @@ impl SemanticLayer {
         }
         drop(index);
         let model = embedder.model().to_string();
-        let _ = self.embedder.set(embedder);
         if let Some(shared) = &self.shared {
             // Entries of other replicas join this index, if they were made by the same model.
             let layer = Arc::downgrade(self);
@@ -206,7 +194,7 @@ impl SemanticLayer {
                     );
                 }));
         }
-        Ok(())
+        Ok(embedder)
     }
 
     /// Looks `exchange` up. `context` is its context key, `text` its last user turn.
@@ -265,24 +253,17 @@ impl SemanticLayer {
     }
 
     pub fn health(&self) -> LayerHealth {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let entries = self.index.read().map(|i| i.len()).unwrap_or(0);
-        match &*state {
-            State::Loading => LayerHealth {
-                enabled: true,
-                status: "loading",
-                detail: format!("loading {}", self.model),
-            },
-            State::Ready => match self.shared.as_ref().and_then(|s| s.degraded()) {
-                Some(why) => LayerHealth {
-                    enabled: true,
-                    status: "degraded",
-                    detail: format!("{why} ({entries} local entries still served)"),
-                },
-                None => LayerHealth {
-                    enabled: true,
-                    status: "ready",
-                    detail: format!(
+        let (status, detail) = match self.embedder.status() {
+            (LayerStatus::Loading, _) => (LayerStatus::Loading, format!("loading {}", self.model)),
+            (LayerStatus::Ready, _) => match self.shared.as_ref().and_then(|s| s.degraded()) {
+                Some(why) => (
+                    LayerStatus::Degraded,
+                    format!("{why} ({entries} local entries still served)"),
+                ),
+                None => (
+                    LayerStatus::Ready,
+                    format!(
                         "{}, threshold {}, {entries} entries{}",
                         self.model,
                         self.threshold,
@@ -292,13 +273,14 @@ impl SemanticLayer {
                             ""
                         }
                     ),
-                },
+                ),
             },
-            State::Failed(why) => LayerHealth {
-                enabled: true,
-                status: "degraded",
-                detail: why.clone(),
-            },
+            (status, why) => (status, why.unwrap_or_default().to_string()),
+        };
+        LayerHealth {
+            enabled: true,
+            status,
+            detail,
         }
     }
 }

@@ -20,7 +20,7 @@ use tokio::time::Sleep;
 use super::Remember;
 use crate::exchange::collect::Collector;
 use crate::exchange::stream::Translator;
-use crate::telemetry::{Layer, LayerOutcome, Tracker};
+use crate::telemetry::{ErrorCode, Layer, LayerOutcome, Tracker};
 
 enum State {
     Streaming,
@@ -81,7 +81,7 @@ impl Tee {
         self
     }
 
-    fn fail(&mut self, status: u16, code: &str) {
+    fn fail(&mut self, status: u16, code: ErrorCode) {
         if let Some(mut t) = self.tracker.take() {
             t.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Failed);
             t.finish(Some(Layer::L3), status, Some(code));
@@ -106,7 +106,11 @@ impl Tee {
         if reply.is_none() && self.translator.is_some() {
             // The client got its format's error event instead of a normal end.
             tracker.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Failed);
-            tracker.finish(Some(Layer::L3), 502, Some("upstream_stream_incomplete"));
+            tracker.finish(
+                Some(Layer::L3),
+                502,
+                Some(ErrorCode::UpstreamStreamIncomplete),
+            );
             return None;
         }
         tracker.layer(Layer::L3, self.started.elapsed(), LayerOutcome::Answered);
@@ -159,7 +163,7 @@ impl Stream for Tee {
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    this.fail(502, "upstream_stream_broken");
+                    this.fail(502, ErrorCode::UpstreamStreamBroken);
                     // A translated stream ends with the client format's own error event; a
                     // passed-through one breaks off as the provider's did.
                     if let Some(t) = &mut this.translator {
@@ -177,7 +181,7 @@ impl Stream for Tee {
                 Poll::Pending => {
                     if this.silence.as_mut().poll(cx).is_ready() {
                         let secs = this.idle.as_secs();
-                        this.fail(502, "upstream_timeout");
+                        this.fail(502, ErrorCode::UpstreamTimeout);
                         if let Some(t) = &mut this.translator {
                             let mut out = Vec::new();
                             let why =
@@ -201,6 +205,6 @@ impl Stream for Tee {
 impl Drop for Tee {
     /// Dropped before the body ended: the client went away mid-stream (499, nginx's convention).
     fn drop(&mut self) {
-        self.fail(499, "client_closed");
+        self.fail(499, ErrorCode::ClientClosed);
     }
 }

@@ -6,7 +6,7 @@
 //! request is treated as COMPLEX and a warning is logged at most once a minute: L2 never turns
 //! into an error for the client.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::{ClassifierMode, Config, InferenceEngine, RouterBackend};
@@ -20,6 +20,7 @@ use crate::inference::sidecar::Sidecar;
 use crate::telemetry::logs::Throttle;
 
 use super::LayerHealth;
+use super::warm::{LayerStatus, Warm};
 
 /// The classifier's labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,16 +92,13 @@ enum Engine {
 /// The in-process engine: the chat model, and the embedding classifier that decides what it
 /// answers. Both load in the background at start-up.
 pub struct Embedded {
-    ready: OnceLock<(Generator, IntentClassifier)>,
-    /// `None` while loading; the reason when loading failed.
-    failed: Mutex<Option<String>>,
+    ready: Warm<(Generator, IntentClassifier)>,
 }
 
 impl Embedded {
     fn start(config: &Config) -> Arc<Embedded> {
         let engine = Arc::new(Embedded {
-            ready: OnceLock::new(),
-            failed: Mutex::new(None),
+            ready: Warm::default(),
         });
         let loading = engine.clone();
         let (path, embedder, offline) = (
@@ -109,17 +107,14 @@ impl Embedded {
             config.offline_mode,
         );
         tokio::spawn(async move {
-            match Embedded::load(&path, &embedder, offline).await {
-                Ok(both) => {
-                    tracing::info!("l2: local model ready ({})", both.0.model());
-                    let _ = loading.ready.set(both);
-                }
+            let result = Embedded::load(&path, &embedder, offline).await;
+            match &result {
+                Ok(both) => tracing::info!("l2: local model ready ({})", both.0.model()),
                 Err(e) => {
-                    tracing::warn!("l2: the local model is off, every request goes to L3: {e:#}");
-                    *loading.failed.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(format!("{e:#}"));
+                    tracing::warn!("l2: the local model is off, every request goes to L3: {e:#}")
                 }
             }
+            loading.ready.settle(result.map_err(|e| format!("{e:#}")));
         });
         engine
     }
@@ -258,9 +253,9 @@ impl Triage {
 
     /// Degraded while the embedded model loads or after it failed to.
     fn unavailable(&self, e: &Embedded) -> Decision {
-        let error = match &*e.failed.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(why) => why.clone(),
-            None => "the local model is still loading".to_string(),
+        let error = match e.ready.status() {
+            (_, Some(why)) => why.to_string(),
+            _ => "the local model is still loading".to_string(),
         };
         Decision::Degraded { error }
     }
@@ -407,16 +402,14 @@ impl Triage {
     pub fn health(&self) -> LayerHealth {
         match &self.engine {
             Engine::Embedded(e) => {
-                let (status, detail) = match (
-                    e.ready.get(),
-                    &*e.failed.lock().unwrap_or_else(|p| p.into_inner()),
-                ) {
+                let (status, detail) = match (e.ready.get(), e.ready.status()) {
                     (Some((g, _)), _) => (
-                        "ready",
+                        LayerStatus::Ready,
                         format!("{:?} triage, embedded {}", self.mode, g.model()).to_lowercase(),
                     ),
-                    (None, Some(why)) => ("failed", why.clone()),
-                    (None, None) => ("loading", "loading the local model".to_string()),
+                    (None, (status, why)) => {
+                        (status, why.unwrap_or("loading the local model").to_string())
+                    }
                 };
                 LayerHealth {
                     enabled: true,
@@ -426,18 +419,18 @@ impl Triage {
             }
             Engine::Missing(why) => LayerHealth {
                 enabled: true,
-                status: "not_built",
+                status: LayerStatus::NotBuilt,
                 detail: why.to_string(),
             },
             Engine::Http(s) => match &*self.last_error.lock().unwrap_or_else(|p| p.into_inner()) {
                 Some(e) => LayerHealth {
                     enabled: true,
-                    status: "degraded",
+                    status: LayerStatus::Degraded,
                     detail: e.clone(),
                 },
                 None => LayerHealth {
                     enabled: true,
-                    status: "ready",
+                    status: LayerStatus::Ready,
                     detail: format!("{:?} triage via {}", self.mode, s.url()).to_lowercase(),
                 },
             },

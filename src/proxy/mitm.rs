@@ -20,7 +20,7 @@ use crate::exchange::{Destination, Format, Origin, Surface};
 use crate::pipeline::Pipeline;
 use crate::surface::limits::BodyBudget;
 use crate::surface::{self, Intake, auth, respond};
-use crate::upstream::{forwardable_with_credentials, hop_by_hop, passthrough};
+use crate::upstream::{direct, forwardable_with_credentials, hop_by_hop};
 
 /// What every connection's handler shares.
 pub struct Shared {
@@ -166,7 +166,7 @@ async fn intercepted(shared: &Shared, req: Request<hudsucker::Body>) -> Response
     }
     match inference_format(req.method(), req.uri().path()) {
         Some(format) => through_pipeline(shared, format, &host, url, req).await,
-        None => forward(shared, url, req).await,
+        None => relay(shared, url, req).await,
     }
 }
 
@@ -212,7 +212,7 @@ async fn through_pipeline(
 
 /// Any other call to an intercepted host: method, headers, credentials and body sent on as they
 /// are, the answer streamed back as it arrives.
-async fn forward(
+async fn relay(
     shared: &Shared,
     url: String,
     req: Request<hudsucker::Body>,
@@ -229,7 +229,7 @@ async fn forward(
     } else {
         reqwest::Body::wrap_stream(SyncStream(SyncWrapper::new(BodyDataStream::new(body))))
     };
-    let sent = passthrough::forward(
+    let sent = direct::send(
         &shared.client,
         parts.method.clone(),
         &url,

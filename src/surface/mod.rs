@@ -21,7 +21,7 @@ use crate::exchange::{
     openai, responses,
 };
 use crate::pipeline::Pipeline;
-use crate::telemetry::{Bus, Tracker};
+use crate::telemetry::{Bus, ErrorCode, Tracker};
 use limits::{BodyBudget, BodyError, Reservation, read_body};
 use respond::{Body, Render};
 
@@ -112,7 +112,7 @@ where
             let (status, code, message) = match e {
                 BodyError::TooLarge => (
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
+                    ErrorCode::BodyTooLarge,
                     format!(
                         "request body is larger than max_body_bytes ({} bytes)",
                         intake.max_body_bytes
@@ -120,13 +120,13 @@ where
                 ),
                 BodyError::Busy => (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "server_busy",
+                    ErrorCode::ServerBusy,
                     "too many request bytes in flight (server.max_body_bytes_in_flight); retry shortly"
                         .to_string(),
                 ),
                 BodyError::TimedOut => (
                     StatusCode::REQUEST_TIMEOUT,
-                    "request_timeout",
+                    ErrorCode::RequestTimeout,
                     format!(
                         "the request body did not arrive within {} s (server.body_read_timeout_secs)",
                         intake.body_timeout.as_secs()
@@ -134,7 +134,7 @@ where
                 ),
                 BodyError::Broken(e) => (
                     StatusCode::BAD_REQUEST,
-                    "bad_request",
+                    ErrorCode::BadRequest,
                     format!("could not read the request body: {e}"),
                 ),
             };
@@ -165,11 +165,11 @@ where
             hold,
         }),
         Err(e) => {
-            tracker.finish(None, 400, Some("bad_request"));
+            tracker.finish(None, 400, Some(ErrorCode::BadRequest));
             Err(respond::error(
                 format,
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                ErrorCode::BadRequest,
                 &e.message,
                 e.param.as_deref(),
             ))

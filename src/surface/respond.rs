@@ -10,7 +10,7 @@ use hyper::body::Frame;
 
 use crate::exchange::{self, Format, anthropic, gemini, native, openai};
 use crate::pipeline::{ByteStream, Outcome};
-use crate::telemetry::Layer;
+use crate::telemetry::{ErrorCode, Layer};
 
 /// Every response body the gateway sends.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -60,10 +60,11 @@ fn sse(events: Vec<Bytes>) -> Response<Body> {
 pub fn error(
     format: Format,
     status: StatusCode,
-    code: &str,
+    code: ErrorCode,
     message: &str,
     param: Option<&str>,
 ) -> Response<Body> {
+    let code = code.client();
     let body = match format {
         Format::OpenAiChat | Format::Responses => {
             openai::error_body(status.as_u16(), code, message, param)

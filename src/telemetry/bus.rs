@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
-use super::events::{Layer, LayerOutcome, LayerTiming, RequestEvent};
+use super::events::{ErrorCode, Layer, LayerOutcome, LayerTiming, RequestEvent};
 use super::metrics::Metrics;
 use super::stats::{Snapshot, Stats};
 use crate::exchange::{Format, Surface, Usage};
@@ -182,11 +182,11 @@ impl Tracker {
     }
 
     /// Publishes the event with its final layer, status and error class.
-    pub fn finish(mut self, layer: Option<Layer>, status: u16, error: Option<&str>) {
+    pub fn finish(mut self, layer: Option<Layer>, status: u16, error: Option<ErrorCode>) {
         self.complete(layer, status, error);
     }
 
-    fn complete(&mut self, layer: Option<Layer>, status: u16, error: Option<&str>) {
+    fn complete(&mut self, layer: Option<Layer>, status: u16, error: Option<ErrorCode>) {
         let Some(mut e) = self.event.take() else {
             return;
         };
@@ -196,7 +196,7 @@ impl Tracker {
         if !e.deflected {
             e.tokens_saved = 0;
         }
-        e.error = error.map(str::to_string);
+        e.error = error.map(|code| code.class().to_string());
         e.latency_micros = self.started.elapsed().as_micros() as u64;
         self.bus.publish(e);
     }
@@ -206,7 +206,7 @@ impl Drop for Tracker {
     fn drop(&mut self) {
         if self.event.is_some() {
             // 499: the client went away before the response was complete (nginx's convention).
-            self.complete(self.current, 499, Some("client_closed"));
+            self.complete(self.current, 499, Some(ErrorCode::ClientClosed));
         }
     }
 }
@@ -253,7 +253,7 @@ mod tests {
         let bus = Bus::new(16);
         let mut rx = bus.subscribe();
         bus.track(Surface::Gateway, "x")
-            .finish(None, 401, Some("unauthorized"));
+            .finish(None, 401, Some(ErrorCode::Unauthorized));
         let mut t = bus.track(Surface::Gateway, "x");
         t.usage(
             Layer::L3,

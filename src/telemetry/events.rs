@@ -100,6 +100,78 @@ impl LayerTiming {
     }
 }
 
+/// Why a request failed: one variant per failure, giving both the code the client sees in its
+/// error body and the error class the request's event (metrics, logs, traces) records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// No or a wrong gateway key.
+    Unauthorized,
+    /// A browser origin or a `Host` the gateway refuses.
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    BodyTooLarge,
+    /// Over the in-flight body budget.
+    ServerBusy,
+    /// The body did not arrive in time.
+    RequestTimeout,
+    /// The request does not decode (bad JSON, a wrong type, a missing field).
+    BadRequest,
+    /// A model name that cannot be put in the provider's URL.
+    InvalidModel,
+    OfflineMode,
+    NoApiKey,
+    /// The provider answered with an error status.
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    UpstreamReplyInvalid,
+    /// The provider's body broke off mid-stream.
+    UpstreamStreamBroken,
+    /// The provider's stream ended without its final event (translated streams).
+    UpstreamStreamIncomplete,
+    /// The client went away before its answer was complete (nginx's 499).
+    ClientClosed,
+    /// The local model's streamed answer broke off.
+    LocalStreamFailed,
+}
+
+impl ErrorCode {
+    /// The `code` in the client's error body.
+    pub fn client(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "invalid_api_key",
+            ErrorCode::BadRequest => "invalid_request",
+            other => other.class(),
+        }
+    }
+
+    /// The error class of the request's event.
+    pub fn class(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::ServerBusy => "server_busy",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::InvalidModel => "invalid_model",
+            ErrorCode::OfflineMode => "offline_mode",
+            ErrorCode::NoApiKey => "no_api_key",
+            ErrorCode::UpstreamError => "upstream_error",
+            ErrorCode::UpstreamTimeout => "upstream_timeout",
+            ErrorCode::UpstreamUnreachable => "upstream_unreachable",
+            ErrorCode::UpstreamReplyInvalid => "upstream_reply_invalid",
+            ErrorCode::UpstreamStreamBroken => "upstream_stream_broken",
+            ErrorCode::UpstreamStreamIncomplete => "upstream_stream_incomplete",
+            ErrorCode::ClientClosed => "client_closed",
+            ErrorCode::LocalStreamFailed => "l2_stream_failed",
+        }
+    }
+}
+
 /// One finished request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestEvent {

@@ -10,4 +10,4 @@ pub mod otel;
 pub mod stats;
 
 pub use bus::{Bus, Tracker};
-pub use events::{Layer, LayerOutcome, RequestEvent};
+pub use events::{ErrorCode, Layer, LayerOutcome, RequestEvent};

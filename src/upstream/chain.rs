@@ -23,8 +23,18 @@ const BACKOFF: Duration = Duration::from_millis(200);
 pub struct Answer<'a> {
     pub response: reqwest::Response,
     pub upstream: &'a Upstream,
-    /// The client's bytes went up unchanged (the response is in the client's protocol).
-    pub passthrough: bool,
+    /// What went up, and so what protocol the response is in.
+    pub wire: Wire,
+}
+
+/// How a request went to a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// The client's own bytes (model alias rewrites aside): the provider speaks the client's
+    /// protocol, and its response is passed back as it comes.
+    Native,
+    /// Translated through the canonical model: the response must be translated back.
+    Translated,
 }
 
 /// No provider produced response headers.
@@ -85,11 +95,11 @@ impl Chain {
 
     /// The URL, body and headers this provider gets for `ex`, and whether they are the
     /// client's own.
-    fn request_for(&self, up: &Upstream, ex: &Exchange) -> (String, Bytes, HeaderMap, bool) {
-        let passthrough = up.speaks(ex.format);
+    fn request_for(&self, up: &Upstream, ex: &Exchange) -> (String, Bytes, HeaderMap, Wire) {
+        let native = up.speaks(ex.format);
         let model = up.model_override().unwrap_or(&ex.model);
         let url = up.url_for(
-            if passthrough {
+            if native {
                 ex.format
             } else {
                 Format::OpenAiChat
@@ -97,13 +107,13 @@ impl Chain {
             model,
             ex.stream,
         );
-        if passthrough {
+        if native {
             // Gemini names the model in the path; the others in the body.
             let body = match up.model_override() {
                 Some(model) if up.family() != Family::Gemini => with_model(&ex.raw, model),
                 _ => ex.raw.clone(),
             };
-            return (url, body, ex.headers.clone(), true);
+            return (url, body, ex.headers.clone(), Wire::Native);
         }
         // A translated request carries none of the client's protocol headers.
         let mut headers = HeaderMap::new();
@@ -126,7 +136,7 @@ impl Chain {
             Family::Anthropic => anthropic::encode_request(ex, ex.stream),
             Family::Gemini => gemini::encode_request(ex),
         };
-        (url, body, headers, false)
+        (url, body, headers, Wire::Translated)
     }
 
     /// Tries the providers in order until one answers (see the module docs for what counts).
@@ -156,7 +166,7 @@ impl Chain {
                 }));
                 continue;
             }
-            let (url, body, headers, passthrough) = self.request_for(up, ex);
+            let (url, body, headers, wire) = self.request_for(up, ex);
             for attempt in 0..=self.retries {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -173,7 +183,7 @@ impl Chain {
                         let answer = Answer {
                             response,
                             upstream: up,
-                            passthrough,
+                            wire,
                         };
                         match verdict(status) {
                             Verdict::Done => return Ok(answer),

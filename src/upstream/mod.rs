@@ -1,11 +1,12 @@
-//! L3 providers: how a request reaches the cloud. [`client::Upstream`] calls the configured
-//! provider (the OpenAI-compatible family and Anthropic); Gemini and fallback chains plug in
-//! beside it. Also: which headers cross the hop in each direction.
+//! L3 providers: how a request reaches the cloud. [`client::Upstream`] calls one configured
+//! provider (the OpenAI-compatible family, Anthropic, Gemini); [`chain`] tries them in order;
+//! [`direct`] sends a proxied request to the client's own upstream; [`credential`] puts the one
+//! key on a request. Also: which headers cross the hop in each direction, and the HTTP client.
 
 pub mod chain;
 pub mod client;
 pub mod credential;
-pub mod passthrough;
+pub mod direct;
 
 use std::time::Duration;
 

@@ -174,7 +174,7 @@ async fn a_model_the_hub_does_not_have_leaves_l1b_off() {
     )
     .await;
     let l1b = semantic_ready(&base).await;
-    assert_eq!(l1b["status"], "degraded");
+    assert_eq!(l1b["status"], "failed");
     let detail = l1b["detail"].as_str().unwrap();
     assert!(
         detail.contains("no-such-org/no-such-model")

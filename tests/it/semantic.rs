@@ -300,7 +300,7 @@ async fn a_missing_model_leaves_the_daemon_serving_without_l1b() {
         })
         .await;
         let l1b = semantic_ready(&base).await;
-        assert_eq!(l1b["status"], "degraded", "{l1b}");
+        assert_eq!(l1b["status"], "failed", "{l1b}");
         assert!(l1b["detail"].as_str().unwrap().contains(needle), "{l1b}");
         for expected in ["l3", "l1a"] {
             let (status, h, _) = post(&base, "/v1/chat/completions", &chat("still works")).await;

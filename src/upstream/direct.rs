@@ -11,7 +11,7 @@ use super::UpstreamError;
 
 /// Sends one request and returns once the response headers arrived (bounded by `timeout`); the
 /// body streams on.
-pub async fn forward(
+pub async fn send(
     client: &reqwest::Client,
     method: Method,
     url: &str,
