@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: formatting and lints, the Rust unit and integration tests (real daemon
 # against mock upstreams), then real clients against the real daemon: the OpenAI and Anthropic
-# Python SDKs, Claude Code and Codex CLI (npm). Honours CARGO_TARGET_DIR. Needs crates.io, PyPI and the npm
+# Python SDKs, Claude Code, Codex CLI, Copilot CLI, Gemini CLI, opencode and Qwen Code (npm).
+# Honours CARGO_TARGET_DIR. Needs crates.io, PyPI and the npm
 # registry the first time; clients are cached under ~/.cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,14 +28,15 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --locked
 
-echo "== real clients against the daemon: OpenAI and Anthropic SDKs, Claude Code, Codex CLI, curl, Prometheus"
+echo "== real clients against the daemon: OpenAI and Anthropic SDKs, Claude Code, Codex CLI, Copilot CLI, Gemini CLI, opencode, Qwen Code, curl, Prometheus"
 venv="${ISARTOR_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/isartor-test-venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
 npm_dir="${ISARTOR_TEST_NPM:-${XDG_CACHE_HOME:-$HOME/.cache}/isartor-test-npm}"
-npm_clients=("@anthropic-ai/claude-code@2.1.330" "@openai/codex@0.169.0")
+npm_clients=("@anthropic-ai/claude-code@2.1.330" "@openai/codex@0.169.0" "@github/copilot@1.0.102"
+  "@google/gemini-cli@0.61.0" "opencode-ai@1.18.33" "@qwen-code/qwen-code@0.24.4")
 installed() { # package@version
   grep -q "\"version\": \"${1##*@}\"" "$npm_dir/node_modules/${1%@*}/package.json" 2>/dev/null
 }
@@ -46,5 +48,9 @@ for client in "${npm_clients[@]}"; do
 done
 export ISARTOR_CLAUDE_BIN="$npm_dir/node_modules/.bin/claude"
 export ISARTOR_CODEX_BIN="$npm_dir/node_modules/.bin/codex"
+export ISARTOR_COPILOT_BIN="$npm_dir/node_modules/.bin/copilot"
+export ISARTOR_GEMINI_BIN="$npm_dir/node_modules/.bin/gemini"
+export ISARTOR_OPENCODE_BIN="$npm_dir/node_modules/.bin/opencode"
+export ISARTOR_QWEN_BIN="$npm_dir/node_modules/.bin/qwen"
 # `cargo test` above built target/debug/isartor, which these tests start.
 "$venv/bin/python" -m pytest -q tests/clients

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
-/// The hosts intercepted by default: the inference APIs of Claude Code, Codex, Copilot and
-/// Antigravity. `*.` matches exactly one more label (`api.*.githubcopilot.com`).
+/// The hosts intercepted by default: the inference APIs of Claude Code, Codex, Copilot,
+/// Antigravity and Gemini CLI. `*.` matches exactly one more label (`api.*.githubcopilot.com`).
 pub const DEFAULT_INTERCEPT_HOSTS: &[&str] = &[
     "api.anthropic.com",
     "api.openai.com",
@@ -15,6 +15,8 @@ pub const DEFAULT_INTERCEPT_HOSTS: &[&str] = &[
     "copilot-proxy.githubusercontent.com",
     "cloudcode-pa.googleapis.com",
     "daily-cloudcode-pa.googleapis.com",
+    // Gemini CLI (and other Gemini clients) with an API key.
+    "generativelanguage.googleapis.com",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -661,7 +661,7 @@ pub fn error_body(status: u16, message: &str) -> Bytes {
 
 /// Builds a Messages request from an exchange of another format (OpenAI, Responses, native);
 /// `stream` asks for the SSE event sequence.
-pub fn encode_request(ex: &Exchange, stream: bool) -> Bytes {
+pub fn encode_request(ex: &Exchange, model: &str, stream: bool) -> Bytes {
     let mut system: Vec<String> = ex.system.clone();
     let mut messages: Vec<Value> = Vec::new();
     for m in &ex.messages {
@@ -699,7 +699,7 @@ pub fn encode_request(ex: &Exchange, stream: bool) -> Bytes {
         }
     }
     let mut body = Map::new();
-    body.insert("model".into(), json!(ex.model));
+    body.insert("model".into(), json!(model));
     body.insert("messages".into(), Value::Array(messages));
     if !system.is_empty() {
         body.insert("system".into(), json!(system.join("\n\n")));

@@ -266,7 +266,8 @@ fn openai_and_anthropic_requests_translate_both_ways() {
         origin(),
     )
     .unwrap();
-    let body: Value = serde_json::from_slice(&encode_request(&from_openai, false)).unwrap();
+    let body: Value =
+        serde_json::from_slice(&encode_request(&from_openai, &from_openai.model, false)).unwrap();
     assert_eq!(body["system"], "sys");
     assert_eq!(body["max_tokens"], 20);
     assert_eq!(body["messages"][1]["content"][0]["input"], json!({"a": 1}));
@@ -275,8 +276,12 @@ fn openai_and_anthropic_requests_translate_both_ways() {
     assert_eq!(body["messages"][2]["content"][1]["tool_use_id"], "c2");
 
     let from_anthropic = decode(Bytes::from(body.to_string()), origin(), false).unwrap();
-    let back: Value =
-        serde_json::from_slice(&openai::encode_request(&from_anthropic, false)).unwrap();
+    let back: Value = serde_json::from_slice(&openai::encode_request(
+        &from_anthropic,
+        &from_anthropic.model,
+        false,
+    ))
+    .unwrap();
     assert_eq!(
         back["messages"][0],
         json!({"role": "system", "content": "sys"})

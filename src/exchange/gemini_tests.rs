@@ -61,14 +61,16 @@ fn decodes_contents_system_tools_and_function_turns() {
     );
     assert!(ex.tool_choice.is_some());
 
-    let chat: Value = serde_json::from_slice(&openai::encode_request(&ex, false)).unwrap();
+    let chat: Value =
+        serde_json::from_slice(&openai::encode_request(&ex, &ex.model, false)).unwrap();
     assert_eq!(
         chat["messages"][2]["tool_calls"][0]["function"]["arguments"],
         "{\"city\":\"Paris\"}"
     );
     assert_eq!(chat["messages"][3]["tool_call_id"], "get_weather");
     assert_eq!(chat["temperature"], 0.1);
-    let msgs: Value = serde_json::from_slice(&anthropic::encode_request(&ex, true)).unwrap();
+    let msgs: Value =
+        serde_json::from_slice(&anthropic::encode_request(&ex, &ex.model, true)).unwrap();
     assert_eq!(msgs["tools"][0]["name"], "get_weather");
     assert_eq!(msgs["stream"], true);
 }

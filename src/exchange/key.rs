@@ -9,8 +9,9 @@
 //!
 //! Text from known clients carries per-run values that change nothing about the answer; they are
 //! blanked in system and message text before hashing (never in what goes upstream): Claude Code's
-//! `x-anthropic-billing-header:` line (billing hash, prompt id) and Copilot's
-//! `<current_datetime>…</current_datetime>` line.
+//! `x-anthropic-billing-header:` line (billing hash, prompt id), Copilot's
+//! `<current_datetime>…</current_datetime>` line and the session id at the end of Copilot CLI's
+//! `Session folder: …/.copilot/session-state/<uuid>` line.
 //!
 //! The encoding is tagged and length-prefixed and sorts object keys itself, so it does not depend
 //! on how `serde_json` orders maps.
@@ -92,6 +93,8 @@ const VOLATILE: &[(&str, &str)] = &[
     ("x-anthropic-billing-header:", "\n"),
     // Copilot's clock.
     ("<current_datetime>", "</current_datetime>"),
+    // Copilot CLI's per-run session folder: `Session folder: …/.copilot/session-state/<uuid>`.
+    (".copilot/session-state/", "\n"),
 ];
 
 /// Text with known per-run values blanked (see the module docs). Borrowed when there are none.
@@ -402,6 +405,21 @@ mod tests {
         );
         assert_ne!(with("s", &dated("x")), with("s", "hi\nbye"));
         assert_ne!(with(&billing("ab12"), "q"), with(&billing("ab12"), "q2"));
+        // Copilot CLI 1.0.102's system prompt, as captured: the session folder changes per run.
+        let copilot = |session: &str| {
+            format!(
+                "You are the GitHub Copilot CLI.\n\nSession folder: \
+                 /home/dev/.copilot/session-state/{session}\nRespond concisely to the user."
+            )
+        };
+        assert_eq!(
+            with(&copilot("07682696-dca7-42de-a4ae-6c35e61f760d"), "hi"),
+            with(&copilot("5bd0c1f2-0a7e-4f55-9b1e-2f3f5c3d9a10"), "hi")
+        );
+        assert_ne!(
+            with(&copilot("07682696-dca7-42de-a4ae-6c35e61f760d"), "hi"),
+            with(&copilot("07682696-dca7-42de-a4ae-6c35e61f760d"), "ho")
+        );
         assert_eq!(canonical_text("no markers"), Cow::Borrowed("no markers"));
         assert_eq!(
             canonical_text("cch=zz; <current_datetime>open"),

@@ -261,6 +261,19 @@ impl ClientInfo {
             tool: client_tool(user_agent.unwrap_or("")).to_string(),
         }
     }
+
+    /// The client behind a request: its User-Agent, or for clients that send a generic one
+    /// (Copilot CLI on a BYOK provider uses the OpenAI JS SDK's), a header of their own.
+    pub fn from_headers(headers: &http::HeaderMap) -> ClientInfo {
+        let ua = headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let mut info = ClientInfo::from_user_agent(ua);
+        if headers.contains_key("x-interaction-type") || headers.contains_key("x-initiator") {
+            info.tool = "copilot".into();
+        }
+        info
+    }
 }
 
 /// Maps a User-Agent to a short tool name for telemetry.
@@ -273,6 +286,11 @@ pub fn client_tool(user_agent: &str) -> &'static str {
         ("githubcopilot", "copilot"),
         ("copilot", "copilot"),
         ("antigravity", "antigravity"),
+        ("geminicli", "gemini-cli"),
+        ("gemini-cli", "gemini-cli"),
+        ("opencode", "opencode"),
+        ("qwencode", "qwen-code"),
+        ("qwen-code", "qwen-code"),
         ("anthropic/python", "anthropic-python"),
         ("anthropic/js", "anthropic-js"),
         ("openai/python", "openai-python"),
@@ -410,6 +428,26 @@ impl Exchange {
 /// Estimated tokens for `bytes` of English text or code.
 pub fn estimate_tokens(bytes: usize) -> u64 {
     (bytes as u64).div_ceil(4)
+}
+
+/// The provider family a model name belongs to, when it says (`claude-…`, `gemini-…`,
+/// `gpt-…`/`o1`/`o3`/`o4`/`chatgpt-…`); `None` for anything else (local models, aliases).
+pub fn model_family(model: &str) -> Option<Family> {
+    let m = model.trim_start_matches("models/").to_ascii_lowercase();
+    if m.starts_with("claude") {
+        Some(Family::Anthropic)
+    } else if m.starts_with("gemini") {
+        Some(Family::Gemini)
+    } else if m.starts_with("gpt-")
+        || m.starts_with("chatgpt")
+        || ["o1", "o3", "o4"]
+            .iter()
+            .any(|p| m == *p || m.starts_with(&format!("{p}-")))
+    {
+        Some(Family::OpenAi)
+    } else {
+        None
+    }
 }
 
 /// Whether a client-given name (a Gemini model) can be one segment of an upstream URL path: ASCII
@@ -706,6 +744,24 @@ mod tests {
         assert_eq!(client_tool("curl/8.5.0"), "curl");
         assert_eq!(client_tool(""), "unknown");
         assert_eq!(client_tool("Mozilla/5.0"), "other");
+        for (ua, tool) in [
+            (
+                "GeminiCLI-tui/0.61.0/gemini-2.5-flash (linux; x64; terminal)",
+                "gemini-cli",
+            ),
+            (
+                "opencode/1.18.33 ai-sdk/provider-utils/4.0.23 runtime/bun/1.3.14",
+                "opencode",
+            ),
+            ("QwenCode/0.24.4 (linux; x64)", "qwen-code"),
+        ] {
+            assert_eq!(client_tool(ua), tool, "{ua}");
+        }
+        let mut byok = http::HeaderMap::new();
+        byok.insert("user-agent", "OpenAI/JS 5.20.1".parse().unwrap());
+        assert_eq!(ClientInfo::from_headers(&byok).tool, "openai-js");
+        byok.insert("x-initiator", "agent".parse().unwrap());
+        assert_eq!(ClientInfo::from_headers(&byok).tool, "copilot");
     }
 
     #[test]

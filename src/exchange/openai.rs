@@ -201,7 +201,7 @@ fn decode_content(content: Option<Value>, param: &str) -> Result<Vec<Part>, Deco
 /// Builds a chat-completions request body from an exchange of another format (native,
 /// Anthropic, Responses): tools and parameters are translated, one `tool` message per tool
 /// result. `stream` asks for an SSE reply (with usage).
-pub fn encode_request(exchange: &Exchange, stream: bool) -> Bytes {
+pub fn encode_request(exchange: &Exchange, model: &str, stream: bool) -> Bytes {
     let mut messages: Vec<Value> = exchange
         .system
         .iter()
@@ -211,7 +211,7 @@ pub fn encode_request(exchange: &Exchange, stream: bool) -> Bytes {
         encode_message(m, &mut messages);
     }
     let mut body = Map::new();
-    body.insert("model".into(), Value::String(exchange.model.clone()));
+    body.insert("model".into(), Value::String(model.to_string()));
     body.insert("messages".into(), Value::Array(messages));
     if let Some(tools) = tools_for(Family::OpenAi, exchange) {
         body.insert("tools".into(), tools);

@@ -116,7 +116,7 @@ fn native_round_trip_through_encode_request() {
         "temperature": 0
     }))
     .unwrap();
-    let again = decode(encode_request(&ex, false), origin()).unwrap();
+    let again = decode(encode_request(&ex, &ex.model, false), origin()).unwrap();
     assert_eq!(exact_key(&ex), exact_key(&again));
     assert_eq!(again.messages, ex.messages);
 }

@@ -181,7 +181,8 @@ fn responses_requests_translate_to_chat_and_messages() {
     ], "tools": [{"type": "function", "name": "shell", "parameters": {"type": "object"}}]}),
     )
     .unwrap();
-    let chat: Value = serde_json::from_slice(&openai::encode_request(&ex, false)).unwrap();
+    let chat: Value =
+        serde_json::from_slice(&openai::encode_request(&ex, &ex.model, false)).unwrap();
     assert_eq!(
         chat["messages"][0],
         json!({"role": "system", "content": "sys"})
@@ -193,7 +194,8 @@ fn responses_requests_translate_to_chat_and_messages() {
     );
     assert_eq!(chat["tools"][0]["function"]["name"], "shell");
     assert_eq!(chat["max_tokens"], 30);
-    let msgs: Value = serde_json::from_slice(&anthropic::encode_request(&ex, false)).unwrap();
+    let msgs: Value =
+        serde_json::from_slice(&anthropic::encode_request(&ex, &ex.model, false)).unwrap();
     assert_eq!(msgs["system"], "sys");
     assert_eq!(msgs["tools"][0]["input_schema"], json!({"type": "object"}));
     assert_eq!(msgs["messages"][2]["content"][0]["type"], "tool_result");

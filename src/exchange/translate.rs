@@ -220,7 +220,56 @@ pub fn params_for(target: Family, ex: &Exchange) -> Map<String, Value> {
         };
         out.insert(name.to_string(), value);
     }
+    match (target, json_mode(ex)) {
+        (Family::OpenAi, Some(schema)) => {
+            let format = match schema {
+                Some(schema) => json!({"type": "json_schema",
+                    "json_schema": {"name": "response", "schema": schema}}),
+                None => json!({"type": "json_object"}),
+            };
+            out.insert("response_format".into(), format);
+        }
+        (Family::Gemini, Some(schema)) => {
+            out.insert("responseMimeType".into(), json!("application/json"));
+            if let Some(schema) = schema {
+                out.insert("responseJsonSchema".into(), schema);
+            }
+        }
+        // Messages has no JSON mode: the model is asked in words by the client, or not at all.
+        (Family::Anthropic, _) | (_, None) => {}
+    }
     out
+}
+
+/// Whether the client asked for a JSON answer, and the schema it must follow if it gave one:
+/// OpenAI `response_format` (`json_object` / `json_schema`), Responses `text.format`, Gemini
+/// `generationConfig.responseMimeType = application/json` with `responseJsonSchema` or
+/// `responseSchema`.
+fn json_mode(ex: &Exchange) -> Option<Option<Value>> {
+    let p = &ex.params;
+    if let Some(config) = p.get("generationConfig").and_then(Value::as_object)
+        && config.get("responseMimeType").and_then(Value::as_str) == Some("application/json")
+    {
+        let schema = config
+            .get("responseJsonSchema")
+            .or_else(|| config.get("responseSchema"))
+            .cloned();
+        return Some(schema);
+    }
+    let format = p
+        .get("response_format")
+        .or_else(|| p.get("text").and_then(|t| t.get("format")))?;
+    match format.get("type").and_then(Value::as_str) {
+        Some("json_object") => Some(None),
+        Some("json_schema") => Some(
+            format
+                .get("json_schema")
+                .and_then(|j| j.get("schema"))
+                .or_else(|| format.get("schema"))
+                .cloned(),
+        ),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -246,6 +295,49 @@ mod tests {
                 Default::default(),
             )
         }
+    }
+
+    #[test]
+    fn json_mode_maps_between_gemini_and_openai() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let gemini = exchange(
+            Format::Gemini,
+            json!([]),
+            json!({}),
+            json!({"generationConfig": {"responseMimeType": "application/json",
+                "responseJsonSchema": schema, "temperature": 0.1}}),
+        );
+        let openai = params_for(Family::OpenAi, &gemini);
+        assert_eq!(
+            openai["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "response", "schema": schema}})
+        );
+        assert_eq!(openai["temperature"], 0.1);
+        assert!(
+            params_for(Family::Anthropic, &gemini)
+                .get("response_format")
+                .is_none()
+        );
+        let chat = exchange(
+            Format::OpenAiChat,
+            json!([]),
+            json!("auto"),
+            json!({"response_format": {"type": "json_schema",
+                "json_schema": {"name": "x", "schema": schema}}}),
+        );
+        let config = params_for(Family::Gemini, &chat);
+        assert_eq!(config["responseMimeType"], "application/json");
+        assert_eq!(config["responseJsonSchema"], schema);
+        let plain = exchange(
+            Format::Responses,
+            json!([]),
+            json!("auto"),
+            json!({"text": {"format": {"type": "json_object"}}}),
+        );
+        assert_eq!(
+            params_for(Family::Gemini, &plain)["responseMimeType"],
+            "application/json"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode, header};
+use http::{HeaderMap, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 
@@ -45,12 +45,7 @@ pub fn server_builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
 
 /// The client program behind a request, from its User-Agent.
 pub fn user_agent_tool(headers: &HeaderMap) -> String {
-    ClientInfo::from_user_agent(
-        headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok()),
-    )
-    .tool
+    ClientInfo::from_headers(headers).tool
 }
 
 /// What decoding needs besides the request: the same for every surface.

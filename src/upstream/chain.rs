@@ -76,7 +76,11 @@ impl Chain {
         let upstreams = config
             .providers()
             .iter()
-            .map(|p| Upstream::new(client.clone(), p, timeout))
+            .enumerate()
+            .map(|(i, p)| {
+                let own = (i == 0).then_some(config.external_llm_model.as_str());
+                Upstream::new(client.clone(), p, own, timeout)
+            })
             .collect::<Result<_, _>>()?;
         Ok(Chain {
             upstreams,
@@ -97,7 +101,7 @@ impl Chain {
     /// client's own.
     fn request_for(&self, up: &Upstream, ex: &Exchange) -> (String, Bytes, HeaderMap, Wire) {
         let native = up.speaks(ex.format);
-        let model = up.model_override().unwrap_or(&ex.model);
+        let model = up.model_for(&ex.model, native);
         let url = up.url_for(
             if native {
                 ex.format
@@ -110,7 +114,7 @@ impl Chain {
         if native {
             // Gemini names the model in the path; the others in the body.
             let body = match up.model_override() {
-                Some(model) if up.family() != Family::Gemini => with_model(&ex.raw, model),
+                Some(over) if up.family() != Family::Gemini => with_model(&ex.raw, over),
                 _ => ex.raw.clone(),
             };
             return (url, body, ex.headers.clone(), Wire::Native);
@@ -120,20 +124,9 @@ impl Chain {
         if let Some(ua) = ex.headers.get(header::USER_AGENT) {
             headers.insert(header::USER_AGENT, ua.clone());
         }
-        let renamed;
-        let ex = match up.model_override() {
-            Some(model) => {
-                renamed = Exchange {
-                    model: model.to_string(),
-                    ..ex.clone()
-                };
-                &renamed
-            }
-            None => ex,
-        };
         let body = match up.family() {
-            Family::OpenAi => openai::encode_request(ex, ex.stream),
-            Family::Anthropic => anthropic::encode_request(ex, ex.stream),
+            Family::OpenAi => openai::encode_request(ex, model, ex.stream),
+            Family::Anthropic => anthropic::encode_request(ex, model, ex.stream),
             Family::Gemini => gemini::encode_request(ex),
         };
         (url, body, headers, Wire::Translated)
@@ -157,7 +150,7 @@ impl Chain {
                 }));
                 continue;
             }
-            let model = up.model_override().unwrap_or(&ex.model);
+            let model = up.model_for(&ex.model, up.speaks(ex.format));
             if up.family() == Family::Gemini && !is_path_segment(model) {
                 // Gemini puts the model in the URL path: a name like `../x` would move a request
                 // that carries our key elsewhere on the provider.

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, header};
 
 use super::UpstreamError;
 use crate::config::{ConfigError, Provider, ProviderConfig, Secret};
-use crate::exchange::{Family, Format};
+use crate::exchange::{Family, Format, model_family};
 
 pub struct Upstream {
     client: reqwest::Client,
@@ -17,6 +17,8 @@ pub struct Upstream {
     provider: Provider,
     key: Option<Secret>,
     model: Option<String>,
+    /// A model of this provider's family to use for clients that name another family's model.
+    own_model: Option<String>,
     timeout: Duration,
 }
 
@@ -29,17 +31,26 @@ pub enum Credential<'a> {
 
 impl Upstream {
     /// A client for one provider; `client` is shared by all of them (one connection pool).
+    /// `own_model` is a model to ask this provider for when a client names another family's
+    /// (kept only when it is not itself another family's).
     pub fn new(
         client: reqwest::Client,
         provider: &ProviderConfig,
+        own_model: Option<&str>,
         timeout: Duration,
     ) -> Result<Upstream, ConfigError> {
+        let family = provider.llm_provider.family();
+        let own_model = own_model
+            .filter(|m| !m.is_empty())
+            .filter(|m| model_family(m).is_none_or(|f| Some(f) == family))
+            .map(str::to_string);
         Ok(Upstream {
             client,
             endpoint: provider.endpoint("")?,
             provider: provider.llm_provider,
             key: provider.key(),
             model: (!provider.model.is_empty()).then(|| provider.model.clone()),
+            own_model,
             timeout,
         })
     }
@@ -47,6 +58,20 @@ impl Upstream {
     /// The model this provider must be asked for instead of the client's, if any.
     pub fn model_override(&self) -> Option<&str> {
         self.model.as_deref()
+    }
+
+    /// The model to ask this provider for: its configured override; else the client's, unless
+    /// the request is translated and the client named another family's model (Gemini CLI's
+    /// `gemini-2.5-pro` at an OpenAI provider), in which case this provider's own configured
+    /// model when there is one.
+    pub fn model_for<'a>(&'a self, client: &'a str, native: bool) -> &'a str {
+        if let Some(model) = &self.model {
+            return model;
+        }
+        match (native, model_family(client), &self.own_model) {
+            (false, Some(family), Some(own)) if family != self.family() => own,
+            _ => client,
+        }
     }
 
     pub fn endpoint(&self) -> &str {

@@ -1,10 +1,13 @@
 """A stand-in for a cloud LLM provider, for tests and the quickstart (no key, no network).
 
 Speaks OpenAI chat completions (POST /v1/chat/completions), OpenAI Responses (POST
-/v1/responses) and Anthropic Messages (POST /v1/messages): JSON, or SSE when the request has
-"stream": true. Every answer is numbered ("echo #N: <last user message>") so a caller can tell a
+/v1/responses), Anthropic Messages (POST /v1/messages) and Gemini (POST
+/v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse): JSON, or SSE when the
+request streams. Every answer is numbered ("echo #N: <last user message>") so a caller can tell a
 fresh upstream answer from a cached one. GET /count returns how many completions were served;
-GET /other lists the "METHOD path" of every other request (the calls a proxy must pass through).
+GET /other lists the "METHOD path" of every other request (the calls a proxy must pass through);
+GET /last returns the credential headers (and `key` query parameter) of the last completion
+request, to check that exactly one key arrived.
 
 Tool round trip (Anthropic Messages): when the last user turn mentions RUN_TOOL and tools are
 offered, the answer is a tool_use of the first tool named Bash, running `echo isartor-tool-ok`;
@@ -21,6 +24,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 COUNT = 0
 OTHER = []
+LAST = []
+CARRIERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+
+
+def text_of(content):
+    """The text of a message's content: a string, or the text of its parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("text"))
+    return ""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -48,6 +62,9 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/other":
             with LOCK:
                 self._send(200, json.dumps(OTHER))
+        elif self.path == "/last":
+            with LOCK:
+                self._send(200, json.dumps(LAST))
         else:
             self._not_found()
 
@@ -58,6 +75,15 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             request = {}
         path = self.path.split("?", 1)[0]
+        if not path.endswith("/count_tokens"):
+            creds = [[k.lower(), v] for k, v in self.headers.items() if k.lower() in CARRIERS]
+            query = self.path.split("?", 1)[1] if "?" in self.path else ""
+            creds += [["?key", p[4:]] for p in query.split("&") if p.startswith("key=")]
+            with LOCK:
+                LAST[:] = creds
+        if ":generateContent" in path or ":streamGenerateContent" in path:
+            self.gemini(request, ":streamGenerateContent" in path)
+            return
         if path.endswith("/v1/messages/count_tokens"):
             self._send(200, json.dumps({"input_tokens": 7}))
             return
@@ -73,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
         n = next_count()
         users = [m for m in request.get("messages", []) if m.get("role") == "user"]
         last = users[-1].get("content") if users else ""
-        text = f"echo #{n}: {last if isinstance(last, str) else '(parts)'}"
+        text = f"echo #{n}: {text_of(last)}"
         base = {"id": f"chatcmpl-stand-in-{n}", "created": 1700000000, "model": request.get("model", "stand-in")}
         usage = {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14}
         if not request.get("stream"):
@@ -118,6 +144,30 @@ class Handler(BaseHTTPRequestHandler):
 
     def responses_api(self, request):
         responses_reply(self, request)
+
+    def gemini(self, request, stream):
+        n = next_count()
+        users = [c for c in request.get("contents", []) if c.get("role", "user") == "user"]
+        parts = users[-1].get("parts", []) if users else []
+        text = f"echo #{n}: {text_of(parts)}"
+        usage = {"promptTokenCount": 9, "candidatesTokenCount": 5, "totalTokenCount": 14}
+
+        def chunk(part_text, finish=None):
+            c = {"candidates": [{"content": {"role": "model", "parts": [{"text": part_text}]},
+                                 "index": 0}], "modelVersion": "stand-in", "responseId": f"gem-{n}"}
+            if finish:
+                c["candidates"][0]["finishReason"] = finish
+                c["usageMetadata"] = usage
+            return c
+        if not stream:
+            self._send(200, json.dumps(chunk(text, "STOP")))
+            return
+        event = self._start_stream()
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            last = i == len(words) - 1
+            event(json.dumps(chunk(word + ("" if last else " "), "STOP" if last else None)))
+        self._end_stream()
 
     def anthropic(self, request):
         n = next_count()

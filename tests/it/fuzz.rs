@@ -276,8 +276,8 @@ fn request_target(input: &[u8]) {
         let _ = exchange.estimated_prompt_tokens();
         let _ = exchange.last_user_text();
         // Translation to every provider family must not panic either.
-        let _ = openai::encode_request(&exchange, true);
-        let _ = anthropic::encode_request(&exchange, true);
+        let _ = openai::encode_request(&exchange, &exchange.model, true);
+        let _ = anthropic::encode_request(&exchange, &exchange.model, true);
         let _ = gemini::encode_request(&exchange);
     }
 }
