@@ -14,7 +14,7 @@ mod provider;
 mod proxy;
 mod server;
 
-pub use provider::{Provider, ProviderConfig};
+pub use provider::{Provider, ProviderConfig, ProviderSettings};
 pub use proxy::{DEFAULT_INTERCEPT_HOSTS, Override, ProxyConfig, host_matches};
 pub use server::ServerConfig;
 
@@ -244,6 +244,19 @@ impl Default for Config {
     }
 }
 
+/// What a validated configuration parses to: addresses, overrides and provider endpoints and
+/// keys, typed, read once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the gateway listens.
+    pub listen: SocketAddr,
+    /// Where the proxy listens (`None` when `proxy.enabled` is off).
+    pub proxy_listen: Option<SocketAddr>,
+    pub overrides: Vec<Override>,
+    /// The primary provider, then the fallbacks, in order.
+    pub providers: Vec<ProviderSettings>,
+}
+
 /// A configuration problem, worded for the person who has to fix it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -330,13 +343,17 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks ranges and combinations; every message names the key, the value and what is allowed.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        self.listen_addr()?;
-        if self.proxy.enabled {
-            self.proxy_addr()?;
-        }
+    /// Checks ranges and combinations (every message names the key, the value and what is
+    /// allowed) and returns what the settings parse to, so nothing parses them again where
+    /// they are used.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let listen = self.listen_addr()?;
+        let proxy_listen = match self.proxy.enabled {
+            true => Some(self.proxy_addr()?),
+            false => None,
+        };
         self.proxy.validate()?;
+        let overrides = self.proxy.overrides()?;
         self.server.validate(self.max_body_bytes)?;
         if !(self.similarity_threshold > 0.0 && self.similarity_threshold <= 1.0) {
             return Err(err(format!(
@@ -400,11 +417,16 @@ impl Config {
                 self.otel_exporter_endpoint
             )));
         }
-        self.primary().validate("")?;
+        let mut providers = vec![self.primary().validate("")?];
         for (i, p) in self.fallback_providers.iter().enumerate() {
-            p.validate(&format!("fallback_providers[{i}]."))?;
+            providers.push(p.validate(&format!("fallback_providers[{i}]."))?);
         }
-        Ok(())
+        Ok(Settings {
+            listen,
+            proxy_listen,
+            overrides,
+            providers,
+        })
     }
 
     /// Whether log lines are JSON objects (see [`LogFormat`]).
@@ -437,18 +459,6 @@ impl Config {
             azure_api_version: self.azure_api_version.clone(),
             model: String::new(),
         }
-    }
-
-    /// Every provider L3 may try, in order: the primary, then the fallbacks.
-    pub fn providers(&self) -> Vec<ProviderConfig> {
-        std::iter::once(self.primary())
-            .chain(self.fallback_providers.iter().cloned())
-            .collect()
-    }
-
-    /// The primary provider's endpoint URL.
-    pub fn l3_endpoint(&self) -> Result<String, ConfigError> {
-        self.primary().endpoint("")
     }
 
     /// The total time L3 may spend getting response headers, over all attempts and providers.

@@ -58,6 +58,16 @@ impl Provider {
     }
 }
 
+/// One provider as validated: its endpoint completed, its key read (from the setting or the
+/// key file), its model override.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub provider: Provider,
+    pub endpoint: String,
+    pub key: Option<Secret>,
+    pub model: Option<String>,
+}
+
 /// One provider. In `[[fallback_providers]]` the keys are the same as the primary's top-level
 /// ones, plus `model`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,17 +100,27 @@ impl Default for ProviderConfig {
 
 impl ProviderConfig {
     /// Checks the provider; `at` prefixes key names in messages (`""` or `fallback_providers[0].`).
-    pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
+    pub fn validate(&self, at: &str) -> Result<ProviderSettings, ConfigError> {
         if self.llm_provider.family().is_none() {
             return Err(err(format!(
                 "{at}llm_provider = \"{}\": not available in this build",
                 self.llm_provider.name()
             )));
         }
-        if !self.external_llm_api_key_file.is_empty() {
-            self.read_key_file(at)?;
-        }
-        self.endpoint(at).map(|_| ())
+        let key = match (
+            self.external_llm_api_key.is_empty(),
+            self.external_llm_api_key_file.is_empty(),
+        ) {
+            (false, _) => Some(self.external_llm_api_key.clone()),
+            (true, false) => Some(Secret(self.read_key_file(at)?)).filter(|k| !k.is_empty()),
+            (true, true) => None,
+        };
+        Ok(ProviderSettings {
+            provider: self.llm_provider,
+            endpoint: self.endpoint(at)?,
+            key,
+            model: (!self.model.is_empty()).then(|| self.model.clone()),
+        })
     }
 
     fn read_key_file(&self, at: &str) -> Result<String, ConfigError> {
@@ -112,20 +132,6 @@ impl ProviderConfig {
                     "{at}external_llm_api_key_file = {path:?}: cannot read it: {e}"
                 ))
             })
-    }
-
-    /// The key: `external_llm_api_key`, else the contents of `external_llm_api_key_file`.
-    pub fn key(&self) -> Option<Secret> {
-        if !self.external_llm_api_key.is_empty() {
-            return Some(self.external_llm_api_key.clone());
-        }
-        if self.external_llm_api_key_file.is_empty() {
-            return None;
-        }
-        self.read_key_file("")
-            .ok()
-            .filter(|k| !k.is_empty())
-            .map(Secret)
     }
 
     /// The full endpoint URL: the configured one (a base URL is completed) or the provider's.

@@ -31,7 +31,7 @@ fn defaults_match_the_documented_values() {
     assert_eq!(c.llm_provider, Provider::Openai);
     assert_eq!(c.external_llm_model, "gpt-4o-mini");
     assert_eq!(
-        c.l3_endpoint().unwrap(),
+        c.validate().unwrap().providers[0].endpoint,
         "https://api.openai.com/v1/chat/completions"
     );
 }
@@ -163,7 +163,16 @@ fn explicit_config_path_must_exist() {
 
 #[test]
 fn endpoint_completion_per_provider() {
-    let endpoint = |vars: &[(&str, &str)]| load(None, vars).unwrap().config.l3_endpoint().unwrap();
+    let endpoint = |vars: &[(&str, &str)]| {
+        load(None, vars)
+            .unwrap()
+            .config
+            .validate()
+            .unwrap()
+            .providers[0]
+            .endpoint
+            .clone()
+    };
     assert_eq!(
         endpoint(&[("ISARTOR__EXTERNAL_LLM_URL", "https://api.openai.com/v1/")]),
         "https://api.openai.com/v1/chat/completions"
@@ -219,7 +228,14 @@ fn key_file_is_read_and_trimmed() {
     )
     .unwrap()
     .config;
-    assert_eq!(c.primary().key().unwrap().expose(), "sk-test");
+    assert_eq!(
+        c.validate().unwrap().providers[0]
+            .key
+            .as_ref()
+            .unwrap()
+            .expose(),
+        "sk-test"
+    );
 }
 
 #[test]
@@ -250,14 +266,11 @@ model = "claude-haiku"
 llm_provider = "ollama"
 "#;
     let c = load(Some(file), &[]).unwrap().config;
-    let providers = c.providers();
+    let providers = c.validate().unwrap().providers;
     assert_eq!(providers.len(), 3);
-    assert_eq!(providers[0].llm_provider, Provider::Openai);
-    assert_eq!(
-        providers[1].endpoint("").unwrap(),
-        "http://127.0.0.1:9/v1/messages"
-    );
-    assert_eq!(providers[1].model, "claude-haiku");
+    assert_eq!(providers[0].provider, Provider::Openai);
+    assert_eq!(providers[1].endpoint, "http://127.0.0.1:9/v1/messages");
+    assert_eq!(providers[1].model.as_deref(), Some("claude-haiku"));
     assert_eq!(c.l3_retries, 2);
 
     let bad = "[[fallback_providers]]\nllm_provider = \"azure\"\n";

@@ -68,9 +68,9 @@ fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener> {
 /// `proxy_port` when `proxy.enabled` (its CA lives in `paths.data_dir`). Port 0 picks a free
 /// port; [`Daemon::addr`] and [`Daemon::proxy_addr`] tell which.
 pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
-    config.validate().map_err(anyhow::Error::from)?;
+    let settings = config.validate().map_err(anyhow::Error::from)?;
     raise_open_file_limit(config.server.max_connections);
-    let listener = bind(config.listen_addr()?, "host_port")?;
+    let listener = bind(settings.listen, "host_port")?;
     let addr = listener.local_addr()?;
     if !addr.ip().is_loopback() && config.gateway_api_key.is_empty() {
         tracing::warn!(
@@ -78,9 +78,9 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
              who reaches it can spend the provider key; set ISARTOR__GATEWAY_API_KEY"
         );
     }
-    let proxy_listener = match config.proxy.enabled {
-        true => Some(bind(config.proxy_addr()?, "proxy_port")?),
-        false => None,
+    let proxy_listener = match settings.proxy_listen {
+        Some(addr) => Some(bind(addr, "proxy_port")?),
+        None => None,
     };
     let bus = Bus::default();
     let otel = if config.enable_monitoring {
@@ -99,7 +99,7 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
     } else {
         None
     };
-    let pipeline = Arc::new(Pipeline::new(&config, bus.clone())?);
+    let pipeline = Arc::new(Pipeline::new(&config, &settings, bus.clone())?);
     let health = pipeline.health();
     for (layer, h) in [
         ("l1a", &health.l1a),
@@ -125,7 +125,12 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
                 );
             }
             let ca = Arc::new(LocalCa::load_or_create(&paths.data_dir)?);
-            let shared = Arc::new(mitm::Shared::new(&config, pipeline.clone(), budget)?);
+            let shared = Arc::new(mitm::Shared::new(
+                &config,
+                &settings,
+                pipeline.clone(),
+                budget,
+            )?);
             tracing::info!(
                 "proxy on {proxy_addr}: intercepting {} (CA {})",
                 config.proxy.intercept_hosts.join(", "),

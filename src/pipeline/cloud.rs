@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::tee::Tee;
 use super::{LayerHealth, LayerStatus, Outcome, PipelineError, Remember};
-use crate::config::{Config, ConfigError, env_name};
+use crate::config::{Config, ConfigError, Settings, env_name};
 use crate::exchange::collect::Collector;
 use crate::exchange::stream::Translator;
 use crate::exchange::{self, Destination, Exchange, Family, Reply};
@@ -47,12 +47,12 @@ impl Source {
 }
 
 impl Cloud {
-    pub fn new(config: &Config) -> Result<Cloud, ConfigError> {
+    pub fn new(config: &Config, settings: &Settings) -> Result<Cloud, ConfigError> {
         let timeout = config.l3_timeout();
         let client = crate::upstream::http_client(timeout.min(Duration::from_secs(10)))
             .map_err(|e| ConfigError(format!("cannot build the HTTP client: {e}")))?;
         Ok(Cloud {
-            chain: Chain::new(config, &client)?,
+            chain: Chain::new(config, settings, &client),
             client,
             timeout,
             offline: config.offline_mode,

@@ -21,7 +21,7 @@ use futures_util::stream::BoxStream;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use crate::config::{CacheMode, Config, ConfigError};
+use crate::config::{CacheMode, Config, ConfigError, Settings};
 use crate::exchange::key::{self, CacheKey};
 use crate::exchange::{Exchange, Message, Reply, estimate_tokens};
 use crate::store::ReplyStore;
@@ -140,7 +140,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(config: &Config, bus: Bus) -> Result<Pipeline, ConfigError> {
+    pub fn new(config: &Config, settings: &Settings, bus: Bus) -> Result<Pipeline, ConfigError> {
         let exact = match config.cache_mode {
             CacheMode::Semantic => None,
             _ => Some(exact::ExactLayer::new(config)?),
@@ -151,7 +151,7 @@ impl Pipeline {
             exact,
             semantic,
             triage: triage::Triage::new(config),
-            cloud: cloud::Cloud::new(config)?,
+            cloud: cloud::Cloud::new(config, settings)?,
             bus,
             cache_mode: config.cache_mode,
         })

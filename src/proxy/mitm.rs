@@ -15,7 +15,7 @@ use http_body_util::{BodyDataStream, BodyExt};
 use hudsucker::{HttpContext, HttpHandler, RequestOrResponse};
 use sync_wrapper::SyncWrapper;
 
-use crate::config::{CacheScope, Config, ConfigError, Override, host_matches};
+use crate::config::{CacheScope, Config, ConfigError, Override, Settings, host_matches};
 use crate::exchange::{Destination, Format, Origin, Surface};
 use crate::pipeline::Pipeline;
 use crate::surface::limits::BodyBudget;
@@ -41,6 +41,7 @@ impl Shared {
     /// What the proxy's handlers share; `budget` is shared with the gateway.
     pub fn new(
         config: &Config,
+        settings: &Settings,
         pipeline: Arc<Pipeline>,
         budget: Arc<BodyBudget>,
     ) -> Result<Shared, ConfigError> {
@@ -50,7 +51,7 @@ impl Shared {
         Ok(Shared {
             pipeline,
             intercept: config.proxy.intercept_hosts.clone(),
-            overrides: config.proxy.overrides()?,
+            overrides: settings.overrides.clone(),
             client,
             timeout,
             max_body_bytes: config.max_body_bytes,

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::client::Upstream;
 use super::{Bound, UpstreamError};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, Settings};
 use crate::exchange::{Exchange, Family, Format, anthropic, gemini, is_path_segment, openai};
 
 /// First backoff delay; doubled per retry, with ±50 % jitter.
@@ -71,22 +71,22 @@ fn verdict(status: StatusCode) -> Verdict {
 
 impl Chain {
     /// The configured providers, sharing `client` (one connection pool).
-    pub fn new(config: &Config, client: &reqwest::Client) -> Result<Chain, ConfigError> {
+    pub fn new(config: &Config, settings: &Settings, client: &reqwest::Client) -> Chain {
         let timeout = config.l3_timeout();
-        let upstreams = config
-            .providers()
+        let upstreams = settings
+            .providers
             .iter()
             .enumerate()
             .map(|(i, p)| {
                 let own = (i == 0).then_some(config.external_llm_model.as_str());
                 Upstream::new(client.clone(), p, own, timeout)
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Chain {
+            .collect();
+        Chain {
             upstreams,
             retries: config.l3_retries,
             budget: config.l3_budget(),
-        })
+        }
     }
 
     pub fn primary(&self) -> &Upstream {

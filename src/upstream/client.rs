@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 
 use super::UpstreamError;
-use crate::config::{ConfigError, Provider, ProviderConfig, Secret};
+use crate::config::{Provider, ProviderSettings, Secret};
 use crate::exchange::{Family, Format, model_family};
 
 pub struct Upstream {
@@ -35,24 +35,24 @@ impl Upstream {
     /// (kept only when it is not itself another family's).
     pub fn new(
         client: reqwest::Client,
-        provider: &ProviderConfig,
+        provider: &ProviderSettings,
         own_model: Option<&str>,
         timeout: Duration,
-    ) -> Result<Upstream, ConfigError> {
-        let family = provider.llm_provider.family();
+    ) -> Upstream {
+        let family = provider.provider.family();
         let own_model = own_model
             .filter(|m| !m.is_empty())
             .filter(|m| model_family(m).is_none_or(|f| Some(f) == family))
             .map(str::to_string);
-        Ok(Upstream {
+        Upstream {
             client,
-            endpoint: provider.endpoint("")?,
-            provider: provider.llm_provider,
-            key: provider.key(),
-            model: (!provider.model.is_empty()).then(|| provider.model.clone()),
+            endpoint: provider.endpoint.clone(),
+            provider: provider.provider,
+            key: provider.key.clone(),
+            model: provider.model.clone(),
             own_model,
             timeout,
-        })
+        }
     }
 
     /// The model this provider must be asked for instead of the client's, if any.

@@ -48,10 +48,11 @@ async fn gemini_requests_are_translated_cached_and_streamed() {
     );
     assert_eq!(v["candidates"][0]["finishReason"], "STOP");
     assert_eq!(v["usageMetadata"]["totalTokenCount"], 18);
+    // A Gemini model means nothing to an OpenAI provider: it gets its own configured model.
     let sent = mock.last().json();
     assert_eq!(
         (sent["model"].as_str(), sent["max_tokens"].as_u64()),
-        (Some("gemini-2.5-flash"), Some(50))
+        (Some("gpt-4o-mini"), Some(50))
     );
 
     let (_, h, again) = post(&base, path, &gemini_body("name three colours")).await;
