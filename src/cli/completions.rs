@@ -51,4 +51,28 @@ mod tests {
             );
         }
     }
+
+    /// The committed man page is what the command definition renders (the release's version
+    /// only, not the commit, so it changes when the commands do). `scripts/completions.sh`
+    /// regenerates it (`ISARTOR_WRITE_MAN=1` makes this test write it).
+    #[test]
+    fn committed_man_page_is_current() {
+        use clap::CommandFactory;
+        let command = super::super::Cli::command().version(env!("CARGO_PKG_VERSION"));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command)
+            .render(&mut page)
+            .expect("renders");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/isartor.1");
+        if std::env::var_os("ISARTOR_WRITE_MAN").is_some() {
+            std::fs::write(&path, &page).expect("man/ is writable");
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == page,
+            "man/isartor.1 is stale: run scripts/completions.sh"
+        );
+        let text = String::from_utf8(page).unwrap();
+        assert!(text.contains(".TH isartor 1") && text.contains("stats"));
+    }
 }

@@ -21,10 +21,20 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Loaded, env_warnings};
 use crate::paths::Paths;
 
+/// `--version`: the release, the commit and the build date.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ISARTOR_COMMIT"),
+    ", built ",
+    env!("ISARTOR_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "isartor",
-    version,
+    version = VERSION,
     about = "A prompt firewall: answers repeated and easy LLM requests locally, forwards the rest",
     propagate_version = true
 )]
