@@ -133,7 +133,7 @@ fn text(b: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrades_checks_and_refuses_a_bad_checksum() {
-    let current = format!("isartor {}", env!("CARGO_PKG_VERSION"));
+    let current = format!("isartor {}", isartor::cli::VERSION);
     let newer = release_server("v9.9.9", "#!/bin/sh\necho isartor 9.9.9\n", false).await;
     let (_dir, exe) = installed();
     let api = format!("http://{newer}");
@@ -184,7 +184,7 @@ async fn a_binary_that_does_not_run_is_rolled_back() {
     assert!(text(&out.stderr).contains("the old one is back in place"));
     assert_eq!(
         version(&exe).await,
-        format!("isartor {}", env!("CARGO_PKG_VERSION"))
+        format!("isartor {}", isartor::cli::VERSION)
     );
 }
 
