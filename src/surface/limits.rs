@@ -137,7 +137,7 @@ where
     if !reservation.grow_to(declared.unwrap_or(0)) {
         return Err(BodyError::Busy);
     }
-    let read = async {
+    let read = async move {
         let mut body = std::pin::pin!(body);
         let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
         let mut only: Option<Bytes> = None;
@@ -164,12 +164,15 @@ where
                 None => buf.extend_from_slice(&data),
             }
         }
-        Ok(only.unwrap_or_else(|| buf.freeze()))
+        Ok((only.unwrap_or_else(|| buf.freeze()), reservation))
     };
-    match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(bytes)) => Ok((bytes, reservation)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(BodyError::TimedOut),
+    // A small body usually arrived with its head: read it without arming a timer.
+    let mut read = std::pin::pin!(read);
+    match futures_util::FutureExt::now_or_never(read.as_mut()) {
+        Some(done) => done,
+        None => tokio::time::timeout(timeout, read)
+            .await
+            .unwrap_or(Err(BodyError::TimedOut)),
     }
 }
 
