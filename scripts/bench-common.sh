@@ -24,3 +24,24 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # wrk prints latencies as 85.00us / 1.20ms / 2.00s: normalise to microseconds.
 to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000} else print v}'; }
+
+# start_stack [ENV=VALUE...]: the stand-in provider (tests/clients/mock_cloud.py) on a free port
+# and a daemon in front of it (ISARTOR_BIN, else the debug build) in a throwaway state directory,
+# with the given extra settings; waits for /healthz. Sets $work, $mock_port, $gw_port, $daemon and
+# an EXIT trap that stops both. For the stress scripts (soak, slowloris).
+start_stack() {
+  bin="${ISARTOR_BIN:-${CARGO_TARGET_DIR:-target}/debug/isartor}"
+  [ -x "$bin" ] || cargo build --locked --bin isartor
+  work=$(mktemp -d)
+  mock_port=$(free_port)
+  gw_port=$(free_port)
+  python3 tests/clients/mock_cloud.py "$mock_port" > "$work/mock.log" 2>&1 &
+  mock=$!
+  trap 'kill $mock ${daemon:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+  env "$@" ISARTOR__HOST_PORT="127.0.0.1:$gw_port" ISARTOR__CACHE_MODE=exact ISARTOR__LLM_PROVIDER=ollama \
+    ISARTOR__EXTERNAL_LLM_URL="http://127.0.0.1:$mock_port/v1/chat/completions" \
+    XDG_DATA_HOME="$work" XDG_RUNTIME_DIR="$work" XDG_CONFIG_HOME="$work" \
+    "$bin" up > "$work/isartor.log" 2>&1 &
+  daemon=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
+}

@@ -305,50 +305,76 @@ pub fn replay(mut encoder: Box<dyn Encoder>, reply: &Reply) -> Vec<Bytes> {
     out
 }
 
-/// Translates a provider's SSE body into a client's SSE body, event by event.
-pub struct Translator {
+/// A provider's SSE body read as it passes: the SSE parser, the format's decoder and the builder
+/// of the reply. What collecting for the cache and translating have in common.
+pub struct Reader {
     sse: sse::Decoder,
     events: Vec<sse::Event>,
     deltas: Vec<Delta>,
-    provider: Box<dyn Decoder>,
+    decoder: Box<dyn Decoder>,
     builder: ReplyBuilder,
+}
+
+impl Reader {
+    pub fn new(decoder: Box<dyn Decoder>) -> Reader {
+        Reader {
+            sse: sse::Decoder::new(),
+            events: Vec::new(),
+            deltas: Vec::new(),
+            decoder,
+            builder: ReplyBuilder::default(),
+        }
+    }
+
+    /// Feeds body bytes; `each` sees every delta they complete.
+    pub fn feed(&mut self, bytes: &[u8], each: impl FnMut(&Delta)) {
+        self.sse.feed(bytes, &mut self.events);
+        self.drain(each);
+    }
+
+    fn drain(&mut self, mut each: impl FnMut(&Delta)) {
+        for e in self.events.drain(..) {
+            self.decoder.event(&e, &mut self.deltas);
+        }
+        for d in self.deltas.drain(..) {
+            self.builder.delta(&d);
+            each(&d);
+        }
+    }
+
+    /// The body ended: the last deltas to `each`, then the complete reply or why there is none.
+    pub fn finish(&mut self, each: impl FnMut(&Delta)) -> Result<Reply, String> {
+        self.sse.finish(&mut self.events);
+        self.drain(each);
+        self.builder.finish(self.decoder.ended())
+    }
+}
+
+/// Translates a provider's SSE body into a client's SSE body, event by event.
+pub struct Translator {
+    reader: Reader,
     client: Box<dyn Encoder>,
 }
 
 impl Translator {
     pub fn new(provider: Box<dyn Decoder>, client: Box<dyn Encoder>) -> Translator {
         Translator {
-            sse: sse::Decoder::new(),
-            events: Vec::new(),
-            deltas: Vec::new(),
-            provider,
-            builder: ReplyBuilder::default(),
+            reader: Reader::new(provider),
             client,
         }
     }
 
     /// Feeds provider bytes; appends whatever client bytes they complete.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Bytes>) {
-        self.sse.feed(bytes, &mut self.events);
-        self.drain(out);
-    }
-
-    fn drain(&mut self, out: &mut Vec<Bytes>) {
-        for e in self.events.drain(..) {
-            self.provider.event(&e, &mut self.deltas);
-        }
-        for d in self.deltas.drain(..) {
-            self.builder.delta(&d);
-            self.client.delta(&d, out);
-        }
+        let client = &mut self.client;
+        self.reader.feed(bytes, |d| client.delta(d, out));
     }
 
     /// Ends the client's stream: normally when the provider's stream was complete (the reply is
     /// returned, worth caching), or with the client format's error event when it was not.
     pub fn finish(&mut self, out: &mut Vec<Bytes>) -> Option<Reply> {
-        self.sse.finish(&mut self.events);
-        self.drain(out);
-        match self.builder.finish(self.provider.ended()) {
+        let client = &mut self.client;
+        match self.reader.finish(|d| client.delta(d, out)) {
             Ok(reply) => {
                 self.client.end(&reply, out);
                 Some(reply)
@@ -381,16 +407,10 @@ pub fn event_json(e: &sse::Event) -> Result<Value, String> {
 /// codecs).
 #[cfg(test)]
 pub(crate) fn collect_events(format: super::Format, events: &[sse::Event]) -> Option<Reply> {
-    let mut decoder = super::stream_decoder(format);
-    let mut builder = ReplyBuilder::default();
-    let mut deltas = Vec::new();
-    for e in events {
-        decoder.event(e, &mut deltas);
-    }
-    for d in &deltas {
-        builder.delta(d);
-    }
-    builder.finish(decoder.ended()).ok()
+    let mut reader = Reader::new(super::stream_decoder(format));
+    reader.events.extend(events.iter().cloned());
+    reader.drain(|_| {});
+    reader.builder.finish(reader.decoder.ended()).ok()
 }
 
 #[cfg(test)]

@@ -485,14 +485,7 @@ async fn secrets_in_urls_are_never_shown() {
     let body = String::from_utf8_lossy(&body);
     assert!(!body.contains("hunter2"), "{body}");
     assert!(body.contains("***@127.0.0.1"), "{body}");
-    let health = client()
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let health = get_text(&base, "/health").await;
     assert!(!health.contains("hunter2"), "{health}");
 }
 

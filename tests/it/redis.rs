@@ -200,14 +200,7 @@ async fn a_redis_that_dies_degrades_to_the_cloud_and_caching_resumes_when_it_ret
     }
     let (_, health) = get_json(&base, "/health", None).await;
     assert_eq!(health["layers"]["l1a"]["status"], "degraded", "{health}");
-    let metrics = client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&base, "/metrics").await;
     assert!(
         metrics.contains(r#"isartor_cache_events_total{cache_layer="L1a",outcome="degraded"}"#),
         "{metrics}"

@@ -427,6 +427,16 @@ pub fn sse_text(body: &Bytes) -> (String, bool) {
     (out, done)
 }
 
+/// GET a path; the body as text.
+pub async fn get_text(base: &str, path: &str) -> String {
+    let res = client()
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("daemon answers");
+    res.text().await.expect("body")
+}
+
 /// GET a path and parse the JSON body (with an optional header).
 pub async fn get_json(base: &str, path: &str, header: Option<(&str, &str)>) -> (StatusCode, Value) {
     let mut req = client().get(format!("{base}{path}"));
