@@ -136,6 +136,28 @@ pub struct EmbeddedConfig {
     pub model_path: String,
 }
 
+/// `[embedding_sidecar]`: an OpenAI-compatible `/v1/embeddings` server (llama.cpp, Ollama, TEI,
+/// vLLM) that embeds for L1b instead of the in-process model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingSidecarConfig {
+    /// The embeddings URL, e.g. `http://127.0.0.1:8083/v1/embeddings`; empty: in-process.
+    pub sidecar_url: String,
+    /// The `model` sent; it also names the vector space (entries of another are never matched).
+    pub model_name: String,
+    pub timeout_seconds: u64,
+}
+
+impl Default for EmbeddingSidecarConfig {
+    fn default() -> EmbeddingSidecarConfig {
+        EmbeddingSidecarConfig {
+            sidecar_url: String::new(),
+            model_name: "embeddings".into(),
+            timeout_seconds: 5,
+        }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -193,6 +215,7 @@ pub struct Config {
     pub vllm_model: String,
     pub layer2: Layer2Config,
     pub embedded: EmbeddedConfig,
+    pub embedding_sidecar: EmbeddingSidecarConfig,
     pub update: UpdateConfig,
     pub proxy: ProxyConfig,
     pub server: ServerConfig,
@@ -237,6 +260,7 @@ impl Default for Config {
             vllm_model: String::new(),
             layer2: Layer2Config::default(),
             embedded: EmbeddedConfig::default(),
+            embedding_sidecar: EmbeddingSidecarConfig::default(),
             update: UpdateConfig::default(),
             proxy: ProxyConfig::default(),
             server: ServerConfig::default(),
@@ -376,6 +400,10 @@ impl Config {
             ("redis_timeout_ms", self.redis_timeout_ms),
             ("layer2.timeout_seconds", self.layer2.timeout_seconds),
             ("layer2.max_answer_tokens", self.layer2.max_answer_tokens),
+            (
+                "embedding_sidecar.timeout_seconds",
+                self.embedding_sidecar.timeout_seconds,
+            ),
         ] {
             if value == 0 {
                 return Err(err(format!("{key} = 0: must be at least 1")));
@@ -387,6 +415,16 @@ impl Config {
             return Err(err(format!(
                 "redis_url = {:?}: cache_backend = \"redis\" needs a redis:// or rediss:// URL",
                 self.redis_url
+            )));
+        }
+        let sidecar = &self.embedding_sidecar.sidecar_url;
+        if !(sidecar.is_empty()
+            || sidecar.starts_with("http://")
+            || sidecar.starts_with("https://"))
+        {
+            return Err(err(format!(
+                "embedding_sidecar.sidecar_url = {sidecar:?}: must be empty (embed in-process) or \
+                 the http:// or https:// URL of an OpenAI-compatible /v1/embeddings endpoint"
             )));
         }
         for (key, url) in [

@@ -7,10 +7,10 @@
 //! requests share a forward pass instead of taking turns behind a mutex.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::time::Instant;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
@@ -111,12 +111,73 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<f32>, String>>,
 }
 
-/// A handle to the embedding thread; cheap to clone.
+/// A handle to the embedder: the in-process model's thread, or an embeddings server; cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Embedder {
-    jobs: mpsc::SyncSender<Job>,
+    backend: Backend,
     dims: usize,
     model: String,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Local(mpsc::SyncSender<Job>),
+    Remote(Arc<Remote>),
+}
+
+/// An OpenAI-compatible `/v1/embeddings` server (llama.cpp, Ollama, TEI, vLLM).
+struct Remote {
+    client: reqwest::Client,
+    url: String,
+    model: String,
+    timeout: Duration,
+}
+
+impl Remote {
+    async fn embed(&self, text: &str) -> Result<Vec<f32>> {
+        let body = serde_json::json!({"model": self.model, "input": text});
+        let request = self.client.post(&self.url).json(&body).send();
+        let response = tokio::time::timeout(self.timeout, request)
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "the embedding sidecar did not answer within {:?}",
+                    self.timeout
+                )
+            })?
+            .map_err(|e| anyhow!("cannot reach the embedding sidecar: {}", e.without_url()))?;
+        let status = response.status();
+        let bytes = tokio::time::timeout(self.timeout, response.bytes())
+            .await
+            .map_err(|_| anyhow!("the embedding sidecar's answer did not arrive in time"))?
+            .map_err(|e| {
+                anyhow!(
+                    "the embedding sidecar's answer broke off: {}",
+                    e.without_url()
+                )
+            })?;
+        if !status.is_success() {
+            bail!("the embedding sidecar answered {status}");
+        }
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| anyhow!("the embedding sidecar's answer is not JSON: {e}"))?;
+        let Some(values) = v.pointer("/data/0/embedding").and_then(|e| e.as_array()) else {
+            bail!("the embedding sidecar's answer has no data[0].embedding");
+        };
+        let mut vector: Vec<f32> = values
+            .iter()
+            .map(|x| x.as_f64().map(|f| f as f32))
+            .collect::<Option<_>>()
+            .ok_or_else(|| anyhow!("the embedding sidecar's vector holds a non-number"))?;
+        // Cosine on unit vectors is a dot product: normalise whatever the server sends.
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if vector.is_empty() || !norm.is_normal() {
+            bail!("the embedding sidecar sent an empty or zero vector");
+        }
+        vector.iter_mut().for_each(|x| *x /= norm);
+        Ok(vector)
+    }
 }
 
 impl Embedder {
@@ -128,7 +189,31 @@ impl Embedder {
             .name("isartor-embed".into())
             .spawn(move || run(bert, queue))
             .context("cannot start the embedding thread")?;
-        Ok(Embedder { jobs, dims, model })
+        Ok(Embedder {
+            backend: Backend::Local(jobs),
+            dims,
+            model,
+        })
+    }
+
+    /// An embedder backed by an OpenAI-compatible embeddings server at `url`, asked for
+    /// `model`. One probe learns the vector size (and that the server answers). Its vectors are
+    /// named `sidecar:<model>`, so entries never mix with another model's.
+    pub async fn remote(url: &str, model: &str, timeout: Duration) -> Result<Embedder> {
+        let client = crate::upstream::http_client(timeout)
+            .context("cannot build the embedding sidecar's HTTP client")?;
+        let remote = Remote {
+            client,
+            url: url.to_string(),
+            model: model.to_string(),
+            timeout,
+        };
+        let probe = remote.embed("isartor").await?;
+        Ok(Embedder {
+            dims: probe.len(),
+            backend: Backend::Remote(Arc::new(remote)),
+            model: format!("sidecar:{model}"),
+        })
     }
 
     pub fn dims(&self) -> usize {
@@ -139,18 +224,22 @@ impl Embedder {
         &self.model
     }
 
-    /// The unit vector of `text`. Fails (never blocks) when the queue is full or the thread died.
+    /// The unit vector of `text`. Fails (never blocks) when the queue is full or the thread died,
+    /// or when the sidecar fails or is slower than its timeout.
     pub async fn embed(&self, text: &str) -> Result<Vec<f32>> {
+        let jobs = match &self.backend {
+            Backend::Local(jobs) => jobs,
+            Backend::Remote(remote) => return remote.embed(text).await,
+        };
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .try_send(Job {
-                text: text.to_string(),
-                reply,
-            })
-            .map_err(|e| match e {
-                mpsc::TrySendError::Full(_) => anyhow!("the embedder is busy ({QUEUE} queued)"),
-                mpsc::TrySendError::Disconnected(_) => anyhow!("the embedding thread stopped"),
-            })?;
+        jobs.try_send(Job {
+            text: text.to_string(),
+            reply,
+        })
+        .map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => anyhow!("the embedder is busy ({QUEUE} queued)"),
+            mpsc::TrySendError::Disconnected(_) => anyhow!("the embedding thread stopped"),
+        })?;
         answer
             .await
             .map_err(|_| anyhow!("the embedding thread stopped"))?

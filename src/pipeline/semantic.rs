@@ -9,7 +9,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::config::{CacheBackend, Config};
+use crate::config::{CacheBackend, Config, EmbeddingSidecarConfig};
 use crate::exchange::key::CacheKey;
 use crate::exchange::{Exchange, Reply};
 use crate::inference::embedder::{Bert, Embedder};
@@ -91,6 +91,8 @@ pub struct SemanticLayer {
     index: RwLock<VectorIndex>,
     threshold: f32,
     model: Source,
+    /// `[embedding_sidecar]`, when it is set: embed over HTTP instead of in-process.
+    sidecar: Option<EmbeddingSidecarConfig>,
     failures: Throttle,
 }
 
@@ -122,6 +124,8 @@ impl SemanticLayer {
             )),
             threshold: config.similarity_threshold as f32,
             model: Source::parse(&config.embedding_model),
+            sidecar: (!config.embedding_sidecar.sidecar_url.is_empty())
+                .then(|| config.embedding_sidecar.clone()),
             failures: Throttle::new(Duration::from_secs(60)),
         });
         let loading = layer.clone();
@@ -133,7 +137,7 @@ impl SemanticLayer {
         tokio::spawn(async move {
             let result = loading.load(offline, capacity, ttl).await;
             match &result {
-                Ok(_) => tracing::info!("l1b: semantic cache ready ({})", loading.model),
+                Ok(e) => tracing::info!("l1b: semantic cache ready ({})", e.model()),
                 Err(e) => tracing::warn!(
                     "l1b: semantic cache disabled: {e:#} (the exact cache and the cloud still \
                      serve; see docs/troubleshooting.md)"
@@ -152,16 +156,21 @@ impl SemanticLayer {
         capacity: usize,
         ttl: Duration,
     ) -> anyhow::Result<Embedder> {
-        let files = models::resolve(
-            &self.model,
-            &models::EMBEDDER_FILES,
-            &models::hub_cache_dir(),
-            offline,
-        )
-        .await?;
-        let bert = tokio::task::spawn_blocking(move || Bert::load(&files)).await??;
-        let dims = bert.dims();
-        let embedder = Embedder::start(bert, self.model.to_string())?;
+        let embedder = match &self.sidecar {
+            Some(sidecar) => self.reach(sidecar).await,
+            None => {
+                let files = models::resolve(
+                    &self.model,
+                    &models::EMBEDDER_FILES,
+                    &models::hub_cache_dir(),
+                    offline,
+                )
+                .await?;
+                let bert = tokio::task::spawn_blocking(move || Bert::load(&files)).await??;
+                Embedder::start(bert, self.model.to_string())?
+            }
+        };
+        let dims = embedder.dims();
         // A model of another size gets an index of its size (entries of another model's space
         // are never compared).
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
@@ -195,6 +204,27 @@ impl SemanticLayer {
                 }));
         }
         Ok(embedder)
+    }
+
+    /// The embedding sidecar, once it answers: until then L1b stays `loading` (requests skip
+    /// it) and the failure is logged once a minute.
+    async fn reach(&self, sidecar: &EmbeddingSidecarConfig) -> Embedder {
+        let timeout = Duration::from_secs(sidecar.timeout_seconds);
+        loop {
+            match Embedder::remote(&sidecar.sidecar_url, &sidecar.model_name, timeout).await {
+                Ok(embedder) => return embedder,
+                Err(e) => {
+                    if self.failures.ready() {
+                        tracing::warn!(
+                            "l1b: the embedding sidecar at {} does not answer yet, the semantic \
+                             cache waits for it: {e:#}",
+                            crate::display::redacted_url(&sidecar.sidecar_url)
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
     }
 
     /// Looks `exchange` up. `context` is its context key, `text` its last user turn.
@@ -255,7 +285,16 @@ impl SemanticLayer {
     pub fn health(&self) -> LayerHealth {
         let entries = self.index.read().map(|i| i.len()).unwrap_or(0);
         let (status, detail) = match self.embedder.status() {
-            (LayerStatus::Loading, _) => (LayerStatus::Loading, format!("loading {}", self.model)),
+            (LayerStatus::Loading, _) => (
+                LayerStatus::Loading,
+                match &self.sidecar {
+                    Some(s) => format!(
+                        "waiting for the embedding sidecar at {}",
+                        crate::display::redacted_url(&s.sidecar_url)
+                    ),
+                    None => format!("loading {}", self.model),
+                },
+            ),
             (LayerStatus::Ready, _) => match self.shared.as_ref().and_then(|s| s.degraded()) {
                 Some(why) => (
                     LayerStatus::Degraded,
@@ -265,7 +304,7 @@ impl SemanticLayer {
                     LayerStatus::Ready,
                     format!(
                         "{}, threshold {}, {entries} entries{}",
-                        self.model,
+                        self.embedder.get().map_or("", |e| e.model()),
                         self.threshold,
                         if self.shared.is_some() {
                             ", shared via redis"

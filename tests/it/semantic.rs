@@ -308,3 +308,107 @@ async fn a_missing_model_leaves_the_daemon_serving_without_l1b() {
         }
     }
 }
+
+/// A stand-in OpenAI-compatible embeddings server: bag-of-words vectors (32 dims). With `slow`
+/// set it answers after 3 s. Returns its URL and the models it was asked for.
+async fn embeddings_server(
+    slow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::sync::atomic::Ordering;
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let addr = serve(move |_path, body| {
+        let (slow, seen) = (slow.clone(), seen.clone());
+        async move {
+            if slow.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            seen.lock()
+                .unwrap()
+                .push(request["model"].as_str().unwrap_or("").to_string());
+            let mut v = vec![0.0f32; 32];
+            for word in request["input"].as_str().unwrap_or("").split_whitespace() {
+                let h = word
+                    .to_lowercase()
+                    .bytes()
+                    .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+                v[(h % 32) as usize] += 1.0;
+            }
+            let body = json!({"object": "list", "model": "mock-embed",
+                "data": [{"object": "embedding", "index": 0, "embedding": v}]});
+            http::Response::new(http_body_util::Full::new(Bytes::from(body.to_string())))
+        }
+    })
+    .await;
+    (format!("http://{addr}/v1/embeddings"), asked)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedding_sidecar_serves_l1b_and_its_failures_fail_open() {
+    use std::sync::atomic::Ordering;
+    let slow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (url, asked) = embeddings_server(slow.clone()).await;
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, |c| {
+        c.cache_mode = CacheMode::Semantic;
+        c.embedding_sidecar.sidecar_url = url;
+        c.embedding_sidecar.model_name = "mock-embed".into();
+        c.embedding_sidecar.timeout_seconds = 1;
+    })
+    .await;
+    let l1b = semantic_ready(&base).await;
+    assert_eq!(l1b["status"], "ready", "{l1b}");
+    assert!(
+        l1b["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("sidecar:mock-embed"),
+        "{l1b}"
+    );
+    let prompt = "How do I sort a list in Python by a key?";
+    let (_, h, first) = post(&base, "/v1/chat/completions", &chat(prompt)).await;
+    assert_eq!(layer(&h), "l3");
+    let (_, h, again) = post(&base, "/v1/chat/completions", &chat(prompt)).await;
+    assert_eq!(layer(&h), "l1b", "embedded by the sidecar and found");
+    assert!(similarity(&h) > 0.99);
+    assert_eq!(answer(&again), answer(&first));
+    assert!(asked.lock().unwrap().iter().all(|m| m == "mock-embed"));
+    // A sidecar slower than its timeout: the request skips L1b and is answered by the cloud.
+    slow.store(true, Ordering::Relaxed);
+    let (status, h, _) = post(&base, "/v1/chat/completions", &chat("a new question")).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
+    let metrics = get_text(&base, "/metrics").await;
+    assert!(
+        metrics.contains(r#"isartor_cache_events_total{cache_layer="L1b",outcome="degraded"} 1"#),
+        "{metrics}"
+    );
+    assert_eq!(mock.count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sidecar_that_is_down_leaves_l1b_waiting_and_requests_served() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, move |c| {
+        c.cache_mode = CacheMode::Semantic;
+        c.embedding_sidecar.sidecar_url = format!("http://127.0.0.1:{port}/v1/embeddings");
+        c.embedding_sidecar.timeout_seconds = 1;
+    })
+    .await;
+    let (_, health) = get_json(&base, "/health", None).await;
+    assert_eq!(health["layers"]["l1b"]["status"], "loading", "{health}");
+    assert!(
+        health["layers"]["l1b"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for the embedding sidecar"),
+        "{health}"
+    );
+    for expected in ["l3", "l3"] {
+        let (status, h, _) = post(&base, "/v1/chat/completions", &chat("still served")).await;
+        assert_eq!((status.as_u16(), layer(&h)), (200, expected));
+    }
+}
