@@ -89,7 +89,7 @@ fn l1a(c: &mut Criterion) {
         .collect();
     rt.block_on(async {
         for k in &keys {
-            store.put(*k, reply()).await.unwrap();
+            store.put(*k, reply(), None).await.unwrap();
         }
     });
     let mut g = c.benchmark_group("l1a");
@@ -110,7 +110,7 @@ fn l1a(c: &mut Criterion) {
             let mut k = [1u8; 32];
             k[..4].copy_from_slice(&n.to_le_bytes());
             let (store, r) = (&store, r.clone());
-            async move { store.put(CacheKey(k), r).await.unwrap() }
+            async move { store.put(CacheKey(k), r, None).await.unwrap() }
         })
     });
     g.finish();

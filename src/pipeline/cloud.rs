@@ -160,6 +160,7 @@ impl Cloud {
                 remember.store(reply.clone()).await;
                 Outcome::Reply {
                     layer: Layer::L3,
+                    age: None,
                     reply,
                     provider: Some(provider),
                     similarity: None,

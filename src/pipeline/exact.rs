@@ -4,11 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{CacheBackend, Config, ConfigError};
-use crate::exchange::Reply;
 use crate::exchange::key::CacheKey;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
-use crate::store::{ReplyStore, StoreError};
+use crate::store::{ReplyStore, StoreError, Stored};
 
 pub struct ExactLayer {
     store: Arc<dyn ReplyStore>,
@@ -35,7 +34,7 @@ impl ExactLayer {
         ExactLayer { store }
     }
 
-    pub async fn get(&self, key: &CacheKey) -> Result<Option<Arc<Reply>>, StoreError> {
+    pub async fn get(&self, key: &CacheKey) -> Result<Option<Stored>, StoreError> {
         self.store.get(key).await
     }
 

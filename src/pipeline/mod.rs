@@ -12,7 +12,7 @@ pub mod triage;
 pub mod warm;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -40,6 +40,8 @@ pub enum Outcome {
     Reply {
         layer: Layer,
         reply: Arc<Reply>,
+        /// Seconds since a cached reply was stored (HTTP `Age`); `None` for a fresh one.
+        age: Option<u64>,
         /// The cloud provider that produced it (L3 only).
         provider: Option<&'static str>,
         /// The cosine similarity of a semantic hit (L1b only).
@@ -90,11 +92,13 @@ impl PipelineError {
     }
 }
 
-/// What to do with a complete upstream reply: store it in every cache layer that missed.
+/// What to do with a complete upstream reply: store it in every cache layer that missed (for
+/// the request's own TTL, when it asked for one).
 #[derive(Default)]
 pub struct Remember {
     exact: Option<(Arc<dyn ReplyStore>, CacheKey)>,
     semantic: Option<semantic::Insert>,
+    ttl: Option<Duration>,
 }
 
 impl Remember {
@@ -102,10 +106,10 @@ impl Remember {
     pub fn store(self, reply: Arc<Reply>) -> BoxFuture<'static, ()> {
         async move {
             if let Some(insert) = self.semantic {
-                insert.store(reply.clone());
+                insert.store(reply.clone(), self.ttl);
             }
             if let Some((store, key)) = self.exact
-                && let Err(e) = store.put(key, reply).await
+                && let Err(e) = store.put(key, reply, self.ttl).await
             {
                 tracing::debug!("exact cache insert failed: {e}");
             }
@@ -166,38 +170,52 @@ impl Pipeline {
         let prompt = exchange.last_user_turn().and_then(Message::first_text);
         tracker.describe(exchange.format, &exchange.model, prompt.unwrap_or(""));
         let key = key::exact_key(&exchange);
-        let mut remember = Remember::default();
-        if let Some(exact) = &self.exact {
+        let policy = exchange.cache;
+        let mut remember = Remember {
+            ttl: policy.ttl.map(Duration::from_secs),
+            ..Remember::default()
+        };
+        if let Some(exact) = &self.exact
+            && policy.lookup
+        {
             tracker.enter(Layer::L1a);
             let started = Instant::now();
             match exact.get(&key).await {
-                Ok(Some(reply)) => {
+                Ok(Some(stored)) if policy.accepts_age(stored.age_secs()) => {
                     tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Hit);
-                    tracker.usage(Layer::L1a, reply.usage);
+                    tracker.usage(Layer::L1a, stored.reply.usage);
                     return Outcome::Reply {
                         layer: Layer::L1a,
-                        reply,
+                        age: stored.age_secs(),
+                        reply: stored.reply,
                         provider: None,
                         similarity: None,
                         tracker,
                     };
                 }
-                Ok(None) => tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Miss),
+                Ok(_) => tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Miss),
                 Err(e) => {
                     // The store logs its failures (once a minute); here it is a miss.
                     tracing::debug!("exact cache lookup failed, going on without it: {e}");
                     tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Degraded);
                 }
             }
+        }
+        if let Some(exact) = &self.exact
+            && policy.store
+        {
             remember.exact = Some((exact.store(), key));
         }
+        // With `max-age` only the exact cache answers: it knows each entry's age.
         if let Some(semantic) = &self.semantic
+            && policy.lookup
+            && policy.max_age.is_none()
             && let Some((context, text)) = semantic::eligible(&exchange)
         {
             tracker.enter(Layer::L1b);
             let started = Instant::now();
             match semantic.lookup(context, &text).await {
-                Lookup::Hit { reply, score } => {
+                Lookup::Hit { reply, score, age } => {
                     tracker.scored(
                         Layer::L1b,
                         started.elapsed(),
@@ -208,12 +226,13 @@ impl Pipeline {
                     // The served answer is this exact request's answer now: an exact repeat
                     // should cost a hash, not another embedding.
                     if let Some((store, key)) = remember.exact
-                        && let Err(e) = store.put(key, reply.clone()).await
+                        && let Err(e) = store.put(key, reply.clone(), remember.ttl).await
                     {
                         tracing::debug!("exact cache insert failed: {e}");
                     }
                     return Outcome::Reply {
                         layer: Layer::L1b,
+                        age: Some(age),
                         reply,
                         provider: None,
                         similarity: Some(score),
@@ -233,7 +252,7 @@ impl Pipeline {
                         );
                     }
                     tracker.scored(Layer::L1b, started.elapsed(), LayerOutcome::Miss, best);
-                    remember.semantic = Some(insert);
+                    remember.semantic = policy.store.then_some(insert);
                 }
                 Lookup::Degraded => {
                     tracker.layer(Layer::L1b, started.elapsed(), LayerOutcome::Degraded);
@@ -254,6 +273,7 @@ impl Pipeline {
                     remember.store(reply.clone()).await;
                     return Outcome::Reply {
                         layer: Layer::L2,
+                        age: None,
                         reply,
                         provider: None,
                         similarity: None,

@@ -30,6 +30,8 @@ pub enum Lookup {
     Hit {
         reply: Arc<Reply>,
         score: f32,
+        /// Seconds since the entry was stored.
+        age: u64,
     },
     /// No candidate passed; `insert` stores the reply that L3 will produce. `rejected` names the
     /// guard rule that refused the best candidate above the threshold, if any.
@@ -55,15 +57,29 @@ pub struct Insert {
 impl Insert {
     /// Stores the reply in this replica's index and, with Redis, for every replica (in the
     /// background: the client never waits on Redis for this).
-    pub fn store(self, reply: Arc<Reply>) {
+    /// `ttl` is the request's own (`X-Isartor-Cache-TTL`) for this replica's index; entries
+    /// shared through Redis keep the configured TTL.
+    pub fn store(self, reply: Arc<Reply>, ttl: Option<Duration>) {
         let mut index = self.layer.index.write().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = index.insert(
-            self.group,
-            &self.vector,
-            self.text.clone(),
-            reply.clone(),
-            Instant::now(),
-        ) {
+        let now = Instant::now();
+        let stored = match ttl {
+            Some(ttl) => index.insert_until(
+                self.group,
+                &self.vector,
+                self.text.clone(),
+                reply.clone(),
+                now,
+                now + ttl,
+            ),
+            None => index.insert(
+                self.group,
+                &self.vector,
+                self.text.clone(),
+                reply.clone(),
+                now,
+            ),
+        };
+        if let Err(e) = stored {
             tracing::warn!("semantic cache insert refused: {e}");
             return;
         }
@@ -263,6 +279,7 @@ impl SemanticLayer {
                     return Lookup::Hit {
                         reply: c.reply,
                         score: c.score,
+                        age: c.stored.elapsed().as_secs(),
                     };
                 }
                 Err(why) => {

@@ -8,12 +8,34 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use moka::future::Cache;
 
-use super::{ReplyStore, StoreError};
+use super::{ReplyStore, StoreError, Stored};
 use crate::exchange::Reply;
 use crate::exchange::key::CacheKey;
 
 pub struct MemoryStore {
-    cache: Cache<CacheKey, Arc<Reply>>,
+    cache: Cache<CacheKey, Held>,
+    ttl: Duration,
+}
+
+/// An entry and how long it lives.
+#[derive(Clone)]
+struct Held {
+    stored: Stored,
+    ttl: Duration,
+}
+
+/// Each entry expires after its own TTL (`X-Isartor-Cache-TTL`, else the store's).
+struct PerEntry;
+
+impl moka::Expiry<CacheKey, Held> for PerEntry {
+    fn expire_after_create(
+        &self,
+        _key: &CacheKey,
+        value: &Held,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
 }
 
 impl MemoryStore {
@@ -21,8 +43,9 @@ impl MemoryStore {
         MemoryStore {
             cache: Cache::builder()
                 .max_capacity(capacity)
-                .time_to_live(ttl)
+                .expire_after(PerEntry)
                 .build(),
+            ttl,
         }
     }
 
@@ -33,16 +56,22 @@ impl MemoryStore {
 }
 
 impl ReplyStore for MemoryStore {
-    fn get<'a>(
-        &'a self,
-        key: &'a CacheKey,
-    ) -> BoxFuture<'a, Result<Option<Arc<Reply>>, StoreError>> {
-        async move { Ok(self.cache.get(key).await) }.boxed()
+    fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Stored>, StoreError>> {
+        async move { Ok(self.cache.get(key).await.map(|held| held.stored)) }.boxed()
     }
 
-    fn put(&self, key: CacheKey, reply: Arc<Reply>) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn put(
+        &self,
+        key: CacheKey,
+        reply: Arc<Reply>,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
         async move {
-            self.cache.insert(key, reply).await;
+            let held = Held {
+                stored: Stored::now(reply),
+                ttl: ttl.unwrap_or(self.ttl),
+            };
+            self.cache.insert(key, held).await;
             Ok(())
         }
         .boxed()
@@ -69,20 +98,29 @@ mod tests {
     async fn stores_and_evicts_by_capacity() {
         let store = MemoryStore::new(Duration::from_secs(60), 10);
         for i in 0u8..50 {
-            store.put(CacheKey([i; 32]), reply("x")).await.unwrap();
+            store
+                .put(CacheKey([i; 32]), reply("x"), None)
+                .await
+                .unwrap();
         }
         store.sync().await;
         assert!(store.len() <= 10, "len {}", store.len());
         let k = CacheKey([200; 32]);
-        store.put(k, reply("kept")).await.unwrap();
-        assert_eq!(store.get(&k).await.unwrap().unwrap().text(), "kept");
+        store.put(k, reply("kept"), None).await.unwrap();
+        assert_eq!(store.get(&k).await.unwrap().unwrap().reply.text(), "kept");
     }
 
     #[tokio::test]
     async fn entries_expire_after_ttl() {
         let store = MemoryStore::new(Duration::from_millis(250), 10);
         let k = CacheKey([1; 32]);
-        store.put(k, reply("x")).await.unwrap();
+        store.put(k, reply("x"), None).await.unwrap();
+        // An entry with a TTL of its own outlives the store's.
+        let long = CacheKey([2; 32]);
+        store
+            .put(long, reply("y"), Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
         assert!(store.get(&k).await.unwrap().is_some());
         // Wait on the clock, not on a guess: poll until the TTL has certainly passed.
         let until = std::time::Instant::now() + Duration::from_millis(400);
@@ -90,5 +128,6 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(store.get(&k).await.unwrap().is_none());
+        assert!(store.get(&long).await.unwrap().is_some());
     }
 }

@@ -8,6 +8,7 @@ pub mod shared_vectors;
 pub mod vectors;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
@@ -19,13 +20,47 @@ use crate::exchange::key::CacheKey;
 #[error("cache store error: {0}")]
 pub struct StoreError(pub String);
 
+/// A stored reply and when it was stored.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub reply: Arc<Reply>,
+    /// Unix milliseconds when it was stored (0 when the store does not know).
+    pub at_ms: u64,
+}
+
+impl Stored {
+    pub fn now(reply: Arc<Reply>) -> Stored {
+        Stored {
+            reply,
+            at_ms: unix_ms(),
+        }
+    }
+
+    /// Whole seconds since it was stored (HTTP's `Age`); `None` when the store did not record
+    /// it (an entry written by an older build).
+    pub fn age_secs(&self) -> Option<u64> {
+        (self.at_ms > 0).then(|| unix_ms().saturating_sub(self.at_ms) / 1000)
+    }
+}
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// Key → complete canonical reply, with the store's own TTL and capacity.
 pub trait ReplyStore: Send + Sync + 'static {
-    fn get<'a>(
-        &'a self,
-        key: &'a CacheKey,
-    ) -> BoxFuture<'a, Result<Option<Arc<Reply>>, StoreError>>;
-    fn put(&self, key: CacheKey, reply: Arc<Reply>) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Stored>, StoreError>>;
+    /// Stores `reply` for `ttl`, or for the store's own TTL when `None`.
+    fn put(
+        &self,
+        key: CacheKey,
+        reply: Arc<Reply>,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Entries currently held (approximate for concurrent stores).
     fn len(&self) -> u64;
     fn is_empty(&self) -> bool {

@@ -17,7 +17,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 
-use super::{ReplyStore, StoreError};
+use super::{ReplyStore, StoreError, Stored};
 use crate::exchange::Reply;
 use crate::exchange::key::CacheKey;
 use crate::telemetry::logs::Throttle;
@@ -32,6 +32,9 @@ const BREAKER: Duration = Duration::from_secs(1);
 #[derive(Serialize, Deserialize)]
 struct Envelope<R> {
     v: u32,
+    /// Unix milliseconds when stored (absent in entries of earlier builds).
+    #[serde(default)]
+    at: u64,
     reply: R,
 }
 
@@ -145,10 +148,7 @@ impl RedisStore {
 }
 
 impl ReplyStore for RedisStore {
-    fn get<'a>(
-        &'a self,
-        key: &'a CacheKey,
-    ) -> BoxFuture<'a, Result<Option<Arc<Reply>>, StoreError>> {
+    fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Stored>, StoreError>> {
         async move {
             let key = RedisStore::key(key);
             let value: Option<Vec<u8>> = self
@@ -162,21 +162,31 @@ impl ReplyStore for RedisStore {
             };
             // An entry of another layout (an older or newer Isartor) is a miss, never misread.
             match serde_json::from_slice::<Envelope<Reply>>(&bytes) {
-                Ok(e) if e.v == VERSION => Ok(Some(Arc::new(e.reply))),
+                Ok(e) if e.v == VERSION => Ok(Some(Stored {
+                    reply: Arc::new(e.reply),
+                    at_ms: e.at,
+                })),
                 _ => Ok(None),
             }
         }
         .boxed()
     }
 
-    fn put(&self, key: CacheKey, reply: Arc<Reply>) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn put(
+        &self,
+        key: CacheKey,
+        reply: Arc<Reply>,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
         async move {
             let value = serde_json::to_vec(&Envelope {
                 v: VERSION,
+                at: super::unix_ms(),
                 reply: &*reply,
             })
             .map_err(|e| StoreError(e.to_string()))?;
-            let (key, ttl) = (RedisStore::key(&key), self.ttl);
+            let ttl = ttl.map_or(self.ttl, |t| t.as_secs().max(1));
+            let key = RedisStore::key(&key);
             self.call("SET", |mut c| {
                 let (key, value) = (key.clone(), value.clone());
                 async move { c.set_ex(key, value, ttl).await }

@@ -17,6 +17,8 @@ struct Live {
     /// Position in its group's slot list.
     pos: usize,
     last_used: u64,
+    /// When it was put in this index.
+    stored: Instant,
     expires: Instant,
     generation: u64,
     text: Arc<str>,
@@ -33,6 +35,8 @@ pub struct Candidate {
     /// The stored entry's last user turn.
     pub text: Arc<str>,
     pub reply: Arc<Reply>,
+    /// When it was put in this index.
+    pub stored: Instant,
 }
 
 pub struct VectorIndex {
@@ -157,6 +161,7 @@ impl VectorIndex {
             group,
             pos: members.len() - 1,
             last_used: self.tick,
+            stored: now,
             expires,
             generation: self.next_generation,
             text,
@@ -207,6 +212,7 @@ impl VectorIndex {
                     score,
                     text: live.text.clone(),
                     reply: live.reply.clone(),
+                    stored: live.stored,
                 })
             })
             .collect()

@@ -17,8 +17,8 @@ use hyper_util::server::conn::auto;
 
 use crate::config::ServerConfig;
 use crate::exchange::{
-    ClientInfo, DecodeError, Exchange, Format, Origin, anthropic, cloudcode, gemini, native,
-    openai, responses,
+    CachePolicy, ClientInfo, DecodeError, Exchange, Format, Origin, anthropic, cloudcode, gemini,
+    native, openai, responses,
 };
 use crate::pipeline::Pipeline;
 use crate::telemetry::{Bus, ErrorCode, Tracker};
@@ -154,8 +154,11 @@ where
         },
     };
     match decoded {
-        Ok(exchange) => Ok(Decoded {
-            exchange,
+        Ok(mut exchange) => Ok(Decoded {
+            exchange: {
+                exchange.cache = CachePolicy::from_headers(&parts.headers);
+                exchange
+            },
             tracker,
             hold,
         }),

@@ -102,6 +102,7 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
         Outcome::Reply {
             layer,
             reply,
+            age,
             provider,
             similarity,
             tracker,
@@ -115,6 +116,11 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             };
             tracker.finish(Some(layer), 200, None);
             let mut response = with_provider(with_layer(response, layer, true), provider);
+            if let Some(age) = age {
+                response
+                    .headers_mut()
+                    .insert(header::AGE, HeaderValue::from(age));
+            }
             if let Some(score) = similarity
                 && let Ok(v) = http::HeaderValue::from_str(&format!("{score:.4}"))
             {

@@ -139,3 +139,22 @@ def test_responses_api_plain_and_streamed_then_cache_hit(daemon, cloud):
 def test_models_list(daemon):
     models = client(daemon).models.list()
     assert [m.id for m in models.data] == ["gpt-4o-mini"]
+
+
+def test_cache_control_through_extra_headers(daemon, cloud):
+    prompt = "Which port does SSH use by default?"
+    assert ask(daemon, prompt)[0] == "l3"
+    assert ask(daemon, prompt)[0] == "l1a"
+    before = cloud.count()
+    layer, fresh = ask(daemon, prompt, extra_headers={"Cache-Control": "no-cache"})
+    assert layer == "l3" and cloud.count() == before + 1
+    layer, again = ask(daemon, prompt)
+    assert layer == "l1a" and again.choices[0].message.content == fresh.choices[0].message.content
+    raw = client(daemon).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}],
+        extra_headers={"Cache-Control": "max-age=3600"})
+    assert raw.headers.get("x-isartor-layer") == "l1a"
+    assert raw.headers.get("age") is not None
+    layer, _ = ask(daemon, "Store nothing of this", extra_headers={"Cache-Control": "no-store"})
+    assert layer == "l3"
+    assert ask(daemon, "Store nothing of this")[0] == "l3"

@@ -5,6 +5,7 @@
 mod common;
 
 mod anthropic;
+mod cache_control;
 mod cli;
 mod connect;
 mod control;

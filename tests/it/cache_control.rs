@@ -1,0 +1,90 @@
+//! Per-request cache control, as clients send it: `Cache-Control: no-cache` (skip the lookup,
+//! store the fresh answer), `no-store` (do not store it), `max-age=N` (only an entry at most N s
+//! old), `X-Isartor-Cache-TTL: N` (store for N s); hits carry `Age`.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+
+async fn ask(base: &str, prompt: &str, headers: &[(&str, &str)]) -> (String, String, Option<u64>) {
+    let (status, h, body) = post_raw(
+        base,
+        "/v1/chat/completions",
+        Bytes::from(chat(prompt).to_string()),
+        headers,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let answer = as_json(&body)["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let age = h
+        .get("age")
+        .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+    (layer(&h).to_string(), answer, age)
+}
+
+/// Waits on the clock until `d` has passed.
+async fn wait(d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cache_refreshes_and_no_store_keeps_nothing() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, |_| {}).await;
+    let (layer, first, age) = ask(&base, "refresh me", &[]).await;
+    assert_eq!((layer.as_str(), age), ("l3", None));
+    let (layer, _, age) = ask(&base, "refresh me", &[]).await;
+    assert_eq!(layer, "l1a");
+    assert!(age.is_some(), "a hit says its age");
+    let (layer, fresh, _) = ask(&base, "refresh me", &[("cache-control", "no-cache")]).await;
+    assert_eq!(layer, "l3", "no-cache skips the lookup");
+    assert_ne!(fresh, first);
+    let (layer, again, _) = ask(&base, "refresh me", &[]).await;
+    assert_eq!(
+        (layer.as_str(), again),
+        ("l1a", fresh),
+        "the fresh answer was stored"
+    );
+
+    let (layer, _, _) = ask(&base, "forget me", &[("cache-control", "no-store")]).await;
+    assert_eq!(layer, "l3");
+    let (layer, _, _) = ask(&base, "forget me", &[]).await;
+    assert_eq!(layer, "l3", "no-store kept nothing");
+    let (layer, _, _) = ask(&base, "forget me", &[]).await;
+    assert_eq!(layer, "l1a");
+    assert_eq!(mock.count(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_age_and_a_ttl_of_the_requests_own() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, |c| c.cache_ttl_secs = 300).await;
+    assert_eq!(ask(&base, "aged", &[]).await.0, "l3");
+    assert_eq!(
+        ask(&base, "short-lived", &[("x-isartor-cache-ttl", "1")])
+            .await
+            .0,
+        "l3"
+    );
+    assert_eq!(ask(&base, "short-lived", &[]).await.0, "l1a");
+    wait(Duration::from_millis(1100)).await;
+    let (layer, _, age) = ask(&base, "aged", &[("cache-control", "max-age=3600")]).await;
+    assert_eq!(layer, "l1a");
+    assert!(age.is_some_and(|a| a >= 1), "{age:?}");
+    let (layer, _, _) = ask(&base, "aged", &[("cache-control", "max-age=0")]).await;
+    assert_eq!(layer, "l3", "an entry older than max-age is not served");
+    let (layer, _, _) = ask(&base, "short-lived", &[]).await;
+    assert_eq!(
+        layer, "l3",
+        "stored for its own TTL of 1 s, not the 300 s default"
+    );
+}
