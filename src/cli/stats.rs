@@ -78,6 +78,13 @@ pub fn render(s: &Snapshot, addr: &str) -> String {
         s.deflection_rate * 100.0,
         s.errors
     );
+    if s.stale > 0 {
+        let _ = writeln!(
+            out,
+            "stale answers served while every provider failed: {}",
+            s.stale
+        );
+    }
     let _ = writeln!(
         out,
         "{:<6}{:>10}{:>9}{:>11}{:>11}{:>11}",

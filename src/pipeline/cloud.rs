@@ -164,6 +164,7 @@ impl Cloud {
                     reply,
                     provider: Some(provider),
                     similarity: None,
+                    stale: false,
                     tracker,
                 }
             }

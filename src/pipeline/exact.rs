@@ -16,15 +16,22 @@ pub struct ExactLayer {
 impl ExactLayer {
     pub fn new(config: &Config) -> Result<ExactLayer, ConfigError> {
         let ttl = Duration::from_secs(config.cache_ttl_secs);
+        let stale = match config.serve_stale_on_error {
+            true => Duration::from_secs(config.stale_ttl_secs),
+            false => Duration::ZERO,
+        };
         let store: Arc<dyn ReplyStore> = match config.cache_backend {
-            CacheBackend::Memory => Arc::new(MemoryStore::new(ttl, config.cache_max_capacity)),
+            CacheBackend::Memory => {
+                Arc::new(MemoryStore::new(ttl, config.cache_max_capacity).keeping_stale(stale))
+            }
             CacheBackend::Redis => Arc::new(
                 RedisStore::new(
                     &config.redis_url,
                     ttl,
                     Duration::from_millis(config.redis_timeout_ms),
                 )
-                .map_err(|e| ConfigError(format!("redis_url = {:?}: {}", config.redis_url, e.0)))?,
+                .map_err(|e| ConfigError(format!("redis_url = {:?}: {}", config.redis_url, e.0)))?
+                .keeping_stale(stale),
             ),
         };
         Ok(ExactLayer::with_store(store))

@@ -46,6 +46,8 @@ pub enum Outcome {
         provider: Option<&'static str>,
         /// The cosine similarity of a semantic hit (L1b only).
         similarity: Option<f32>,
+        /// An expired entry served because every provider failed (`X-Isartor-Stale: true`).
+        stale: bool,
         tracker: Tracker,
     },
     /// An upstream response passed through as it arrives. The stream owns the tracker and
@@ -82,6 +84,12 @@ pub struct PipelineError {
 }
 
 impl PipelineError {
+    /// Whether the providers failed (5xx, a timeout, no connection, offline): the failures a
+    /// stale answer may cover. A provider's 4xx is the request's own fault and is not covered.
+    pub fn is_provider_failure(&self) -> bool {
+        self.status.is_server_error() || self.code == ErrorCode::OfflineMode
+    }
+
     /// A 502: the provider failed us, in the way `code` names.
     pub fn bad_gateway(code: ErrorCode, message: impl Into<String>) -> PipelineError {
         PipelineError {
@@ -175,13 +183,15 @@ impl Pipeline {
             ttl: policy.ttl.map(Duration::from_secs),
             ..Remember::default()
         };
+        // An expired entry the store kept for stale-if-error: served only if every provider fails.
+        let mut stale = None;
         if let Some(exact) = &self.exact
             && policy.lookup
         {
             tracker.enter(Layer::L1a);
             let started = Instant::now();
             match exact.get(&key).await {
-                Ok(Some(stored)) if policy.accepts_age(stored.age_secs()) => {
+                Ok(Some(stored)) if stored.is_fresh() && policy.accepts_age(stored.age_secs()) => {
                     tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Hit);
                     tracker.usage(Layer::L1a, stored.reply.usage);
                     return Outcome::Reply {
@@ -190,10 +200,14 @@ impl Pipeline {
                         reply: stored.reply,
                         provider: None,
                         similarity: None,
+                        stale: false,
                         tracker,
                     };
                 }
-                Ok(_) => tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Miss),
+                Ok(found) => {
+                    stale = found.filter(|s| !s.is_fresh());
+                    tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Miss);
+                }
                 Err(e) => {
                     // The store logs its failures (once a minute); here it is a miss.
                     tracing::debug!("exact cache lookup failed, going on without it: {e}");
@@ -236,6 +250,7 @@ impl Pipeline {
                         reply,
                         provider: None,
                         similarity: Some(score),
+                        stale: false,
                         tracker,
                     };
                 }
@@ -277,6 +292,7 @@ impl Pipeline {
                         reply,
                         provider: None,
                         similarity: None,
+                        stale: false,
                         tracker,
                     };
                 }
@@ -305,7 +321,32 @@ impl Pipeline {
                 }
             }
         }
-        self.cloud.answer(exchange, remember, tracker).await
+        let outcome = self.cloud.answer(exchange, remember, tracker).await;
+        match (outcome, stale) {
+            (
+                Outcome::Failed {
+                    error, mut tracker, ..
+                },
+                Some(stale),
+            ) if error.is_provider_failure() => {
+                tracing::warn!(
+                    "l3 failed ({}); serving a stale cached answer",
+                    error.code.class()
+                );
+                tracker.layer(Layer::L1a, Duration::ZERO, LayerOutcome::Stale);
+                tracker.usage(Layer::L1a, stale.reply.usage);
+                Outcome::Reply {
+                    layer: Layer::L1a,
+                    age: stale.age_secs(),
+                    reply: stale.reply,
+                    provider: None,
+                    similarity: None,
+                    stale: true,
+                    tracker,
+                }
+            }
+            (outcome, _) => outcome,
+        }
     }
 
     /// Counts an Anthropic request's prompt tokens: forwarded to an Anthropic primary, or

@@ -15,6 +15,8 @@ use crate::exchange::key::CacheKey;
 pub struct MemoryStore {
     cache: Cache<CacheKey, Held>,
     ttl: Duration,
+    /// How long an entry is kept after it went stale (stale-if-error).
+    stale: Duration,
 }
 
 /// An entry and how long it lives.
@@ -46,7 +48,14 @@ impl MemoryStore {
                 .expire_after(PerEntry)
                 .build(),
             ttl,
+            stale: Duration::ZERO,
         }
+    }
+
+    /// Keeps entries for `stale` after their TTL, to be served only when every provider fails.
+    pub fn keeping_stale(mut self, stale: Duration) -> MemoryStore {
+        self.stale = stale;
+        self
     }
 
     /// Runs pending evictions now (moka applies them lazily); used by tests and `len`.
@@ -67,9 +76,10 @@ impl ReplyStore for MemoryStore {
         ttl: Option<Duration>,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         async move {
+            let fresh = ttl.unwrap_or(self.ttl);
             let held = Held {
-                stored: Stored::now(reply),
-                ttl: ttl.unwrap_or(self.ttl),
+                stored: Stored::now(reply, fresh),
+                ttl: fresh + self.stale,
             };
             self.cache.insert(key, held).await;
             Ok(())

@@ -20,20 +20,31 @@ use crate::exchange::key::CacheKey;
 #[error("cache store error: {0}")]
 pub struct StoreError(pub String);
 
-/// A stored reply and when it was stored.
+/// A stored reply, when it was stored and for how long it is fresh.
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub reply: Arc<Reply>,
     /// Unix milliseconds when it was stored (0 when the store does not know).
     pub at_ms: u64,
+    /// How long it is fresh, in milliseconds (0: as long as the store keeps it). A store that
+    /// keeps entries for stale-if-error holds them longer than this.
+    pub fresh_ms: u64,
 }
 
 impl Stored {
-    pub fn now(reply: Arc<Reply>) -> Stored {
+    pub fn now(reply: Arc<Reply>, fresh: Duration) -> Stored {
         Stored {
             reply,
             at_ms: unix_ms(),
+            fresh_ms: fresh.as_millis() as u64,
         }
+    }
+
+    /// Whether it may be served as a hit (not only when every provider fails).
+    pub fn is_fresh(&self) -> bool {
+        self.fresh_ms == 0
+            || self.at_ms == 0
+            || unix_ms().saturating_sub(self.at_ms) < self.fresh_ms
     }
 
     /// Whole seconds since it was stored (HTTP's `Age`); `None` when the store did not record

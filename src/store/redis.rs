@@ -35,6 +35,9 @@ struct Envelope<R> {
     /// Unix milliseconds when stored (absent in entries of earlier builds).
     #[serde(default)]
     at: u64,
+    /// Milliseconds it is fresh (absent in entries of earlier builds: fresh while kept).
+    #[serde(default)]
+    fresh: u64,
     reply: R,
 }
 
@@ -43,6 +46,8 @@ pub struct RedisStore {
     /// `host:port/db`, never the password.
     target: String,
     ttl: u64,
+    /// Seconds an entry is kept after its TTL (stale-if-error).
+    stale: u64,
     timeout: Duration,
     /// Until when Redis is skipped, and why.
     broken: Mutex<Option<(Instant, String)>>,
@@ -78,10 +83,17 @@ impl RedisStore {
             connection,
             target,
             ttl: ttl.as_secs().max(1),
+            stale: 0,
             timeout,
             broken: Mutex::new(None),
             warnings: Throttle::new(Duration::from_secs(60)),
         })
+    }
+
+    /// Keeps entries for `stale` after their TTL, to be served only when every provider fails.
+    pub fn keeping_stale(mut self, stale: Duration) -> RedisStore {
+        self.stale = stale.as_secs();
+        self
     }
 
     fn key(key: &CacheKey) -> String {
@@ -165,6 +177,7 @@ impl ReplyStore for RedisStore {
                 Ok(e) if e.v == VERSION => Ok(Some(Stored {
                     reply: Arc::new(e.reply),
                     at_ms: e.at,
+                    fresh_ms: e.fresh,
                 })),
                 _ => Ok(None),
             }
@@ -179,13 +192,15 @@ impl ReplyStore for RedisStore {
         ttl: Option<Duration>,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         async move {
+            let fresh = ttl.map_or(self.ttl, |t| t.as_secs().max(1));
             let value = serde_json::to_vec(&Envelope {
                 v: VERSION,
                 at: super::unix_ms(),
+                fresh: fresh * 1000,
                 reply: &*reply,
             })
             .map_err(|e| StoreError(e.to_string()))?;
-            let ttl = ttl.map_or(self.ttl, |t| t.as_secs().max(1));
+            let ttl = fresh + self.stale;
             let key = RedisStore::key(&key);
             self.call("SET", |mut c| {
                 let (key, value) = (key.clone(), value.clone());

@@ -105,6 +105,7 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             age,
             provider,
             similarity,
+            stale,
             tracker,
         } => {
             let response = match (render.format, render.stream) {
@@ -116,6 +117,11 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             };
             tracker.finish(Some(layer), 200, None);
             let mut response = with_provider(with_layer(response, layer, true), provider);
+            if stale {
+                response
+                    .headers_mut()
+                    .insert("x-isartor-stale", HeaderValue::from_static("true"));
+            }
             if let Some(age) = age {
                 response
                     .headers_mut()

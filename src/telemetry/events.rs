@@ -55,6 +55,8 @@ pub enum LayerOutcome {
     /// The layer answered (L3) or failed to (L3 errors).
     Answered,
     Failed,
+    /// An expired exact entry served because every provider failed (stale-if-error).
+    Stale,
 }
 
 impl LayerOutcome {
@@ -65,6 +67,7 @@ impl LayerOutcome {
             LayerOutcome::Degraded => "degraded",
             LayerOutcome::Answered => "answered",
             LayerOutcome::Failed => "failed",
+            LayerOutcome::Stale => "stale",
         }
     }
 }
@@ -92,9 +95,10 @@ impl LayerTiming {
             Layer::L2 | Layer::L3 => return None,
         };
         match self.outcome {
-            LayerOutcome::Hit | LayerOutcome::Miss | LayerOutcome::Degraded => {
-                Some((cache_layer, self.outcome.as_str()))
-            }
+            LayerOutcome::Hit
+            | LayerOutcome::Miss
+            | LayerOutcome::Degraded
+            | LayerOutcome::Stale => Some((cache_layer, self.outcome.as_str())),
             LayerOutcome::Answered | LayerOutcome::Failed => None,
         }
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::events::{Layer, RequestEvent};
+use super::events::{Layer, LayerOutcome, RequestEvent};
 
 /// Recent requests kept for display.
 const RECENT: usize = 50;
@@ -69,6 +69,9 @@ pub struct Snapshot {
     pub deflection_rate: f64,
     /// Rejected before the pipeline, or failed (status ≥ 400).
     pub errors: u64,
+    /// Expired answers served because every provider failed (stale-if-error).
+    #[serde(default)]
+    pub stale: u64,
     /// Per final layer: `l1a`, `l1b`, `l2`, `l3`.
     pub layers: BTreeMap<String, LayerStats>,
     pub tokens_saved: u64,
@@ -96,6 +99,7 @@ pub struct Stats {
     requests: u64,
     deflected: u64,
     errors: u64,
+    stale: u64,
     by_layer: [u64; 4],
     latency: [Histogram<u64>; 4],
     tokens_saved: u64,
@@ -112,6 +116,7 @@ impl Default for Stats {
             requests: 0,
             deflected: 0,
             errors: 0,
+            stale: 0,
             by_layer: [0; 4],
             latency: [histogram(), histogram(), histogram(), histogram()],
             tokens_saved: 0,
@@ -131,6 +136,9 @@ impl Stats {
         }
         if e.status >= 400 || e.layer.is_none() {
             self.errors += 1;
+        }
+        if e.layers.iter().any(|t| t.outcome == LayerOutcome::Stale) {
+            self.stale += 1;
         }
         if let Some(layer) = e.layer {
             let i = slot(layer);
@@ -196,6 +204,7 @@ impl Stats {
                 self.deflected as f64 / self.requests as f64
             },
             errors: self.errors,
+            stale: self.stale,
             layers,
             tokens_saved: self.tokens_saved,
             cost_saved_usd: self.tokens_saved as f64 / 1000.0 * price_per_1k,

@@ -88,3 +88,57 @@ async fn max_age_and_a_ttl_of_the_requests_own() {
         "stored for its own TTL of 1 s, not the 300 s default"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_answer_is_served_only_when_every_provider_fails() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, |c| {
+        c.cache_ttl_secs = 1;
+        c.serve_stale_on_error = true;
+        c.stale_ttl_secs = 60;
+        c.l3_retries = 0;
+    })
+    .await;
+    let (served, first, _) = ask(&base, "kept for bad days", &[]).await;
+    assert_eq!(served, "l3");
+    wait(Duration::from_millis(1100)).await;
+    // Expired, provider up: a fresh answer, not the stale one.
+    let (served, second, _) = ask(&base, "kept for bad days", &[]).await;
+    assert_eq!(served, "l3");
+    assert_ne!(second, first);
+    wait(Duration::from_millis(1100)).await;
+    // Expired, provider failing: the stale answer, marked so.
+    mock.set(Mode::Status(503, r#"{"error":{"message":"down"}}"#));
+    let (status, h, body) = post(&base, "/v1/chat/completions", &chat("kept for bad days")).await;
+    assert_eq!((status.as_u16(), layer(&h)), (200, "l1a"));
+    assert_eq!(h["x-isartor-stale"], "true");
+    assert!(h.get("age").is_some());
+    assert_eq!(
+        as_json(&body)["choices"][0]["message"]["content"],
+        second.as_str()
+    );
+    // A request with nothing stale behind it still gets the provider's failure.
+    let (status, _, _) = post(&base, "/v1/chat/completions", &chat("never asked")).await;
+    assert_eq!(status, 502);
+    let metrics = get_text(&base, "/metrics").await;
+    assert!(
+        metrics.contains(r#"isartor_cache_events_total{cache_layer="L1a",outcome="stale"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_stale_if_error_a_failure_is_a_failure() {
+    let mock = Mock::start().await;
+    let (_d, base) = daemon(&mock, |c| {
+        c.cache_ttl_secs = 1;
+        c.l3_retries = 0;
+    })
+    .await;
+    assert_eq!(ask(&base, "gone when old", &[]).await.0, "l3");
+    wait(Duration::from_millis(1100)).await;
+    mock.set(Mode::Status(503, r#"{"error":{"message":"down"}}"#));
+    let (status, h, _) = post(&base, "/v1/chat/completions", &chat("gone when old")).await;
+    assert_eq!(status, 502);
+    assert!(h.get("x-isartor-stale").is_none());
+}
