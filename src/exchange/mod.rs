@@ -12,10 +12,15 @@ pub mod gemini;
 pub mod key;
 pub mod native;
 pub mod openai;
+mod policy;
+mod reply;
 pub mod responses;
 pub mod sse;
 pub mod stream;
 pub mod translate;
+
+pub use policy::CachePolicy;
+pub use reply::{Choice, FinishReason, Reply, Usage, new_id, styled_id, unix_now};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -347,67 +352,6 @@ impl Origin {
     }
 }
 
-/// What a request asks of the caches (`Cache-Control`, `X-Isartor-Cache-TTL`). Never part of
-/// the key: it changes how the caches are used, not the answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// Look the request up (`no-cache` turns it off: a fresh answer is fetched, and stored).
-    pub lookup: bool,
-    /// Store the answer (`no-store` turns it off).
-    pub store: bool,
-    /// Serve only an entry at most this many seconds old (`max-age=N`).
-    pub max_age: Option<u64>,
-    /// Store the answer for this many seconds instead of `cache_ttl_secs`.
-    pub ttl: Option<u64>,
-}
-
-impl Default for CachePolicy {
-    fn default() -> CachePolicy {
-        CachePolicy {
-            lookup: true,
-            store: true,
-            max_age: None,
-            ttl: None,
-        }
-    }
-}
-
-impl CachePolicy {
-    /// The policy a request's headers ask for. Directives we do not use and malformed values
-    /// are ignored (the request is served as if they were absent).
-    pub fn from_headers(headers: &http::HeaderMap) -> CachePolicy {
-        let mut policy = CachePolicy::default();
-        for value in headers.get_all(http::header::CACHE_CONTROL) {
-            for directive in value.to_str().unwrap_or("").split(',') {
-                let directive = directive.trim().to_ascii_lowercase();
-                match directive.split_once('=') {
-                    None if directive == "no-cache" => policy.lookup = false,
-                    None if directive == "no-store" => policy.store = false,
-                    Some(("max-age", n)) => {
-                        policy.max_age = n.trim().trim_matches('"').parse().ok().or(policy.max_age)
-                    }
-                    _ => {}
-                }
-            }
-        }
-        policy.ttl = headers
-            .get("x-isartor-cache-ttl")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|n| *n > 0);
-        policy
-    }
-
-    /// Whether an entry of this age (`None`: unknown) may be served.
-    pub fn accepts_age(&self, age_secs: Option<u64>) -> bool {
-        match (self.max_age, age_secs) {
-            (None, _) => true,
-            (Some(max), Some(age)) => age <= max,
-            (Some(_), None) => false,
-        }
-    }
-}
-
 /// One client request in canonical form.
 #[derive(Debug, Clone)]
 pub struct Exchange {
@@ -604,190 +548,9 @@ pub(crate) fn decode_head(raw: &[u8]) -> Result<Head, DecodeError> {
     Ok(Head { obj, model, stream })
 }
 
-/// Why a generation stopped, in canonical form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FinishReason {
-    Stop,
-    /// A client-given stop sequence matched (OpenAI folds this into `stop`).
-    StopSequence,
-    Length,
-    ToolCalls,
-    ContentFilter,
-    Other(String),
-}
-
-/// Token usage of one answer, as the provider reported it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    #[serde(default)]
-    pub cache_read_tokens: u64,
-    #[serde(default)]
-    pub cache_write_tokens: u64,
-}
-
-impl Usage {
-    pub fn total(&self) -> u64 {
-        self.input_tokens + self.output_tokens
-    }
-}
-
-/// One generated alternative (OpenAI `choices[i]`; other formats have exactly one).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Choice {
-    pub index: u32,
-    pub parts: Vec<Part>,
-    pub finish: Option<FinishReason>,
-}
-
-/// A complete answer in canonical form: what caches store and every format renders.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reply {
-    pub id: String,
-    pub model: String,
-    /// Unix seconds when the answer was generated.
-    pub created: u64,
-    pub choices: Vec<Choice>,
-    pub usage: Usage,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system_fingerprint: Option<String>,
-}
-
-impl Reply {
-    /// A finished one-choice text answer (id, model and time left for the caller to set).
-    pub fn of_text(text: impl Into<String>) -> Reply {
-        Reply {
-            id: String::new(),
-            model: String::new(),
-            created: 0,
-            choices: vec![Choice {
-                index: 0,
-                parts: vec![Part::text(text)],
-                finish: Some(FinishReason::Stop),
-            }],
-            usage: Usage::default(),
-            system_fingerprint: None,
-        }
-    }
-
-    /// The text of the first choice (what the native format returns as `message`).
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        if let Some(choice) = self.choices.first() {
-            for part in &choice.parts {
-                match part {
-                    Part::Text { text } | Part::Refusal { text } => out.push_str(text),
-                    _ => {}
-                }
-            }
-        }
-        out
-    }
-
-    /// A reply is worth caching when every choice finished.
-    pub fn is_complete(&self) -> bool {
-        !self.choices.is_empty() && self.choices.iter().all(|c| c.finish.is_some())
-    }
-
-    /// Fills in estimated usage when the provider reported none (e.g. a stream without
-    /// `include_usage`), so replays and saved-token counts have a figure.
-    pub fn with_usage_estimate(mut self, prompt_tokens: u64) -> Reply {
-        self.usage = self.usage_or_estimate(prompt_tokens);
-        self
-    }
-
-    /// Usage to report for this reply, estimated from the text when the provider gave none.
-    pub fn usage_or_estimate(&self, prompt_tokens: u64) -> Usage {
-        if self.usage.total() > 0 {
-            return self.usage;
-        }
-        let output: usize = self
-            .choices
-            .iter()
-            .flat_map(|c| &c.parts)
-            .map(|p| match p {
-                Part::Text { text } | Part::Refusal { text } => text.len(),
-                Part::ToolCall {
-                    name, arguments, ..
-                } => name.len() + arguments.len(),
-                _ => 0,
-            })
-            .sum();
-        Usage {
-            input_tokens: prompt_tokens,
-            output_tokens: estimate_tokens(output),
-            ..Usage::default()
-        }
-    }
-}
-
-/// Unix time in seconds.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// An id in a format's own style (`msg_…`, `resp_…`) for a reply: the reply's id when it has
-/// that style already, else derived from it (so every render of a cached reply says the same),
-/// else fresh.
-pub fn styled_id(prefix: &str, reply_id: &str) -> String {
-    if reply_id.starts_with(prefix) {
-        return reply_id.to_string();
-    }
-    if reply_id.is_empty() {
-        return new_id(prefix.trim_end_matches('_')).replace('-', "_");
-    }
-    let tail: String = reply_id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    format!("{prefix}{tail}")
-}
-
-/// A fresh random id with a prefix, e.g. `chatcmpl-3f9a…`.
-pub fn new_id(prefix: &str) -> String {
-    format!(
-        "{prefix}-{:016x}{:08x}",
-        fastrand::u64(..),
-        fastrand::u32(..)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cache_control_and_the_ttl_header_make_a_policy() {
-        let policy = |pairs: &[(&'static str, &str)]| {
-            let mut h = http::HeaderMap::new();
-            for (k, v) in pairs {
-                h.append(*k, v.parse().unwrap());
-            }
-            CachePolicy::from_headers(&h)
-        };
-        assert_eq!(policy(&[]), CachePolicy::default());
-        let p = policy(&[("cache-control", "No-Cache, max-age=60")]);
-        assert!(!p.lookup && p.store);
-        assert_eq!(p.max_age, Some(60));
-        assert!(p.accepts_age(Some(60)) && !p.accepts_age(Some(61)) && !p.accepts_age(None));
-        assert!(CachePolicy::default().accepts_age(None));
-        let p = policy(&[
-            ("cache-control", "no-store"),
-            ("x-isartor-cache-ttl", "3600"),
-        ]);
-        assert!(p.lookup && !p.store);
-        assert_eq!(p.ttl, Some(3600));
-        let odd = policy(&[
-            ("cache-control", "max-age=soon, private"),
-            ("x-isartor-cache-ttl", "0"),
-        ]);
-        assert_eq!(odd, CachePolicy::default());
-    }
 
     #[test]
     fn only_plain_names_are_path_segments() {
@@ -819,14 +582,6 @@ mod tests {
     }
 
     #[test]
-    fn styled_ids_are_stable_for_a_reply() {
-        assert_eq!(styled_id("msg_", "msg_01"), "msg_01");
-        assert_eq!(styled_id("resp_", "chatcmpl-ab.1"), "resp_chatcmpl_ab_1");
-        assert!(styled_id("resp_", "").starts_with("resp_"));
-        assert_ne!(styled_id("resp_", ""), styled_id("resp_", ""));
-    }
-
-    #[test]
     fn client_tool_recognises_common_agents() {
         assert_eq!(
             client_tool("claude-cli/1.0.3 (external, cli)"),
@@ -854,26 +609,5 @@ mod tests {
         assert_eq!(ClientInfo::from_headers(&byok).tool, "openai-js");
         byok.insert("x-initiator", "agent".parse().unwrap());
         assert_eq!(ClientInfo::from_headers(&byok).tool, "copilot");
-    }
-
-    #[test]
-    fn usage_estimate_only_when_provider_gave_none() {
-        let mut reply = Reply {
-            id: "x".into(),
-            model: "m".into(),
-            created: 0,
-            choices: vec![Choice {
-                index: 0,
-                parts: vec![Part::text("12345678")],
-                finish: Some(FinishReason::Stop),
-            }],
-            usage: Usage::default(),
-            system_fingerprint: None,
-        };
-        assert_eq!(reply.usage_or_estimate(10).output_tokens, 2);
-        assert_eq!(reply.usage_or_estimate(10).input_tokens, 10);
-        reply.usage.input_tokens = 7;
-        reply.usage.output_tokens = 3;
-        assert_eq!(reply.usage_or_estimate(10).total(), 10);
     }
 }
