@@ -31,7 +31,9 @@
 //!   family, and replaying a cached reply are the same decoder → builder → encoder path, so they
 //!   cannot drift. [`exchange::key`] hashes what changes the answer into the exact-cache key;
 //!   [`exchange::check`] holds each format's field types; [`exchange::translate`] maps tools and
-//!   parameters between families. `Format::from_path` is the one path → format table.
+//!   parameters between families. `Format::from_path` is the one path → format table, and
+//!   [`exchange::CachePolicy`] is what a request asks of the caches (`Cache-Control`,
+//!   `X-Isartor-Cache-TTL`), read by the intake and honoured by the pipeline.
 //! * [`pipeline`] is the cascade. It knows layers, not servers, sockets or terminals (L3 holds
 //!   the provider's HTTP response only to stream it on). L1a ([`pipeline::exact`]) looks the key
 //!   up in a [`store`]; on a miss L1b ([`pipeline::semantic`]) embeds the last user turn,
@@ -45,7 +47,8 @@
 //!   Background-loaded layers hold their model in a [`pipeline::warm::Warm`] and report one
 //!   [`pipeline::LayerStatus`].
 //! * [`store`] is cache storage: the small [`store::ReplyStore`] trait for exact entries (moka in
-//!   memory, or [`store::redis`] shared by replicas, failing open), [`store::vectors`] for the
+//!   memory, or [`store::redis`] shared by replicas, failing open; each entry knows when it was
+//!   stored and how long it is fresh, and stale-if-error keeps it longer), [`store::vectors`] for the
 //!   semantic index, and [`store::shared_vectors`] to share semantic entries through Redis.
 //! * [`inference`] runs local models: the sentence embedder (candle), the lookup of model files
 //!   in the Hugging Face cache, and L2's engines: a GGUF chat model in-process

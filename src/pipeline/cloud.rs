@@ -161,6 +161,7 @@ impl Cloud {
                 Outcome::Reply {
                     layer: Layer::L3,
                     age: None,
+                    rendered: None,
                     reply,
                     provider: Some(provider),
                     similarity: None,

@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::config::{CacheMode, Config, ConfigError, Settings};
 use crate::exchange::key::{self, CacheKey};
 use crate::exchange::{Exchange, Message, Reply, estimate_tokens};
-use crate::store::ReplyStore;
+use crate::store::{Rendered, ReplyStore};
 use crate::telemetry::{Bus, ErrorCode, Layer, LayerOutcome, Tracker};
 use semantic::Lookup;
 use triage::Decision;
@@ -42,6 +42,8 @@ pub enum Outcome {
         reply: Arc<Reply>,
         /// Seconds since a cached reply was stored (HTTP `Age`); `None` for a fresh one.
         age: Option<u64>,
+        /// The entry's bodies as earlier hits rendered them (L1a), to send without rendering.
+        rendered: Option<Arc<Rendered>>,
         /// The cloud provider that produced it (L3 only).
         provider: Option<&'static str>,
         /// The cosine similarity of a semantic hit (L1b only).
@@ -197,6 +199,7 @@ impl Pipeline {
                     return Outcome::Reply {
                         layer: Layer::L1a,
                         age: stored.age_secs(),
+                        rendered: Some(stored.rendered),
                         reply: stored.reply,
                         provider: None,
                         similarity: None,
@@ -247,6 +250,7 @@ impl Pipeline {
                     return Outcome::Reply {
                         layer: Layer::L1b,
                         age: Some(age),
+                        rendered: None,
                         reply,
                         provider: None,
                         similarity: Some(score),
@@ -289,6 +293,7 @@ impl Pipeline {
                     return Outcome::Reply {
                         layer: Layer::L2,
                         age: None,
+                        rendered: None,
                         reply,
                         provider: None,
                         similarity: None,
@@ -338,6 +343,7 @@ impl Pipeline {
                 Outcome::Reply {
                     layer: Layer::L1a,
                     age: stale.age_secs(),
+                    rendered: None,
                     reply: stale.reply,
                     provider: None,
                     similarity: None,

@@ -24,6 +24,9 @@ pub struct StoreError(pub String);
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub reply: Arc<Reply>,
+    /// The reply's bodies once a hit has rendered them, shared by every later hit on the same
+    /// entry (an entry's key names its format, so its rendering never changes).
+    pub rendered: Arc<Rendered>,
     /// Unix milliseconds when it was stored (0 when the store does not know).
     pub at_ms: u64,
     /// How long it is fresh, in milliseconds (0: as long as the store keeps it). A store that
@@ -35,6 +38,7 @@ impl Stored {
     pub fn now(reply: Arc<Reply>, fresh: Duration) -> Stored {
         Stored {
             reply,
+            rendered: Arc::default(),
             at_ms: unix_ms(),
             fresh_ms: fresh.as_millis() as u64,
         }
@@ -51,6 +55,25 @@ impl Stored {
     /// it (an entry written by an older build).
     pub fn age_secs(&self) -> Option<u64> {
         (self.at_ms > 0).then(|| unix_ms().saturating_sub(self.at_ms) / 1000)
+    }
+}
+
+/// The rendered bodies of one entry: JSON, and SSE with and without a usage chunk.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    json: std::sync::OnceLock<bytes::Bytes>,
+    sse: [std::sync::OnceLock<bytes::Bytes>; 2],
+}
+
+impl Rendered {
+    /// The JSON body, rendered by `render` the first time.
+    pub fn json(&self, render: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+        self.json.get_or_init(render).clone()
+    }
+
+    /// The SSE body (with the usage chunk or not), rendered by `render` the first time.
+    pub fn sse(&self, usage: bool, render: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+        self.sse[usize::from(usage)].get_or_init(render).clone()
     }
 }
 

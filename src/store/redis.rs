@@ -176,6 +176,7 @@ impl ReplyStore for RedisStore {
             match serde_json::from_slice::<Envelope<Reply>>(&bytes) {
                 Ok(e) if e.v == VERSION => Ok(Some(Stored {
                     reply: Arc::new(e.reply),
+                    rendered: Arc::default(),
                     at_ms: e.at,
                     fresh_ms: e.fresh,
                 })),

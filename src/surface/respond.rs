@@ -103,17 +103,23 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             layer,
             reply,
             age,
+            rendered,
             provider,
             similarity,
             stale,
             tracker,
         } => {
-            let response = match (render.format, render.stream) {
-                (Format::Native, _) | (_, false) => json(
-                    StatusCode::OK,
-                    exchange::render_json(render.format, &reply, layer.number()),
-                ),
-                (format, true) => sse(exchange::render_sse(format, &reply, render.stream_usage)),
+            // A hit's bodies are rendered once per entry and reused (see `Rendered`).
+            let whole = || exchange::render_json(render.format, &reply, layer.number());
+            let response = match (render.format, render.stream, &rendered) {
+                (Format::Native, ..) | (_, false, None) => json(StatusCode::OK, whole()),
+                (_, false, Some(memo)) => json(StatusCode::OK, memo.json(whole)),
+                (format, true, Some(memo)) => sse(vec![memo.sse(render.stream_usage, || {
+                    Bytes::from(exchange::render_sse(format, &reply, render.stream_usage).concat())
+                })]),
+                (format, true, None) => {
+                    sse(exchange::render_sse(format, &reply, render.stream_usage))
+                }
             };
             tracker.finish(Some(layer), 200, None);
             let mut response = with_provider(with_layer(response, layer, true), provider);
