@@ -413,3 +413,30 @@ async fn stopping_the_daemon_closes_the_proxy_too() {
     p.daemon.stop().await;
     assert!(tokio::net::TcpStream::connect(proxy).await.is_err());
 }
+
+#[tokio::test]
+async fn a_request_sent_to_the_proxy_port_directly_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = Mock::start().await;
+    let p = proxied(&mock).await;
+    // What a web page's fetch("http://127.0.0.1:8081/v1/chat/completions") sends: origin form.
+    let mut s = tokio::net::TcpStream::connect(p.proxy).await.unwrap();
+    s.write_all(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 2\r\n\
+          connection: close\r\n\r\n{}",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        s.read_to_end(&mut answer),
+    )
+    .await
+    .expect("answered")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("send CONNECT requests"), "{answer}");
+    assert_eq!(mock.count(), 0);
+}
