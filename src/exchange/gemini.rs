@@ -297,17 +297,7 @@ impl StreamDecoder {
                         name,
                         arguments,
                     } => {
-                        out.push(Delta::ToolStart {
-                            choice,
-                            index: *tools,
-                            id,
-                            name,
-                        });
-                        out.push(Delta::ToolArgs {
-                            choice,
-                            index: *tools,
-                            text: arguments,
-                        });
+                        out.extend(Delta::whole_tool_call(choice, *tools, id, name, arguments));
                         *tools += 1;
                     }
                     _ => out.push(Delta::Block {

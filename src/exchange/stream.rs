@@ -71,6 +71,32 @@ pub enum Delta {
     Error(String),
 }
 
+impl Delta {
+    /// A tool call that arrived whole (Gemini sends them so, and a replay does): its start
+    /// and all of its arguments.
+    pub fn whole_tool_call(
+        choice: u32,
+        index: usize,
+        id: String,
+        name: String,
+        arguments: String,
+    ) -> [Delta; 2] {
+        [
+            Delta::ToolStart {
+                choice,
+                index,
+                id,
+                name,
+            },
+            Delta::ToolArgs {
+                choice,
+                index,
+                text: arguments,
+            },
+        ]
+    }
+}
+
 /// Turns one provider format's SSE events into deltas.
 pub trait Decoder: Send {
     fn event(&mut self, e: &sse::Event, out: &mut Vec<Delta>);
@@ -263,17 +289,13 @@ impl Reply {
                         name,
                         arguments,
                     } => {
-                        out.push(Delta::ToolStart {
+                        out.extend(Delta::whole_tool_call(
                             choice,
-                            index: tools,
-                            id: id.clone(),
-                            name: name.clone(),
-                        });
-                        out.push(Delta::ToolArgs {
-                            choice,
-                            index: tools,
-                            text: arguments.clone(),
-                        });
+                            tools,
+                            id.clone(),
+                            name.clone(),
+                            arguments.clone(),
+                        ));
                         tools += 1;
                     }
                     Part::Other { value } => out.push(Delta::Block {
