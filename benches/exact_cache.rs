@@ -89,7 +89,10 @@ fn l1a(c: &mut Criterion) {
         .collect();
     rt.block_on(async {
         for k in &keys {
-            store.put(*k, reply(), None).await.unwrap();
+            store
+                .put(*k, reply(), Default::default(), None)
+                .await
+                .unwrap();
         }
     });
     let mut g = c.benchmark_group("l1a");
@@ -110,7 +113,12 @@ fn l1a(c: &mut Criterion) {
             let mut k = [1u8; 32];
             k[..4].copy_from_slice(&n.to_le_bytes());
             let (store, r) = (&store, r.clone());
-            async move { store.put(CacheKey(k), r, None).await.unwrap() }
+            async move {
+                store
+                    .put(CacheKey(k), r, Default::default(), None)
+                    .await
+                    .unwrap()
+            }
         })
     });
     g.finish();

@@ -12,7 +12,7 @@ use isartor::exchange::{Choice, FinishReason, Part, Reply, Usage};
 use isartor::inference::embedder::Bert;
 use isartor::inference::models::{self, Source};
 use isartor::pipeline::guard;
-use isartor::store::vectors::VectorIndex;
+use isartor::store::vectors::{Item, VectorIndex};
 
 const SHORT: &str = "How do I undo the last git commit but keep my changes?";
 
@@ -82,15 +82,13 @@ fn search(c: &mut Criterion) {
         let mut index = VectorIndex::new(384, size, Duration::from_secs(3600));
         // Every entry in one context: the worst case (one system prompt, single-turn requests).
         for i in 0..size {
-            index
-                .insert(
-                    group,
-                    &unit(),
-                    format!("prompt {i}").into(),
-                    reply.clone(),
-                    now,
-                )
-                .unwrap();
+            let item = Item {
+                group,
+                text: format!("prompt {i}").into(),
+                reply: reply.clone(),
+                meta: Default::default(),
+            };
+            index.insert(item, &unit(), now).unwrap();
         }
         let query = unit();
         g.bench_function(format!("{size} entries, one context"), |b| {

@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests')
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)')
+            [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'See into and steer the caches: list, explain misses, forget, clear, export, import')
             [CompletionResult]::new('eval', 'eval', [CompletionResultType]::ParameterValue, 'Measure the semantic cache on labelled pairs or a replayed trace')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)')
@@ -164,6 +165,109 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
         'isartor;connect;help;help' {
             break
         }
+        'isartor;cache' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List recent entries: key, layer, model, client, age, hits, size, the prompt''s start')
+            [CompletionResult]::new('why', 'why', [CompletionResultType]::ParameterValue, 'Explain a recent miss: the nearest cached request and what differed')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove an answer everywhere it is stored (exact, semantic, and exact copies of it)')
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Remove every entry (of one layer with --exact or --semantic)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write every entry to FILE (JSON lines, owner-only: it holds prompts and answers)')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Load entries written by `export` into the running daemon')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'isartor;cache;ls' {
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many entries, newest first')
+            [CompletionResult]::new('--client', '--client', [CompletionResultType]::ParameterName, 'Only entries stored for this client (as `isartor stats` names it)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;cache;why' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--last', '--last', [CompletionResultType]::ParameterName, 'The last miss (the default)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;cache;forget' {
+            [CompletionResult]::new('--prompt', '--prompt', [CompletionResultType]::ParameterName, 'Entries whose last user turn is this text')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--last', '--last', [CompletionResultType]::ParameterName, 'The answer the last request got or stored')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;cache;clear' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'exact')
+            [CompletionResult]::new('--semantic', '--semantic', [CompletionResultType]::ParameterName, 'semantic')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;cache;export' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;cache;import' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'isartor;cache;help' {
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List recent entries: key, layer, model, client, age, hits, size, the prompt''s start')
+            [CompletionResult]::new('why', 'why', [CompletionResultType]::ParameterValue, 'Explain a recent miss: the nearest cached request and what differed')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove an answer everywhere it is stored (exact, semantic, and exact copies of it)')
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Remove every entry (of one layer with --exact or --semantic)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write every entry to FILE (JSON lines, owner-only: it holds prompts and answers)')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Load entries written by `export` into the running daemon')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'isartor;cache;help;ls' {
+            break
+        }
+        'isartor;cache;help;why' {
+            break
+        }
+        'isartor;cache;help;forget' {
+            break
+        }
+        'isartor;cache;help;clear' {
+            break
+        }
+        'isartor;cache;help;export' {
+            break
+        }
+        'isartor;cache;help;import' {
+            break
+        }
+        'isartor;cache;help;help' {
+            break
+        }
         'isartor;eval' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -224,6 +328,7 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests')
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)')
+            [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'See into and steer the caches: list, explain misses, forget, clear, export, import')
             [CompletionResult]::new('eval', 'eval', [CompletionResultType]::ParameterValue, 'Measure the semantic cache on labelled pairs or a replayed trace')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)')
@@ -262,6 +367,33 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             break
         }
         'isartor;help;connect;status' {
+            break
+        }
+        'isartor;help;cache' {
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List recent entries: key, layer, model, client, age, hits, size, the prompt''s start')
+            [CompletionResult]::new('why', 'why', [CompletionResultType]::ParameterValue, 'Explain a recent miss: the nearest cached request and what differed')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove an answer everywhere it is stored (exact, semantic, and exact copies of it)')
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Remove every entry (of one layer with --exact or --semantic)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write every entry to FILE (JSON lines, owner-only: it holds prompts and answers)')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Load entries written by `export` into the running daemon')
+            break
+        }
+        'isartor;help;cache;ls' {
+            break
+        }
+        'isartor;help;cache;why' {
+            break
+        }
+        'isartor;help;cache;forget' {
+            break
+        }
+        'isartor;help;cache;clear' {
+            break
+        }
+        'isartor;help;cache;export' {
+            break
+        }
+        'isartor;help;cache;import' {
             break
         }
         'isartor;help;eval' {

@@ -16,6 +16,9 @@ _isartor() {
             ",$1")
                 cmd="isartor"
                 ;;
+            isartor,cache)
+                cmd="isartor__subcmd__cache"
+                ;;
             isartor,completions)
                 cmd="isartor__subcmd__completions"
                 ;;
@@ -45,6 +48,48 @@ _isartor() {
                 ;;
             isartor,update)
                 cmd="isartor__subcmd__update"
+                ;;
+            isartor__subcmd__cache,clear)
+                cmd="isartor__subcmd__cache__subcmd__clear"
+                ;;
+            isartor__subcmd__cache,export)
+                cmd="isartor__subcmd__cache__subcmd__export"
+                ;;
+            isartor__subcmd__cache,forget)
+                cmd="isartor__subcmd__cache__subcmd__forget"
+                ;;
+            isartor__subcmd__cache,help)
+                cmd="isartor__subcmd__cache__subcmd__help"
+                ;;
+            isartor__subcmd__cache,import)
+                cmd="isartor__subcmd__cache__subcmd__import"
+                ;;
+            isartor__subcmd__cache,ls)
+                cmd="isartor__subcmd__cache__subcmd__ls"
+                ;;
+            isartor__subcmd__cache,why)
+                cmd="isartor__subcmd__cache__subcmd__why"
+                ;;
+            isartor__subcmd__cache__subcmd__help,clear)
+                cmd="isartor__subcmd__cache__subcmd__help__subcmd__clear"
+                ;;
+            isartor__subcmd__cache__subcmd__help,export)
+                cmd="isartor__subcmd__cache__subcmd__help__subcmd__export"
+                ;;
+            isartor__subcmd__cache__subcmd__help,forget)
+                cmd="isartor__subcmd__cache__subcmd__help__subcmd__forget"
+                ;;
+            isartor__subcmd__cache__subcmd__help,help)
+                cmd="isartor__subcmd__cache__subcmd__help__subcmd__help"
+                ;;
+            isartor__subcmd__cache__subcmd__help,import)
+                cmd="isartor__subcmd__cache__subcmd__help__subcmd__import"
+                ;;
+            isartor__subcmd__cache__subcmd__help,ls)
+                cmd="isartor__subcmd__cache__subcmd__help__subcmd__ls"
+                ;;
+            isartor__subcmd__cache__subcmd__help,why)
+                cmd="isartor__subcmd__cache__subcmd__help__subcmd__why"
                 ;;
             isartor__subcmd__connect,antigravity)
                 cmd="isartor__subcmd__connect__subcmd__antigravity"
@@ -88,6 +133,9 @@ _isartor() {
             isartor__subcmd__eval__subcmd__help,semantic)
                 cmd="isartor__subcmd__eval__subcmd__help__subcmd__semantic"
                 ;;
+            isartor__subcmd__help,cache)
+                cmd="isartor__subcmd__help__subcmd__cache"
+                ;;
             isartor__subcmd__help,completions)
                 cmd="isartor__subcmd__help__subcmd__completions"
                 ;;
@@ -118,6 +166,24 @@ _isartor() {
             isartor__subcmd__help,update)
                 cmd="isartor__subcmd__help__subcmd__update"
                 ;;
+            isartor__subcmd__help__subcmd__cache,clear)
+                cmd="isartor__subcmd__help__subcmd__cache__subcmd__clear"
+                ;;
+            isartor__subcmd__help__subcmd__cache,export)
+                cmd="isartor__subcmd__help__subcmd__cache__subcmd__export"
+                ;;
+            isartor__subcmd__help__subcmd__cache,forget)
+                cmd="isartor__subcmd__help__subcmd__cache__subcmd__forget"
+                ;;
+            isartor__subcmd__help__subcmd__cache,import)
+                cmd="isartor__subcmd__help__subcmd__cache__subcmd__import"
+                ;;
+            isartor__subcmd__help__subcmd__cache,ls)
+                cmd="isartor__subcmd__help__subcmd__cache__subcmd__ls"
+                ;;
+            isartor__subcmd__help__subcmd__cache,why)
+                cmd="isartor__subcmd__help__subcmd__cache__subcmd__why"
+                ;;
             isartor__subcmd__help__subcmd__connect,antigravity)
                 cmd="isartor__subcmd__help__subcmd__connect__subcmd__antigravity"
                 ;;
@@ -140,8 +206,258 @@ _isartor() {
 
     case "${cmd}" in
         isartor)
-            opts="-h -V --config --help --version up stop status stats top connect eval completions update help"
+            opts="-h -V --config --help --version up stop status stats top connect cache eval completions update help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache)
+            opts="-h -V --config --help --version ls why forget clear export import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__clear)
+            opts="-h -V --exact --semantic --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__export)
+            opts="-h -V --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__forget)
+            opts="-h -V --last --prompt --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prompt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__help)
+            opts="ls why forget clear export import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__help__subcmd__clear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__help__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__help__subcmd__why)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__import)
+            opts="-h -V --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__ls)
+            opts="-h -V --limit --client --json --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__cache__subcmd__why)
+            opts="-h -V --last --json --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -448,8 +764,106 @@ _isartor() {
             return 0
             ;;
         isartor__subcmd__help)
-            opts="up stop status stats top connect eval completions update help"
+            opts="up stop status stats top connect cache eval completions update help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__cache)
+            opts="ls why forget clear export import"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__cache__subcmd__clear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__cache__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__cache__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__cache__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__cache__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__help__subcmd__cache__subcmd__why)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -29,6 +29,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand stats 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
             cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
             cand connect 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)'
+            cand cache 'See into and steer the caches: list, explain misses, forget, clear, export, import'
             cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
             cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
             cand update 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)'
@@ -144,6 +145,94 @@ set edit:completion:arg-completer[isartor] = {|@words|
         }
         &'isartor;connect;help;help'= {
         }
+        &'isartor;cache'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ls 'List recent entries: key, layer, model, client, age, hits, size, the prompt''s start'
+            cand why 'Explain a recent miss: the nearest cached request and what differed'
+            cand forget 'Remove an answer everywhere it is stored (exact, semantic, and exact copies of it)'
+            cand clear 'Remove every entry (of one layer with --exact or --semantic)'
+            cand export 'Write every entry to FILE (JSON lines, owner-only: it holds prompts and answers)'
+            cand import 'Load entries written by `export` into the running daemon'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'isartor;cache;ls'= {
+            cand --limit 'How many entries, newest first'
+            cand --client 'Only entries stored for this client (as `isartor stats` names it)'
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;cache;why'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --last 'The last miss (the default)'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;cache;forget'= {
+            cand --prompt 'Entries whose last user turn is this text'
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --last 'The answer the last request got or stored'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;cache;clear'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --exact 'exact'
+            cand --semantic 'semantic'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;cache;export'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;cache;import'= {
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'isartor;cache;help'= {
+            cand ls 'List recent entries: key, layer, model, client, age, hits, size, the prompt''s start'
+            cand why 'Explain a recent miss: the nearest cached request and what differed'
+            cand forget 'Remove an answer everywhere it is stored (exact, semantic, and exact copies of it)'
+            cand clear 'Remove every entry (of one layer with --exact or --semantic)'
+            cand export 'Write every entry to FILE (JSON lines, owner-only: it holds prompts and answers)'
+            cand import 'Load entries written by `export` into the running daemon'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'isartor;cache;help;ls'= {
+        }
+        &'isartor;cache;help;why'= {
+        }
+        &'isartor;cache;help;forget'= {
+        }
+        &'isartor;cache;help;clear'= {
+        }
+        &'isartor;cache;help;export'= {
+        }
+        &'isartor;cache;help;import'= {
+        }
+        &'isartor;cache;help;help'= {
+        }
         &'isartor;eval'= {
             cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
             cand -h 'Print help'
@@ -197,6 +286,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand stats 'Print the live numbers: requests and deflection per layer, latency, tokens and $ saved'
             cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
             cand connect 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)'
+            cand cache 'See into and steer the caches: list, explain misses, forget, clear, export, import'
             cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
             cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
             cand update 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)'
@@ -225,6 +315,26 @@ set edit:completion:arg-completer[isartor] = {|@words|
         &'isartor;help;connect;antigravity'= {
         }
         &'isartor;help;connect;status'= {
+        }
+        &'isartor;help;cache'= {
+            cand ls 'List recent entries: key, layer, model, client, age, hits, size, the prompt''s start'
+            cand why 'Explain a recent miss: the nearest cached request and what differed'
+            cand forget 'Remove an answer everywhere it is stored (exact, semantic, and exact copies of it)'
+            cand clear 'Remove every entry (of one layer with --exact or --semantic)'
+            cand export 'Write every entry to FILE (JSON lines, owner-only: it holds prompts and answers)'
+            cand import 'Load entries written by `export` into the running daemon'
+        }
+        &'isartor;help;cache;ls'= {
+        }
+        &'isartor;help;cache;why'= {
+        }
+        &'isartor;help;cache;forget'= {
+        }
+        &'isartor;help;cache;clear'= {
+        }
+        &'isartor;help;cache;export'= {
+        }
+        &'isartor;help;cache;import'= {
         }
         &'isartor;help;eval'= {
             cand semantic 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'

@@ -73,6 +73,25 @@ pub fn human_duration(secs: u64) -> String {
     }
 }
 
+/// A table cell's duration, one unit: `42s`, `7m`, `3h`, `2d`.
+pub fn short_duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+/// `512` → `512 B`, `2_300` → `2.2 KiB`, `5_000_000` → `4.8 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
 /// `850` → `850 µs`, `12_300` → `12.3 ms`, `2_500_000` → `2.50 s`.
 pub fn micros(us: u64) -> String {
     match us {
@@ -92,6 +111,9 @@ mod tests {
         assert_eq!(human_duration(65), "1m 05s");
         assert_eq!(human_duration(3725), "1h 02m 05s");
         assert_eq!(micros(850), "850 µs");
+        assert_eq!(short_duration(42), "42s");
+        assert_eq!(short_duration(3 * 3600 + 5), "3h");
+        assert_eq!(human_bytes(2_300), "2.2 KiB");
         assert_eq!(micros(12_300), "12.3 ms");
         assert_eq!(micros(2_500_000), "2.50 s");
     }

@@ -45,7 +45,10 @@
 //!   that stores the complete reply (in every cache that missed) before the client's body ends;
 //!   any other gets a translated request, and its answer is translated back as it streams.
 //!   Background-loaded layers hold their model in a [`pipeline::warm::Warm`] and report one
-//!   [`pipeline::LayerStatus`].
+//!   [`pipeline::LayerStatus`]. [`pipeline::manage`] answers the cache commands (list, why,
+//!   forget, clear, export, import) for both the control socket and the gateway's
+//!   `/admin/cache/…` routes ([`gateway`]'s `admin` module); [`pipeline::misses`] keeps the ring
+//!   of recent misses that `why` explains.
 //! * [`store`] is cache storage: the small [`store::ReplyStore`] trait for exact entries (moka in
 //!   memory, or [`store::redis`] shared by replicas, failing open; each entry knows when it was
 //!   stored and how long it is fresh, and stale-if-error keeps it longer), [`store::vectors`] for the
@@ -70,15 +73,16 @@
 //! * [`daemon`]: start/stop wiring of both listeners, the locked pid file, running detached.
 //! * [`connect`]: pointing Claude Code, Copilot and Antigravity at the daemon (settings and env
 //!   files, backed up first and restored byte for byte).
-//! * [`control`]: the local Unix socket that streams snapshots and events to `stats` / `top`.
+//! * [`control`]: the local Unix socket that streams snapshots and events to `stats` / `top`, and
+//!   carries `status`, `stop` and the `isartor cache …` commands.
 //! * [`tui`]: the `isartor top` dashboard (state, pure view, terminal loop).
 //! * [`eval`]: measuring the semantic cache on labelled pairs and replayed traces.
 //! * [`update`]: self-upgrade from the project's releases, checksum-verified, with rollback.
 //! * [`cli`]: one module per subcommand; argument handling and printing only.
 //! * [`display`]: how client text, URLs and durations are shown (escaped, redacted, bounded).
 //!
-//! Nothing in `pipeline` knows about hyper, sockets or terminals; nothing in `cli` knows about
-//! caches.
+//! Nothing in `pipeline` knows about hyper, sockets or terminals; nothing in `cli` does cache
+//! work (it prints what the daemon answers).
 
 pub mod cli;
 pub mod config;

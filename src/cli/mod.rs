@@ -1,6 +1,7 @@
 //! The command line: argument parsing (clap) and one module per subcommand. Nothing here knows
 //! about caches or layers; commands call into `daemon` and print.
 
+pub mod cache;
 pub mod completions;
 pub mod connect;
 pub mod eval;
@@ -61,6 +62,8 @@ pub enum Command {
     Top(top::TopArgs),
     /// Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)
     Connect(connect::ConnectArgs),
+    /// See into and steer the caches: list, explain misses, forget, clear, export, import
+    Cache(cache::CacheArgs),
     /// Measure the semantic cache on labelled pairs or a replayed trace
     Eval(eval::EvalArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(&ctx, args),
         Command::Stats(args) => stats::run(&ctx, args),
         Command::Top(args) => top::run(&ctx, args),
+        Command::Cache(args) => cache::run(&ctx, args),
         Command::Eval(args) => eval::run(&ctx, args),
         Command::Connect(args) => connect::run(&ctx, args),
         Command::Update(args) => update::run(&ctx, args),

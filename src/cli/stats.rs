@@ -85,6 +85,16 @@ pub fn render(s: &Snapshot, addr: &str) -> String {
             s.stale
         );
     }
+    if s.shadow.would_serve > 0 {
+        let sh = s.shadow;
+        let _ = writeln!(
+            out,
+            "semantic shadow mode: would have served {}, agreed {:.1}% ({:.1}% identical)",
+            sh.would_serve,
+            sh.agreed as f64 * 100.0 / sh.would_serve as f64,
+            sh.identical as f64 * 100.0 / sh.would_serve as f64
+        );
+    }
     let _ = writeln!(
         out,
         "{:<6}{:>10}{:>9}{:>11}{:>11}{:>11}",

@@ -49,6 +49,16 @@ pub enum CacheMode {
     Both,
 }
 
+/// What the semantic cache does with a hit: serve it, or only record whether the fresh answer
+/// agreed with it (to measure the false-hit rate before serving).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SemanticMode {
+    #[default]
+    Serve,
+    Shadow,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheBackend {
@@ -184,6 +194,7 @@ pub struct Config {
     pub gateway_api_key: Secret,
     pub cache_mode: CacheMode,
     pub similarity_threshold: f64,
+    pub semantic_mode: SemanticMode,
     pub cache_ttl_secs: u64,
     pub cache_max_capacity: u64,
     pub serve_stale_on_error: bool,
@@ -231,6 +242,7 @@ impl Default for Config {
             gateway_api_key: Secret::default(),
             cache_mode: CacheMode::Both,
             similarity_threshold: 0.85,
+            semantic_mode: SemanticMode::Serve,
             cache_ttl_secs: 300,
             cache_max_capacity: 10_000,
             serve_stale_on_error: false,

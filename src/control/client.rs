@@ -52,7 +52,11 @@ impl Subscription {
         let answer = async {
             loop {
                 match self.next().await? {
-                    Some(m @ (Message::Status { .. } | Message::Stopping { .. })) => return Ok(m),
+                    Some(
+                        m @ (Message::Status { .. }
+                        | Message::Stopping { .. }
+                        | Message::Cache { .. }),
+                    ) => return Ok(m),
                     Some(_) => continue,
                     None => bail!("the daemon closed the control socket"),
                 }

@@ -26,10 +26,10 @@ pub struct Feed {
     pub bus: Bus,
     pub addr: String,
     pub price_per_1k: f64,
-    /// The layers' health now (what `/health` says).
-    pub health: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
     /// Cancelled by a `stop` command: the daemon drains and exits.
     pub stop: CancellationToken,
+    /// The layers' health (what `/health` says) and the caches (`isartor cache …`).
+    pub pipeline: Arc<crate::pipeline::Pipeline>,
 }
 
 /// Binds the socket (replacing a stale one), owner-only, and serves until `shutdown`.
@@ -106,13 +106,20 @@ async fn subscriber(stream: UnixStream, feed: Feed, shutdown: CancellationToken)
                 Ok(Some(line)) => match serde_json::from_str::<Command>(&line) {
                     Ok(Command::Status) => Message::Status {
                         pid: std::process::id(),
-                        health: (feed.health)(),
+                        health: serde_json::to_value(feed.pipeline.health())
+                            .unwrap_or_default(),
                     },
                     Ok(Command::Stop) => {
                         tracing::info!("stop requested over the control socket");
                         feed.stop.cancel();
                         Message::Stopping { pid: std::process::id() }
                     }
+                    // Answered in turn: a subscriber's own events wait while its cache
+                    // command runs (a listing or an export of the whole cache).
+                    Ok(Command::Cache { command }) => match feed.pipeline.cache(command).await {
+                        Ok(answer) => Message::Cache { answer: Some(answer), error: None },
+                        Err(error) => Message::Cache { answer: None, error: Some(error) },
+                    },
                     Err(e) => {
                         tracing::debug!("control socket: ignoring {line:?}: {e}");
                         continue;

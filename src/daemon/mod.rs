@@ -184,13 +184,12 @@ impl Daemon {
 
     /// Serves the control socket at `path` (for `isartor stats` / `top`) until the daemon stops.
     pub fn serve_control(&self, path: &std::path::Path, price_per_1k: f64) -> Result<()> {
-        let pipeline = self.pipeline.clone();
         let feed = crate::control::server::Feed {
             bus: self.bus.clone(),
             addr: self.addr.to_string(),
             price_per_1k,
-            health: Arc::new(move || serde_json::to_value(pipeline.health()).unwrap_or_default()),
             stop: self.shutdown.clone(),
+            pipeline: self.pipeline.clone(),
         };
         crate::control::server::spawn(path, feed, self.shutdown.clone())
     }

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use super::{Exchange, Message, Part};
 
 /// Bumped whenever the canonical form changes, so old stored entries can never be misread.
-const KEY_VERSION: &[u8] = b"isartor-key-v1";
+pub const KEY_VERSION: &str = "isartor-key-v1";
 
 /// A SHA-256 cache key.
 #[derive(
@@ -59,6 +59,16 @@ pub fn context_key(exchange: &Exchange) -> CacheKey {
     key(exchange, earlier, "context")
 }
 
+/// The id of a semantic entry: its context key and its last user turn, hashed. The same on every
+/// replica, so `isartor cache forget` can name an entry everywhere it is held.
+pub fn semantic_id(context: &CacheKey, text: &str) -> CacheKey {
+    let mut w = Canon::new();
+    w.str("semantic");
+    w.hasher.update(context.0);
+    w.str(text);
+    w.finish()
+}
+
 fn key(exchange: &Exchange, messages: &[Message], kind: &str) -> CacheKey {
     let mut w = Canon::new();
     w.str(kind);
@@ -84,6 +94,71 @@ fn key(exchange: &Exchange, messages: &[Message], kind: &str) -> CacheKey {
         w.value(v);
     }
     w.finish()
+}
+
+/// What the exact key covers, readable: how `isartor cache why` shows what differs between a
+/// miss and the nearest entry. Text is canonical (per-run values blanked) as in the key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readable {
+    pub namespace: &'static str,
+    pub model: String,
+    pub params: String,
+    pub tools: String,
+    pub tool_choice: String,
+    pub system: String,
+    /// Every turn before the last, one `[role] text` block each.
+    pub earlier: String,
+    pub last: String,
+}
+
+/// The parts of `exchange` its exact key covers, as text.
+pub fn readable(exchange: &Exchange) -> Readable {
+    // Tool-call ids are left out, as the key renames them.
+    fn part(p: &Part) -> String {
+        match p {
+            Part::Text { text } | Part::Refusal { text } => canonical_text(text).into_owned(),
+            Part::ToolCall {
+                name, arguments, ..
+            } => format!("(tool call) {name} {arguments}"),
+            Part::ToolResult {
+                content, is_error, ..
+            } => {
+                let content: Vec<String> = content.iter().map(part).collect();
+                let error = if *is_error { " (error)" } else { "" };
+                format!("(tool result{error}) {}", content.join("\n"))
+            }
+            Part::Other { value } => value.to_string(),
+        }
+    }
+    let turn = |m: &Message| -> String {
+        let parts: Vec<String> = m.parts.iter().map(part).collect();
+        format!("[{}] {}", m.role, parts.join("\n"))
+    };
+    let (earlier, last) = match exchange.messages.split_last() {
+        Some((last, earlier)) => (earlier.iter().map(turn).collect::<Vec<_>>(), turn(last)),
+        None => (Vec::new(), String::new()),
+    };
+    // Pretty, so a line diff points at the field that differs.
+    let json = |v: &Option<Value>| {
+        v.as_ref()
+            .and_then(|v| serde_json::to_string_pretty(v).ok())
+            .unwrap_or_default()
+    };
+    Readable {
+        namespace: exchange.format.namespace(),
+        model: exchange.model.clone(),
+        params: serde_json::to_string_pretty(&exchange.params).unwrap_or_default(),
+        tools: json(&exchange.tools),
+        tool_choice: json(&exchange.tool_choice),
+        system: exchange
+            .system
+            .iter()
+            .map(|s| canonical_text(s).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        earlier: earlier.join("\n"),
+        last,
+    }
 }
 
 /// Spans of client text that change per run and never change the answer: what lies between
@@ -133,7 +208,7 @@ struct Canon {
 impl Canon {
     fn new() -> Canon {
         let mut hasher = Sha256::new();
-        hasher.update(KEY_VERSION);
+        hasher.update(KEY_VERSION.as_bytes());
         Canon {
             hasher,
             ids: HashMap::new(),

@@ -3,6 +3,7 @@
 //! [`routes`] maps requests to handlers and [`browser`] refuses web pages and rebinding hosts;
 //! reading, running and answering a request is [`crate::surface`]'s, shared with the proxy.
 
+mod admin;
 pub mod browser;
 pub mod routes;
 

@@ -1,4 +1,4 @@
-//! Method + path → handler. Each handler reads and checks its input, builds an [`Exchange`]
+//! Method + path → handler. Each handler reads and checks its input, builds an [`Exchange`](crate::exchange::Exchange)
 //! through the format's decoder, and hands it to the pipeline.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::{Gateway, browser};
+use super::{Gateway, admin, browser};
 use crate::exchange::{ClientInfo, Format, Origin, Surface};
 use crate::pipeline::Counted;
 use crate::surface::respond::{self, Body, Render};
@@ -28,6 +28,8 @@ enum Route {
     Chat(Format),
     /// Anthropic `/v1/messages/count_tokens`.
     CountTokens,
+    /// `/admin/cache/<op>` (see [`admin`]).
+    Admin,
 }
 
 /// Why a request matched no route.
@@ -47,6 +49,10 @@ fn route(method: &Method, path: &str) -> Result<Route, Unrouted> {
         "/metrics" => (Route::Metrics, Method::GET),
         "/v1/models" => (Route::Models, Method::GET),
         "/v1/messages/count_tokens" => (Route::CountTokens, Method::POST),
+        p if p.starts_with(admin::PREFIX) => match admin::allowed(&p[admin::PREFIX.len()..]) {
+            Some(method) => (Route::Admin, method),
+            None => return Err(Unrouted::NotFound),
+        },
         // Cloud Code envelopes only ever reach the proxy (their host is Google's).
         p => match Format::from_path(p) {
             Some(Format::CloudCode) | None => return Err(Unrouted::NotFound),
@@ -168,6 +174,10 @@ async fn route_and_answer(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<
         Route::Models => models(&gw),
         Route::Chat(format) => chat(gw, format, req).await,
         Route::CountTokens => count_tokens(gw, req).await,
+        Route::Admin => {
+            let op = req.uri().path()[admin::PREFIX.len()..].to_string();
+            admin::handle(&gw, &op, req).await
+        }
     }
 }
 

@@ -6,12 +6,14 @@ pub mod cloud;
 pub mod exact;
 pub mod guard;
 mod local_stream;
+pub mod manage;
+pub mod misses;
 pub mod semantic;
 mod tee;
 pub mod triage;
 pub mod warm;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,7 +26,8 @@ use serde::Serialize;
 use crate::config::{CacheMode, Config, ConfigError, Settings};
 use crate::exchange::key::{self, CacheKey};
 use crate::exchange::{Exchange, Message, Reply, estimate_tokens};
-use crate::store::{Rendered, ReplyStore};
+use crate::store::{Meta, Rendered, ReplyStore, Stored};
+use crate::telemetry::stats::Verdict;
 use crate::telemetry::{Bus, ErrorCode, Layer, LayerOutcome, Tracker};
 use semantic::Lookup;
 use triage::Decision;
@@ -103,28 +106,60 @@ impl PipelineError {
 }
 
 /// What to do with a complete upstream reply: store it in every cache layer that missed (for
-/// the request's own TTL, when it asked for one).
+/// the request's own TTL, when it asked for one), described by `meta`.
 #[derive(Default)]
 pub struct Remember {
     exact: Option<(Arc<dyn ReplyStore>, CacheKey)>,
     semantic: Option<semantic::Insert>,
     ttl: Option<Duration>,
+    meta: Arc<Meta>,
+    /// `semantic_mode = shadow`: the semantic hit not served, judged against the fresh answer.
+    shadow: Option<Shadow>,
+}
+
+/// A semantic hit shadow mode did not serve.
+struct Shadow {
+    candidate: Arc<Reply>,
+    layer: Arc<semantic::SemanticLayer>,
+    bus: Bus,
 }
 
 impl Remember {
     /// Stores the reply; the future completes when every store has it (failures are logged).
     pub fn store(self, reply: Arc<Reply>) -> BoxFuture<'static, ()> {
         async move {
+            if let Some(shadow) = self.shadow {
+                shadow.bus.shadow(None);
+                if semantic::SemanticLayer::identical(&shadow.candidate, &reply) {
+                    shadow.bus.shadow(Some(Verdict::Identical));
+                } else {
+                    // Judged off the response path: it embeds both answers.
+                    let fresh = reply.clone();
+                    tokio::spawn(async move {
+                        let similar = shadow.layer.similar(&shadow.candidate, &fresh).await;
+                        shadow.bus.shadow(Some(match similar {
+                            true => Verdict::Similar,
+                            false => Verdict::Differs,
+                        }));
+                    });
+                }
+            }
             if let Some(insert) = self.semantic {
-                insert.store(reply.clone(), self.ttl);
+                insert.store(reply.clone(), self.meta.clone(), self.ttl);
             }
             if let Some((store, key)) = self.exact
-                && let Err(e) = store.put(key, reply, self.ttl).await
+                && let Err(e) = store.put(key, reply, self.meta, self.ttl).await
             {
                 tracing::debug!("exact cache insert failed: {e}");
             }
         }
         .boxed()
+    }
+
+    /// The same, for an answer of `layer` (L2's, not L3's).
+    fn by(mut self, layer: &str) -> Remember {
+        Arc::make_mut(&mut self.meta).layer = layer.to_string();
+        self
     }
 }
 
@@ -151,6 +186,10 @@ pub struct Pipeline {
     cloud: cloud::Cloud,
     bus: Bus,
     cache_mode: CacheMode,
+    /// The recent misses `isartor cache why` explains.
+    misses: misses::Misses,
+    /// What the last request was answered from or stored in (`isartor cache forget --last`).
+    touched: Mutex<manage::Touched>,
 }
 
 impl Pipeline {
@@ -168,7 +207,23 @@ impl Pipeline {
             cloud: cloud::Cloud::new(config, settings)?,
             bus,
             cache_mode: config.cache_mode,
+            misses: misses::Misses::default(),
+            touched: Mutex::default(),
         })
+    }
+
+    /// Whether an exact entry may be served: the exact copy of a semantic hit only while its
+    /// source entry is held (it goes when the source is forgotten or evicted).
+    fn source_held(&self, stored: &Stored) -> bool {
+        match (stored.meta.source, &self.semantic) {
+            (Some(id), Some(semantic)) => semantic.contains(&id),
+            _ => true,
+        }
+    }
+
+    fn touch(&self, exact: Option<CacheKey>, semantic: Option<CacheKey>) {
+        *self.touched.lock().unwrap_or_else(|p| p.into_inner()) =
+            manage::Touched { exact, semantic };
     }
 
     pub fn bus(&self) -> &Bus {
@@ -193,7 +248,13 @@ impl Pipeline {
             tracker.enter(Layer::L1a);
             let started = Instant::now();
             match exact.get(&key).await {
-                Ok(Some(stored)) if stored.is_fresh() && policy.accepts_age(stored.age_secs()) => {
+                Ok(Some(stored))
+                    if stored.is_fresh()
+                        && policy.accepts_age(stored.age_secs())
+                        && self.source_held(&stored) =>
+                {
+                    exact.store().hit(&key, &stored);
+                    self.touch(Some(key), stored.meta.source);
                     tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Hit);
                     tracker.usage(Layer::L1a, stored.reply.usage);
                     return Outcome::Reply {
@@ -208,7 +269,7 @@ impl Pipeline {
                     };
                 }
                 Ok(found) => {
-                    stale = found.filter(|s| !s.is_fresh());
+                    stale = found.filter(|s| !s.is_fresh() && self.source_held(s));
                     tracker.layer(Layer::L1a, started.elapsed(), LayerOutcome::Miss);
                 }
                 Err(e) => {
@@ -223,6 +284,20 @@ impl Pipeline {
         {
             remember.exact = Some((exact.store(), key));
         }
+        let last_turn = exchange
+            .last_user_turn()
+            .map(Message::text)
+            .unwrap_or_default();
+        let (client, model, preview) = tracker.who();
+        remember.meta = Arc::new(Meta {
+            client: client.to_string(),
+            model: model.to_string(),
+            preview: preview.to_string(),
+            prompt: manage::prompt_hash(&last_turn),
+            layer: "L3".into(),
+            source: None,
+        });
+        let mut semantic_miss = None;
         // With `max-age` only the exact cache answers: it knows each entry's age.
         if let Some(semantic) = &self.semantic
             && policy.lookup
@@ -232,7 +307,13 @@ impl Pipeline {
             tracker.enter(Layer::L1b);
             let started = Instant::now();
             match semantic.lookup(context, &text).await {
-                Lookup::Hit { reply, score, age } => {
+                Lookup::Hit {
+                    reply,
+                    score,
+                    age,
+                    id,
+                    left,
+                } => {
                     tracker.scored(
                         Layer::L1b,
                         started.elapsed(),
@@ -241,9 +322,17 @@ impl Pipeline {
                     );
                     tracker.usage(Layer::L1b, reply.usage);
                     // The served answer is this exact request's answer now: an exact repeat
-                    // should cost a hash, not another embedding.
+                    // should cost a hash, not another embedding. The copy lives no longer than
+                    // its source and names it, so it goes when the source goes.
+                    self.touch(Some(key), Some(id));
+                    let mut meta = (*remember.meta).clone();
+                    meta.layer = "L1b".into();
+                    meta.source = Some(id);
+                    let ttl = remember.ttl.map_or(left, |t| t.min(left));
                     if let Some((store, key)) = remember.exact
-                        && let Err(e) = store.put(key, reply.clone(), remember.ttl).await
+                        && let Err(e) = store
+                            .put(key, reply.clone(), Arc::new(meta), Some(ttl))
+                            .await
                     {
                         tracing::debug!("exact cache insert failed: {e}");
                     }
@@ -262,6 +351,7 @@ impl Pipeline {
                     insert,
                     best,
                     rejected,
+                    shadow,
                 } => {
                     if let Some(why) = rejected {
                         tracing::debug!(
@@ -271,6 +361,16 @@ impl Pipeline {
                         );
                     }
                     tracker.scored(Layer::L1b, started.elapsed(), LayerOutcome::Miss, best);
+                    semantic_miss = Some(misses::SemanticMiss {
+                        best,
+                        threshold: semantic.threshold(),
+                        refused_by: rejected.map(|r| r.as_str().to_string()),
+                    });
+                    remember.shadow = shadow.map(|candidate| Shadow {
+                        candidate,
+                        layer: semantic.clone(),
+                        bus: self.bus.clone(),
+                    });
                     remember.semantic = policy.store.then_some(insert);
                 }
                 Lookup::Degraded => {
@@ -279,6 +379,21 @@ impl Pipeline {
                 Lookup::Skipped => {}
             }
         }
+        if policy.lookup {
+            let (client, _, preview) = tracker.who();
+            self.misses.record(misses::Missed {
+                at_ms: crate::store::unix_ms(),
+                key,
+                client: client.to_string(),
+                preview: preview.to_string(),
+                readable: key::readable(&exchange),
+                semantic: semantic_miss,
+            });
+        }
+        self.touch(
+            remember.exact.as_ref().map(|(_, k)| *k),
+            remember.semantic.as_ref().map(semantic::Insert::id),
+        );
         if let Some(triage) = &self.triage
             && triage::Triage::eligible(&exchange)
         {
@@ -289,7 +404,7 @@ impl Pipeline {
                     tracker.layer(Layer::L2, started.elapsed(), LayerOutcome::Answered);
                     tracker.router_decision(label.as_str());
                     tracker.usage(Layer::L2, reply.usage);
-                    remember.store(reply.clone()).await;
+                    remember.by("L2").store(reply.clone()).await;
                     return Outcome::Reply {
                         layer: Layer::L2,
                         age: None,
@@ -312,7 +427,13 @@ impl Pipeline {
                     tracker.layer(Layer::L2, started.elapsed(), LayerOutcome::Answered);
                     tracker.router_decision(label.as_str());
                     return local_stream::outcome(
-                        &exchange, opening, rest, model, max_tokens, remember, tracker,
+                        &exchange,
+                        opening,
+                        rest,
+                        model,
+                        max_tokens,
+                        remember.by("L2"),
+                        tracker,
                     );
                 }
                 Decision::Escalate { decision } => {

@@ -1,7 +1,7 @@
 //! L1b: the semantic cache. A request whose context (everything but the last user turn) is
 //! canonically identical to a stored one, and whose last user turn embeds within
 //! `similarity_threshold` of the stored turn, is served the stored reply, unless the
-//! [`guard`](super::guard) finds a detail that changes the answer.
+//! guard ([`super::guard`]) finds a detail that changes the answer.
 //!
 //! The embedder loads in the background at start-up; until it is ready, or when it fails, the
 //! layer is skipped (fail-open) and `/health` says why.
@@ -9,13 +9,14 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::config::{CacheBackend, Config, EmbeddingSidecarConfig};
+use crate::config::{CacheBackend, Config, EmbeddingSidecarConfig, SemanticMode};
 use crate::exchange::key::CacheKey;
 use crate::exchange::{Exchange, Reply};
 use crate::inference::embedder::{Bert, Embedder};
 use crate::inference::models::{self, Source};
-use crate::store::shared_vectors::{Entry, SharedVectors};
-use crate::store::vectors::VectorIndex;
+use crate::store::Meta;
+use crate::store::shared_vectors::{Change, Entry, SharedVectors};
+use crate::store::vectors::{Item, VectorIndex, View};
 use crate::telemetry::logs::Throttle;
 
 use super::LayerHealth;
@@ -24,6 +25,8 @@ use super::warm::{LayerStatus, Warm};
 
 /// Candidates the guard looks at, best first.
 const CANDIDATES: usize = 4;
+/// How alike two answers' embeddings must be for shadow mode to count them as agreeing.
+pub const AGREEMENT: f32 = 0.95;
 
 /// What a lookup found.
 pub enum Lookup {
@@ -32,6 +35,9 @@ pub enum Lookup {
         score: f32,
         /// Seconds since the entry was stored.
         age: u64,
+        /// The entry's id, and how long it lives still (its exact copy must not outlive it).
+        id: CacheKey,
+        left: Duration,
     },
     /// No candidate passed; `insert` stores the reply that L3 will produce. `rejected` names the
     /// guard rule that refused the best candidate above the threshold, if any.
@@ -39,6 +45,8 @@ pub enum Lookup {
         insert: Insert,
         best: Option<f32>,
         rejected: Option<Reject>,
+        /// `semantic_mode = shadow`: the hit that was found and not served.
+        shadow: Option<Arc<Reply>>,
     },
     /// The layer could not look (embedder failed); the request goes on.
     Degraded,
@@ -55,48 +63,22 @@ pub struct Insert {
 }
 
 impl Insert {
+    /// The id the entry will have.
+    pub fn id(&self) -> CacheKey {
+        crate::exchange::key::semantic_id(&self.group, &self.text)
+    }
+
     /// Stores the reply in this replica's index and, with Redis, for every replica (in the
-    /// background: the client never waits on Redis for this).
-    /// `ttl` is the request's own (`X-Isartor-Cache-TTL`) for this replica's index; entries
-    /// shared through Redis keep the configured TTL.
-    pub fn store(self, reply: Arc<Reply>, ttl: Option<Duration>) {
-        let mut index = self.layer.index.write().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let stored = match ttl {
-            Some(ttl) => index.insert_until(
-                self.group,
-                &self.vector,
-                self.text.clone(),
-                reply.clone(),
-                now,
-                now + ttl,
-            ),
-            None => index.insert(
-                self.group,
-                &self.vector,
-                self.text.clone(),
-                reply.clone(),
-                now,
-            ),
+    /// background: the client never waits on Redis for this), for `ttl` (the request's own,
+    /// `X-Isartor-Cache-TTL`) or the configured TTL.
+    pub fn store(self, reply: Arc<Reply>, meta: Arc<Meta>, ttl: Option<Duration>) {
+        let item = Item {
+            group: self.group,
+            text: self.text,
+            reply,
+            meta,
         };
-        if let Err(e) = stored {
-            tracing::warn!("semantic cache insert refused: {e}");
-            return;
-        }
-        drop(index);
-        if let (Some(shared), Some(embedder)) = (&self.layer.shared, self.layer.embedder.get()) {
-            let entry = Entry {
-                group: self.group,
-                vector: self.vector,
-                text: self.text.to_string(),
-                reply: (*reply).clone(),
-                model: embedder.model().to_string(),
-            };
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let _ = shared.publish(entry).await;
-            });
-        }
+        self.layer.put(item, self.vector, ttl);
     }
 }
 
@@ -105,7 +87,9 @@ pub struct SemanticLayer {
     /// With `cache_backend = "redis"`: entries shared with the other replicas.
     shared: Option<Arc<SharedVectors>>,
     index: RwLock<VectorIndex>,
+    ttl: Duration,
     threshold: f32,
+    mode: SemanticMode,
     model: Source,
     /// `[embedding_sidecar]`, when it is set: embed over HTTP instead of in-process.
     sidecar: Option<EmbeddingSidecarConfig>,
@@ -138,7 +122,9 @@ impl SemanticLayer {
                 config.cache_max_capacity as usize,
                 Duration::from_secs(config.cache_ttl_secs),
             )),
+            ttl: Duration::from_secs(config.cache_ttl_secs),
             threshold: config.similarity_threshold as f32,
+            mode: config.semantic_mode,
             model: Source::parse(&config.embedding_model),
             sidecar: (!config.embedding_sidecar.sidecar_url.is_empty())
                 .then(|| config.embedding_sidecar.clone()),
@@ -198,26 +184,35 @@ impl SemanticLayer {
         if let Some(shared) = &self.shared {
             // Entries of other replicas join this index, if they were made by the same model.
             let layer = Arc::downgrade(self);
-            shared
-                .clone()
-                .follow(Arc::new(move |entry: Entry, left: Duration| {
-                    let Some(layer) = layer.upgrade() else {
-                        return;
-                    };
-                    if entry.model != model || entry.vector.len() != dims {
-                        return;
+            shared.clone().follow(Arc::new(move |change: Change| {
+                let Some(layer) = layer.upgrade() else {
+                    return;
+                };
+                let mut index = layer.index.write().unwrap_or_else(|p| p.into_inner());
+                match change {
+                    Change::Insert(entry, left) => {
+                        if entry.model != model || entry.vector.len() != dims {
+                            return;
+                        }
+                        let now = Instant::now();
+                        let item = Item {
+                            group: entry.group,
+                            text: entry.text.into(),
+                            reply: Arc::new(entry.reply),
+                            meta: Arc::new(entry.meta),
+                        };
+                        let _ = index.insert_until(item, &entry.vector, now, now + left);
                     }
-                    let now = Instant::now();
-                    let mut index = layer.index.write().unwrap_or_else(|p| p.into_inner());
-                    let _ = index.insert_until(
-                        entry.group,
-                        &entry.vector,
-                        entry.text.into(),
-                        Arc::new(entry.reply),
-                        now,
-                        now + left,
-                    );
-                }));
+                    Change::Forget(ids) => {
+                        for id in &ids {
+                            index.forget(id);
+                        }
+                    }
+                    Change::Clear => {
+                        index.clear();
+                    }
+                }
+            }));
         }
         Ok(embedder)
     }
@@ -269,8 +264,13 @@ impl SemanticLayer {
         };
         let best = candidates.first().map(|c| c.score);
         let mut rejected = None;
+        let mut shadow = None;
         for c in candidates {
             match guard::verify(&c.text, text) {
+                Ok(()) if self.mode == SemanticMode::Shadow => {
+                    shadow = Some(c.reply);
+                    break;
+                }
                 Ok(()) => {
                     self.index
                         .write()
@@ -280,6 +280,8 @@ impl SemanticLayer {
                         reply: c.reply,
                         score: c.score,
                         age: c.stored.elapsed().as_secs(),
+                        id: c.id,
+                        left: c.expires.saturating_duration_since(Instant::now()),
                     };
                 }
                 Err(why) => {
@@ -296,7 +298,118 @@ impl SemanticLayer {
             },
             best,
             rejected,
+            shadow,
         }
+    }
+
+    /// Whether a fresh answer's content is the same as the one shadow mode did not serve (up
+    /// to whitespace).
+    pub fn identical(candidate: &Reply, fresh: &Reply) -> bool {
+        let answer = |r: &Reply| serde_json::to_string(&r.choices.first().map(|c| &c.parts)).ok();
+        match (answer(candidate), answer(fresh)) {
+            (Some(a), Some(b)) => a.split_whitespace().eq(b.split_whitespace()),
+            _ => false,
+        }
+    }
+
+    /// Whether two different answers still agree: texts whose embeddings are at least
+    /// [`AGREEMENT`] alike. `false` for tool calls (they were not identical) or when the
+    /// embedder cannot tell.
+    pub async fn similar(&self, candidate: &Reply, fresh: &Reply) -> bool {
+        let (a, b) = (candidate.text(), fresh.text());
+        let Some(embedder) = self.embedder.get() else {
+            return false;
+        };
+        if a.trim().is_empty() || b.trim().is_empty() {
+            return false;
+        }
+        match (embedder.embed(&a).await, embedder.embed(&b).await) {
+            (Ok(x), Ok(y)) => crate::store::vectors::dot(&x, &y) >= AGREEMENT,
+            _ => false,
+        }
+    }
+
+    /// The configured threshold.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Stores `item` with its vector here and, with Redis, for every replica.
+    fn put(&self, item: Item, vector: Vec<f32>, ttl: Option<Duration>) {
+        let now = Instant::now();
+        let stored = self
+            .index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert_until(item.clone(), &vector, now, now + ttl.unwrap_or(self.ttl));
+        if let Err(e) = stored {
+            tracing::warn!("semantic cache insert refused: {e}");
+            return;
+        }
+        if let (Some(shared), Some(model)) = (&self.shared, self.model_name()) {
+            let entry = Entry {
+                group: item.group,
+                vector,
+                text: item.text.to_string(),
+                reply: (*item.reply).clone(),
+                model,
+                meta: (*item.meta).clone(),
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let _ = shared.publish(entry, ttl).await;
+            });
+        }
+    }
+
+    /// The name of the model whose vectors this layer holds, once it is ready.
+    pub fn model_name(&self) -> Option<String> {
+        self.embedder.get().map(|e| e.model().to_string())
+    }
+
+    /// Whether entry `id` is held and unexpired.
+    pub fn contains(&self, id: &CacheKey) -> bool {
+        self.index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id, Instant::now())
+    }
+
+    /// Every unexpired entry.
+    pub fn entries(&self) -> Vec<View> {
+        self.index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries(Instant::now())
+    }
+
+    /// Removes entries (`None`: all) here and, with Redis, for every replica; returns how many
+    /// this replica held (or Redis, when it held more).
+    pub async fn forget(&self, ids: Option<Vec<CacheKey>>) -> u64 {
+        let here = {
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            match &ids {
+                Some(ids) => ids.iter().filter(|id| index.forget(id)).count(),
+                None => index.clear(),
+            }
+        } as u64;
+        match &self.shared {
+            Some(shared) => shared
+                .forget(ids)
+                .await
+                .map_or(here, |there| there.max(here)),
+            None => here,
+        }
+    }
+
+    /// Takes an entry exported by a daemon with the same embedding model, for `ttl`; false when
+    /// the vector does not fit this index.
+    pub fn import(&self, item: Item, vector: Vec<f32>, ttl: Duration) -> bool {
+        let fits = self.index.read().unwrap_or_else(|p| p.into_inner()).dims() == vector.len();
+        if fits {
+            self.put(item, vector, Some(ttl));
+        }
+        fits
     }
 
     pub fn health(&self) -> LayerHealth {

@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use moka::future::Cache;
 
-use super::{ReplyStore, StoreError, Stored};
+use super::{Listed, Meta, ReplyStore, StoreError, Stored};
 use crate::exchange::Reply;
 use crate::exchange::key::CacheKey;
 
@@ -24,6 +24,8 @@ pub struct MemoryStore {
 struct Held {
     stored: Stored,
     ttl: Duration,
+    /// When moka drops it.
+    until: std::time::Instant,
 }
 
 /// Each entry expires after its own TTL (`X-Isartor-Cache-TTL`, else the store's).
@@ -73,16 +75,57 @@ impl ReplyStore for MemoryStore {
         &self,
         key: CacheKey,
         reply: Arc<Reply>,
+        meta: Arc<Meta>,
         ttl: Option<Duration>,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         async move {
             let fresh = ttl.unwrap_or(self.ttl);
             let held = Held {
-                stored: Stored::now(reply, fresh),
+                stored: Stored::now(reply, meta, fresh),
                 ttl: fresh + self.stale,
+                until: std::time::Instant::now() + fresh + self.stale,
             };
             self.cache.insert(key, held).await;
             Ok(())
+        }
+        .boxed()
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<Listed>, StoreError>> {
+        async move {
+            let now = std::time::Instant::now();
+            Ok(self
+                .cache
+                .iter()
+                .filter(|(_, held)| held.until > now)
+                .map(|(key, held)| Listed {
+                    key: *key,
+                    left_ms: (held.until - now).as_millis() as u64,
+                    stored: held.stored,
+                })
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn forget(&self, keys: Vec<CacheKey>) -> BoxFuture<'_, Result<u64, StoreError>> {
+        async move {
+            let mut gone = 0;
+            for key in keys {
+                gone += u64::from(self.cache.remove(&key).await.is_some());
+            }
+            Ok(gone)
+        }
+        .boxed()
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        async move {
+            self.sync().await;
+            let count = self.cache.entry_count();
+            self.cache.invalidate_all();
+            self.sync().await;
+            Ok(count)
         }
         .boxed()
     }
@@ -104,19 +147,23 @@ mod tests {
         Arc::new(Reply::of_text(text))
     }
 
+    fn meta() -> Arc<Meta> {
+        Arc::default()
+    }
+
     #[tokio::test]
     async fn stores_and_evicts_by_capacity() {
         let store = MemoryStore::new(Duration::from_secs(60), 10);
         for i in 0u8..50 {
             store
-                .put(CacheKey([i; 32]), reply("x"), None)
+                .put(CacheKey([i; 32]), reply("x"), meta(), None)
                 .await
                 .unwrap();
         }
         store.sync().await;
         assert!(store.len() <= 10, "len {}", store.len());
         let k = CacheKey([200; 32]);
-        store.put(k, reply("kept"), None).await.unwrap();
+        store.put(k, reply("kept"), meta(), None).await.unwrap();
         assert_eq!(store.get(&k).await.unwrap().unwrap().reply.text(), "kept");
     }
 
@@ -124,11 +171,11 @@ mod tests {
     async fn entries_expire_after_ttl() {
         let store = MemoryStore::new(Duration::from_millis(250), 10);
         let k = CacheKey([1; 32]);
-        store.put(k, reply("x"), None).await.unwrap();
+        store.put(k, reply("x"), meta(), None).await.unwrap();
         // An entry with a TTL of its own outlives the store's.
         let long = CacheKey([2; 32]);
         store
-            .put(long, reply("y"), Some(Duration::from_secs(60)))
+            .put(long, reply("y"), meta(), Some(Duration::from_secs(60)))
             .await
             .unwrap();
         assert!(store.get(&k).await.unwrap().is_some());
@@ -139,5 +186,31 @@ mod tests {
         }
         assert!(store.get(&k).await.unwrap().is_none());
         assert!(store.get(&long).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn lists_forgets_and_clears() {
+        let store = MemoryStore::new(Duration::from_secs(60), 10);
+        for i in 0u8..3 {
+            store
+                .put(CacheKey([i; 32]), reply("x"), meta(), None)
+                .await
+                .unwrap();
+        }
+        let listed = store.list().await.unwrap();
+        assert_eq!(listed.len(), 3);
+        assert!(
+            listed
+                .iter()
+                .all(|l| l.left_ms > 59_000 && l.left_ms <= 60_000)
+        );
+        let gone = store
+            .forget(vec![CacheKey([1; 32]), CacheKey([9; 32])])
+            .await
+            .unwrap();
+        assert_eq!(gone, 1, "only the entry that was there counts");
+        assert!(store.get(&CacheKey([1; 32])).await.unwrap().is_none());
+        assert_eq!(store.clear().await.unwrap(), 2);
+        assert!(store.list().await.unwrap().is_empty());
     }
 }

@@ -8,9 +8,11 @@ pub mod shared_vectors;
 pub mod vectors;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 
 use crate::exchange::Reply;
 use crate::exchange::key::CacheKey;
@@ -20,10 +22,36 @@ use crate::exchange::key::CacheKey;
 #[error("cache store error: {0}")]
 pub struct StoreError(pub String);
 
+/// What an entry is, for `isartor cache ls` and `export`: who asked, for which model, what the
+/// last user turn began with (redacted as in `top`), and which layer's answer it holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    #[serde(default)]
+    pub client: String,
+    #[serde(default)]
+    pub model: String,
+    /// The first 60 characters of the last user turn, redacted.
+    #[serde(default)]
+    pub preview: String,
+    /// A hash of the whole last user turn, for `isartor cache forget --prompt`.
+    #[serde(default)]
+    pub prompt: String,
+    /// The layer whose answer this is: `L3`, `L2`, or `L1b` for the exact copy of a semantic hit.
+    #[serde(default)]
+    pub layer: String,
+    /// For the exact copy of a semantic hit: the semantic entry it was copied from, so the copy
+    /// goes when its source is forgotten or evicted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<CacheKey>,
+}
+
 /// A stored reply, when it was stored and for how long it is fresh.
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub reply: Arc<Reply>,
+    pub meta: Arc<Meta>,
+    /// Hits served from it (this process's count for a shared store until listed).
+    pub hits: Arc<AtomicU64>,
     /// The reply's bodies once a hit has rendered them, shared by every later hit on the same
     /// entry (an entry's key names its format, so its rendering never changes).
     pub rendered: Arc<Rendered>,
@@ -35,9 +63,11 @@ pub struct Stored {
 }
 
 impl Stored {
-    pub fn now(reply: Arc<Reply>, fresh: Duration) -> Stored {
+    pub fn now(reply: Arc<Reply>, meta: Arc<Meta>, fresh: Duration) -> Stored {
         Stored {
             reply,
+            meta,
+            hits: Arc::default(),
             rendered: Arc::default(),
             at_ms: unix_ms(),
             fresh_ms: fresh.as_millis() as u64,
@@ -55,6 +85,28 @@ impl Stored {
     /// it (an entry written by an older build).
     pub fn age_secs(&self) -> Option<u64> {
         (self.at_ms > 0).then(|| unix_ms().saturating_sub(self.at_ms) / 1000)
+    }
+}
+
+/// One entry as `isartor cache ls` and `export` see it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub key: CacheKey,
+    pub stored: Stored,
+    /// How long the store keeps it still (stale time included), in milliseconds.
+    pub left_ms: u64,
+}
+
+impl Listed {
+    /// How long it is fresh still, in milliseconds (0: expired, kept only for stale-if-error).
+    pub fn fresh_left_ms(&self) -> u64 {
+        let s = &self.stored;
+        match s.fresh_ms == 0 || s.at_ms == 0 {
+            true => self.left_ms,
+            false => (s.at_ms + s.fresh_ms)
+                .saturating_sub(unix_ms())
+                .min(self.left_ms),
+        }
     }
 }
 
@@ -93,8 +145,19 @@ pub trait ReplyStore: Send + Sync + 'static {
         &self,
         key: CacheKey,
         reply: Arc<Reply>,
+        meta: Arc<Meta>,
         ttl: Option<Duration>,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Counts a hit served from `stored` (found under `key`).
+    fn hit(&self, _key: &CacheKey, stored: &Stored) {
+        stored.hits.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Every entry held (expired ones kept for stale-if-error included).
+    fn list(&self) -> BoxFuture<'_, Result<Vec<Listed>, StoreError>>;
+    /// Removes these entries; returns how many were there.
+    fn forget(&self, keys: Vec<CacheKey>) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// Removes every entry; returns how many were there.
+    fn clear(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// Entries currently held (approximate for concurrent stores).
     fn len(&self) -> u64;
     fn is_empty(&self) -> bool {

@@ -17,7 +17,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 
-use super::{ReplyStore, StoreError, Stored};
+use super::{Listed, Meta, ReplyStore, StoreError, Stored};
 use crate::exchange::Reply;
 use crate::exchange::key::CacheKey;
 use crate::telemetry::logs::Throttle;
@@ -26,6 +26,8 @@ use crate::telemetry::logs::Throttle;
 const VERSION: u32 = 1;
 /// The key prefix of exact entries.
 const PREFIX: &str = "isartor:v1:exact:";
+/// The key prefix of exact entries' hit counts (kept as long as their entry).
+const HITS: &str = "isartor:v1:hits:";
 /// How long Redis is left alone after a failure.
 const BREAKER: Duration = Duration::from_secs(1);
 
@@ -38,7 +40,28 @@ struct Envelope<R> {
     /// Milliseconds it is fresh (absent in entries of earlier builds: fresh while kept).
     #[serde(default)]
     fresh: u64,
+    /// Who asked and what (absent in entries of earlier builds).
+    #[serde(default)]
+    meta: Meta,
     reply: R,
+}
+
+impl Envelope<Reply> {
+    /// The entry in `bytes`, if it is of this layout (another Isartor's entry is a miss, never
+    /// misread).
+    fn read(bytes: &[u8]) -> Option<Stored> {
+        match serde_json::from_slice::<Envelope<Reply>>(bytes) {
+            Ok(e) if e.v == VERSION => Some(Stored {
+                reply: Arc::new(e.reply),
+                meta: Arc::new(e.meta),
+                hits: Arc::default(),
+                rendered: Arc::default(),
+                at_ms: e.at,
+                fresh_ms: e.fresh,
+            }),
+            _ => None,
+        }
+    }
 }
 
 pub struct RedisStore {
@@ -98,6 +121,39 @@ impl RedisStore {
 
     fn key(key: &CacheKey) -> String {
         format!("{PREFIX}{key}")
+    }
+
+    /// The keys of every exact entry (`SCAN`, so Redis is never blocked by a long `KEYS`).
+    async fn scan(&self) -> Result<Vec<CacheKey>, StoreError> {
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .call("SCAN", |mut c| async move {
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(format!("{PREFIX}*"))
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            keys.extend(batch.iter().filter_map(|k| {
+                let hex = k.strip_prefix(PREFIX)?;
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(hex, &mut key).ok()?;
+                Some(CacheKey(key))
+            }));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
     }
 
     /// Runs one idempotent Redis call under the timeout and the breaker. A call that fails on a
@@ -169,19 +225,7 @@ impl ReplyStore for RedisStore {
                     async move { c.get(key).await }
                 })
                 .await?;
-            let Some(bytes) = value else {
-                return Ok(None);
-            };
-            // An entry of another layout (an older or newer Isartor) is a miss, never misread.
-            match serde_json::from_slice::<Envelope<Reply>>(&bytes) {
-                Ok(e) if e.v == VERSION => Ok(Some(Stored {
-                    reply: Arc::new(e.reply),
-                    rendered: Arc::default(),
-                    at_ms: e.at,
-                    fresh_ms: e.fresh,
-                })),
-                _ => Ok(None),
-            }
+            Ok(value.and_then(|bytes| Envelope::read(&bytes)))
         }
         .boxed()
     }
@@ -190,6 +234,7 @@ impl ReplyStore for RedisStore {
         &self,
         key: CacheKey,
         reply: Arc<Reply>,
+        meta: Arc<Meta>,
         ttl: Option<Duration>,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         async move {
@@ -198,16 +243,111 @@ impl ReplyStore for RedisStore {
                 v: VERSION,
                 at: super::unix_ms(),
                 fresh: fresh * 1000,
+                meta: (*meta).clone(),
                 reply: &*reply,
             })
             .map_err(|e| StoreError(e.to_string()))?;
             let ttl = fresh + self.stale;
-            let key = RedisStore::key(&key);
+            let (entry, hits) = (RedisStore::key(&key), format!("{HITS}{key}"));
+            // A new answer under a key starts its count again.
             self.call("SET", |mut c| {
-                let (key, value) = (key.clone(), value.clone());
-                async move { c.set_ex(key, value, ttl).await }
+                let mut pipe = redis::pipe();
+                pipe.set_ex(&entry, value.clone(), ttl)
+                    .ignore()
+                    .del(&hits)
+                    .ignore();
+                async move { pipe.query_async::<()>(&mut c).await }
             })
             .await
+        }
+        .boxed()
+    }
+
+    fn hit(&self, key: &CacheKey, stored: &Stored) {
+        stored
+            .hits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Counted for every replica, in the background: a hit never waits on this.
+        let mut c = self.connection.clone();
+        let hits = format!("{HITS}{key}");
+        let keep = (self.ttl + self.stale) as i64;
+        tokio::spawn(async move {
+            let mut pipe = redis::pipe();
+            pipe.incr(&hits, 1).ignore().expire(&hits, keep).ignore();
+            let _ = pipe.query_async::<()>(&mut c).await;
+        });
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<Listed>, StoreError>> {
+        async move {
+            let keys = self.scan().await?;
+            let mut listed = Vec::with_capacity(keys.len());
+            for chunk in keys.chunks(256) {
+                let answers: Vec<redis::Value> = self
+                    .call("GET", |mut c| {
+                        let mut pipe = redis::pipe();
+                        for key in chunk {
+                            pipe.get(format!("{PREFIX}{key}"))
+                                .pttl(format!("{PREFIX}{key}"))
+                                .get(format!("{HITS}{key}"));
+                        }
+                        async move { pipe.query_async(&mut c).await }
+                    })
+                    .await?;
+                for (key, three) in chunk.iter().zip(answers.chunks(3)) {
+                    let value: Option<Vec<u8>> =
+                        redis::from_redis_value(three[0].clone()).ok().flatten();
+                    let left: i64 = redis::from_redis_value(three[1].clone()).unwrap_or(-2);
+                    let hits: Option<u64> =
+                        redis::from_redis_value(three[2].clone()).ok().flatten();
+                    if let Some(stored) = value.and_then(|v| Envelope::read(&v))
+                        && left > 0
+                    {
+                        stored
+                            .hits
+                            .store(hits.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+                        listed.push(Listed {
+                            key: *key,
+                            stored,
+                            left_ms: left as u64,
+                        });
+                    }
+                }
+            }
+            Ok(listed)
+        }
+        .boxed()
+    }
+
+    fn forget(&self, keys: Vec<CacheKey>) -> BoxFuture<'_, Result<u64, StoreError>> {
+        async move {
+            if keys.is_empty() {
+                return Ok(0);
+            }
+            let (entries, hits): (Vec<String>, Vec<String>) = keys
+                .iter()
+                .map(|k| (format!("{PREFIX}{k}"), format!("{HITS}{k}")))
+                .unzip();
+            let gone: (u64,) = self
+                .call("DEL", |mut c| {
+                    let mut pipe = redis::pipe();
+                    pipe.del(&entries).del(&hits).ignore();
+                    async move { pipe.query_async(&mut c).await }
+                })
+                .await?;
+            Ok(gone.0)
+        }
+        .boxed()
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        async move {
+            let keys = self.scan().await?;
+            let mut gone = 0;
+            for chunk in keys.chunks(512) {
+                gone += self.forget(chunk.to_vec()).await?;
+            }
+            Ok(gone)
         }
         .boxed()
     }

@@ -4,7 +4,9 @@
 //! `cache_max_capacity`. Every replica keeps its own in-memory index: it loads the live entries at
 //! start-up and follows a pub/sub channel of inserts, so an entry stored by one replica is found
 //! by the others within moments. A lost subscription is re-established (and the index refilled)
-//! with a backoff; inserts fail open like every other Redis call.
+//! with a backoff; inserts fail open like every other Redis call. `isartor cache forget` and
+//! `clear` delete the entries from Redis and send a tombstone on the same channel, so every
+//! replica drops them from its index too.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +15,7 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
+use super::{Meta, StoreError};
 use crate::exchange::Reply;
 use crate::exchange::key::CacheKey;
 use crate::telemetry::logs::Throttle;
@@ -32,19 +34,46 @@ pub struct Entry {
     pub reply: Reply,
     /// The embedding model that made the vector: entries of another model are never compared.
     pub model: String,
+    #[serde(default)]
+    pub meta: Meta,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
     v: u32,
+    /// The entry's [`semantic_id`](crate::exchange::key::semantic_id), in hex.
     id: String,
     /// The replica that stored it (its own inserts are in its index already).
     origin: String,
+    /// Milliseconds it lives (absent from earlier builds: the configured TTL).
+    #[serde(default)]
+    ttl_ms: u64,
     entry: Entry,
 }
 
-/// Receives entries other replicas stored, with the time they have left.
-pub type Sink = Arc<dyn Fn(Entry, Duration) + Send + Sync>;
+/// Entries removed by `isartor cache forget` or `clear`, sent to every replica.
+#[derive(Serialize, Deserialize)]
+struct Tombstone {
+    v: u32,
+    origin: String,
+    #[serde(default)]
+    forget: Vec<CacheKey>,
+    #[serde(default)]
+    clear: bool,
+}
+
+/// What another replica did.
+pub enum Change {
+    /// Stored an entry, which has this long left.
+    Insert(Box<Entry>, Duration),
+    /// Forgot these entries.
+    Forget(Vec<CacheKey>),
+    /// Forgot every entry.
+    Clear,
+}
+
+/// Receives what other replicas did.
+pub type Sink = Arc<dyn Fn(Change) + Send + Sync>;
 
 pub struct SharedVectors {
     client: redis::Client,
@@ -104,14 +133,17 @@ impl SharedVectors {
         }
     }
 
-    /// Stores an entry for every replica: the entry with its TTL, its place in the index
-    /// (trimmed to capacity, oldest first) and a message on the channel, in one round trip.
-    pub async fn publish(&self, entry: Entry) -> Result<(), StoreError> {
-        let id = crate::exchange::new_id("e");
+    /// Stores an entry for every replica: the entry with its TTL (`ttl`, else the configured
+    /// one), its place in the index (trimmed to capacity, oldest first) and a message on the
+    /// channel, in one round trip.
+    pub async fn publish(&self, entry: Entry, ttl: Option<Duration>) -> Result<(), StoreError> {
+        let id = crate::exchange::key::semantic_id(&entry.group, &entry.text).to_string();
+        let ttl = ttl.unwrap_or(self.ttl).max(Duration::from_secs(1));
         let envelope = Envelope {
             v: VERSION,
             id: id.clone(),
             origin: self.replica.clone(),
+            ttl_ms: ttl.as_millis() as u64,
             entry,
         };
         let payload = serde_json::to_vec(&envelope).map_err(|e| StoreError(e.to_string()))?;
@@ -122,7 +154,7 @@ impl SharedVectors {
             .arg(&key)
             .arg(&payload)
             .arg("EX")
-            .arg(self.ttl.as_secs())
+            .arg(ttl.as_secs())
             .ignore()
             .cmd("ZADD")
             .arg(INDEX)
@@ -147,6 +179,52 @@ impl SharedVectors {
             self.trim(count as usize - self.capacity).await;
         }
         Ok(())
+    }
+
+    /// Removes entries (`None`: every entry) from Redis and tells every replica; returns how many
+    /// Redis held.
+    pub async fn forget(&self, ids: Option<Vec<CacheKey>>) -> Result<u64, StoreError> {
+        let mut c = self.connection.clone();
+        let result = async {
+            let members: Vec<String> = match &ids {
+                Some(ids) => ids.iter().map(|id| id.to_string()).collect(),
+                None => {
+                    redis::cmd("ZRANGE")
+                        .arg(INDEX)
+                        .arg(0)
+                        .arg(-1)
+                        .query_async(&mut c)
+                        .await?
+                }
+            };
+            let tombstone = serde_json::to_vec(&Tombstone {
+                v: VERSION,
+                origin: self.replica.clone(),
+                forget: ids.clone().unwrap_or_default(),
+                clear: ids.is_none(),
+            })
+            .unwrap_or_default();
+            let mut pipe = redis::pipe();
+            if !members.is_empty() {
+                let keys: Vec<String> = members.iter().map(|m| format!("{ENTRY}{m}")).collect();
+                pipe.cmd("DEL")
+                    .arg(keys)
+                    .cmd("ZREM")
+                    .arg(INDEX)
+                    .arg(&members)
+                    .ignore();
+            } else {
+                pipe.cmd("EXISTS").arg(INDEX);
+            }
+            pipe.cmd("PUBLISH").arg(CHANNEL).arg(tombstone).ignore();
+            let (gone,): (u64,) = pipe.query_async(&mut c).await?;
+            Ok(if members.is_empty() { 0 } else { gone })
+        };
+        let result = match tokio::time::timeout(self.timeout * 4, result).await {
+            Ok(r) => r.map_err(|e: redis::RedisError| e.to_string()),
+            Err(_) => Err(format!("no answer within {:?}", self.timeout * 4)),
+        };
+        self.outcome("forgetting semantic entries", result)
     }
 
     /// Drops the oldest `n` entries from Redis.
@@ -201,11 +279,23 @@ impl SharedVectors {
         let _ = self.outcome("following other replicas", Ok(()));
         let mut messages = pubsub.into_on_message();
         while let Some(message) = messages.next().await {
-            if let Ok(e) = serde_json::from_slice::<Envelope>(message.get_payload_bytes())
-                && e.v == VERSION
-                && e.origin != self.replica
+            let payload = message.get_payload_bytes();
+            if let Ok(e) = serde_json::from_slice::<Envelope>(payload) {
+                if e.v == VERSION && e.origin != self.replica {
+                    let left = match e.ttl_ms {
+                        0 => self.ttl,
+                        ms => Duration::from_millis(ms),
+                    };
+                    sink(Change::Insert(Box::new(e.entry), left));
+                }
+            } else if let Ok(t) = serde_json::from_slice::<Tombstone>(payload)
+                && t.v == VERSION
+                && t.origin != self.replica
             {
-                sink(e.entry, self.ttl);
+                sink(match t.clear {
+                    true => Change::Clear,
+                    false => Change::Forget(t.forget),
+                });
             }
         }
         Err("the subscription ended".into())
@@ -237,7 +327,10 @@ impl SharedVectors {
                 let ttl_ms: i64 = redis::from_redis_value(pair[1].clone()).unwrap_or(-2);
                 match payload.and_then(|p| serde_json::from_slice::<Envelope>(&p).ok()) {
                     Some(e) if e.v == VERSION && ttl_ms > 0 => {
-                        sink(e.entry, Duration::from_millis(ttl_ms as u64));
+                        sink(Change::Insert(
+                            Box::new(e.entry),
+                            Duration::from_millis(ttl_ms as u64),
+                        ));
                         loaded += 1;
                     }
                     _ => gone.push(id.clone()),

@@ -8,11 +8,23 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::Meta;
 use crate::exchange::Reply;
-use crate::exchange::key::CacheKey;
+use crate::exchange::key::{self, CacheKey};
+
+/// What is stored: the context it belongs to, its last user turn, its reply and what it is.
+#[derive(Clone)]
+pub struct Item {
+    pub group: CacheKey,
+    pub text: Arc<str>,
+    pub reply: Arc<Reply>,
+    pub meta: Arc<Meta>,
+}
 
 /// One live entry.
 struct Live {
+    /// [`key::semantic_id`] of its group and text.
+    id: CacheKey,
     group: CacheKey,
     /// Position in its group's slot list.
     pos: usize,
@@ -23,11 +35,24 @@ struct Live {
     generation: u64,
     text: Arc<str>,
     reply: Arc<Reply>,
+    meta: Arc<Meta>,
+    hits: u64,
+}
+
+/// An entry as `isartor cache ls` and `export` see it.
+pub struct View {
+    pub id: CacheKey,
+    pub item: Item,
+    pub vector: Vec<f32>,
+    pub hits: u64,
+    pub stored: Instant,
+    pub expires: Instant,
 }
 
 /// A scored match, best first.
 #[derive(Clone)]
 pub struct Candidate {
+    pub id: CacheKey,
     pub slot: u32,
     pub generation: u64,
     /// Cosine similarity to the query.
@@ -37,6 +62,7 @@ pub struct Candidate {
     pub reply: Arc<Reply>,
     /// When it was put in this index.
     pub stored: Instant,
+    pub expires: Instant,
 }
 
 pub struct VectorIndex {
@@ -47,6 +73,7 @@ pub struct VectorIndex {
     slots: Vec<Option<Live>>,
     free: Vec<u32>,
     groups: HashMap<CacheKey, Vec<u32>>,
+    ids: HashMap<CacheKey, u32>,
     lru: BTreeMap<u64, u32>,
     tick: u64,
     /// (expiry, generation) → slot; entries evicted early stay until their time, then are
@@ -85,6 +112,7 @@ impl VectorIndex {
             slots: Vec::new(),
             free: Vec::new(),
             groups: HashMap::new(),
+            ids: HashMap::new(),
             lru: BTreeMap::new(),
             tick: 0,
             expiry: BTreeMap::new(),
@@ -107,29 +135,20 @@ impl VectorIndex {
     }
 
     /// Adds an entry that lives for the TTL, evicting expired ones and then the least recently
-    /// used when full. A vector of the wrong length is refused (a model change must not corrupt
-    /// the index).
-    pub fn insert(
-        &mut self,
-        group: CacheKey,
-        vector: &[f32],
-        text: Arc<str>,
-        reply: Arc<Reply>,
-        now: Instant,
-    ) -> Result<(), String> {
-        self.insert_until(group, vector, text, reply, now, now + self.ttl)
+    /// used when full; an entry of the same context and text is replaced. A vector of the wrong
+    /// length is refused (a model change must not corrupt the index). Returns the entry's id.
+    pub fn insert(&mut self, item: Item, vector: &[f32], now: Instant) -> Result<CacheKey, String> {
+        self.insert_until(item, vector, now, now + self.ttl)
     }
 
     /// [`insert`](Self::insert) with its own expiry (an entry another replica stored earlier).
     pub fn insert_until(
         &mut self,
-        group: CacheKey,
+        item: Item,
         vector: &[f32],
-        text: Arc<str>,
-        reply: Arc<Reply>,
         now: Instant,
         expires: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<CacheKey, String> {
         if vector.len() != self.dims {
             return Err(format!(
                 "a {}-dimensional vector for a {}-dimensional index",
@@ -137,6 +156,8 @@ impl VectorIndex {
                 self.dims
             ));
         }
+        let id = key::semantic_id(&item.group, &item.text);
+        self.forget(&id);
         self.sweep(now);
         if self.live >= self.capacity
             && let Some((_, slot)) = self.lru.pop_first()
@@ -153,24 +174,79 @@ impl VectorIndex {
         };
         let at = slot as usize * self.dims;
         self.vectors[at..at + self.dims].copy_from_slice(vector);
-        let members = self.groups.entry(group).or_default();
+        let members = self.groups.entry(item.group).or_default();
         members.push(slot);
         self.tick += 1;
         self.next_generation += 1;
         self.slots[slot as usize] = Some(Live {
-            group,
+            id,
+            group: item.group,
             pos: members.len() - 1,
             last_used: self.tick,
             stored: now,
             expires,
             generation: self.next_generation,
-            text,
-            reply,
+            text: item.text,
+            reply: item.reply,
+            meta: item.meta,
+            hits: 0,
         });
+        self.ids.insert(id, slot);
         self.lru.insert(self.tick, slot);
         self.expiry.insert((expires, self.next_generation), slot);
         self.live += 1;
-        Ok(())
+        Ok(id)
+    }
+
+    /// Whether the entry `id` is held and unexpired.
+    pub fn contains(&self, id: &CacheKey, now: Instant) -> bool {
+        self.ids
+            .get(id)
+            .and_then(|&slot| self.slots[slot as usize].as_ref())
+            .is_some_and(|live| live.expires > now)
+    }
+
+    /// Removes the entry `id`; returns whether it was held.
+    pub fn forget(&mut self, id: &CacheKey) -> bool {
+        match self.ids.get(id) {
+            Some(&slot) => {
+                self.remove(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes every entry; returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        let live = self.live;
+        *self = VectorIndex::new(self.dims, self.capacity, self.ttl);
+        live
+    }
+
+    /// Every unexpired entry.
+    pub fn entries(&self, now: Instant) -> Vec<View> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, live)| {
+                let live = live.as_ref().filter(|l| l.expires > now)?;
+                let at = slot * self.dims;
+                Some(View {
+                    id: live.id,
+                    item: Item {
+                        group: live.group,
+                        text: live.text.clone(),
+                        reply: live.reply.clone(),
+                        meta: live.meta.clone(),
+                    },
+                    vector: self.vectors[at..at + self.dims].to_vec(),
+                    hits: live.hits,
+                    stored: live.stored,
+                    expires: live.expires,
+                })
+            })
+            .collect()
     }
 
     /// Up to `k` unexpired entries of `group` scoring at least `min_score`, best first.
@@ -207,18 +283,20 @@ impl VectorIndex {
             .filter_map(|(score, slot)| {
                 let live = self.slots[slot as usize].as_ref()?;
                 Some(Candidate {
+                    id: live.id,
                     slot,
                     generation: live.generation,
                     score,
                     text: live.text.clone(),
                     reply: live.reply.clone(),
                     stored: live.stored,
+                    expires: live.expires,
                 })
             })
             .collect()
     }
 
-    /// Marks a served entry as just used (if it is still the same entry).
+    /// Marks a served entry as just used and counts the hit (if it is still the same entry).
     pub fn touch(&mut self, slot: u32, generation: u64) {
         self.tick += 1;
         let tick = self.tick;
@@ -227,6 +305,7 @@ impl VectorIndex {
         {
             self.lru.remove(&live.last_used);
             live.last_used = tick;
+            live.hits += 1;
             self.lru.insert(tick, slot);
         }
     }
@@ -249,6 +328,7 @@ impl VectorIndex {
             return;
         };
         self.lru.remove(&live.last_used);
+        self.ids.remove(&live.id);
         if let Some(members) = self.groups.get_mut(&live.group) {
             members.swap_remove(live.pos);
             if let Some(&moved) = members.get(live.pos)
@@ -278,6 +358,15 @@ mod tests {
         v.iter().map(|x| x / n).collect()
     }
 
+    fn item(group: CacheKey, text: &str) -> Item {
+        Item {
+            group,
+            text: text.into(),
+            reply: reply(text),
+            meta: Arc::default(),
+        }
+    }
+
     fn answer(c: &Candidate) -> String {
         c.text.to_string()
     }
@@ -297,11 +386,11 @@ mod tests {
     fn best_first_within_the_group_only() {
         let now = Instant::now();
         let mut ix = VectorIndex::new(3, 10, Duration::from_secs(60));
-        ix.insert(G, &unit(&[1.0, 0.0, 0.0]), "x".into(), reply("x"), now)
+        ix.insert(item(G, "x"), &unit(&[1.0, 0.0, 0.0]), now)
             .unwrap();
-        ix.insert(G, &unit(&[1.0, 1.0, 0.0]), "xy".into(), reply("xy"), now)
+        ix.insert(item(G, "xy"), &unit(&[1.0, 1.0, 0.0]), now)
             .unwrap();
-        ix.insert(OTHER, &unit(&[1.0, 0.0, 0.0]), "o".into(), reply("o"), now)
+        ix.insert(item(OTHER, "o"), &unit(&[1.0, 0.0, 0.0]), now)
             .unwrap();
         let q = unit(&[1.0, 0.1, 0.0]);
         let found = ix.search(&G, &q, 0.5, 5, now);
@@ -311,8 +400,7 @@ mod tests {
         assert_eq!(ix.search(&G, &q, 0.5, 1, now).len(), 1);
         assert!(ix.search(&CacheKey([9; 32]), &q, 0.0, 5, now).is_empty());
         assert!(
-            ix.insert(G, &[1.0, 0.0], "bad".into(), reply("bad"), now)
-                .is_err(),
+            ix.insert(item(G, "bad"), &[1.0, 0.0], now).is_err(),
             "a vector of another model's size is refused"
         );
     }
@@ -321,15 +409,12 @@ mod tests {
     fn ttl_expiry_and_lru_eviction_reuse_slots() {
         let t0 = Instant::now();
         let mut ix = VectorIndex::new(2, 2, Duration::from_secs(10));
-        ix.insert(G, &unit(&[1.0, 0.0]), "a".into(), reply("a"), t0)
-            .unwrap();
-        ix.insert(G, &unit(&[0.0, 1.0]), "b".into(), reply("b"), t0)
-            .unwrap();
+        ix.insert(item(G, "a"), &unit(&[1.0, 0.0]), t0).unwrap();
+        ix.insert(item(G, "b"), &unit(&[0.0, 1.0]), t0).unwrap();
         // Use "a", so "b" is the least recently used when a third arrives.
         let a = ix.search(&G, &unit(&[1.0, 0.0]), 0.9, 1, t0).remove(0);
         ix.touch(a.slot, a.generation);
-        ix.insert(G, &unit(&[1.0, 1.0]), "c".into(), reply("c"), t0)
-            .unwrap();
+        ix.insert(item(G, "c"), &unit(&[1.0, 1.0]), t0).unwrap();
         assert_eq!(ix.len(), 2);
         assert!(
             ix.search(&G, &unit(&[0.0, 1.0]), 0.99, 1, t0).is_empty(),
@@ -345,5 +430,30 @@ mod tests {
         );
         ix.sweep(later);
         assert!(ix.is_empty() && ix.groups.is_empty() && ix.lru.is_empty());
+        assert!(ix.ids.is_empty());
+    }
+
+    #[test]
+    fn entries_are_named_by_context_and_text_and_can_be_forgotten() {
+        let now = Instant::now();
+        let mut ix = VectorIndex::new(2, 10, Duration::from_secs(10));
+        let a = ix.insert(item(G, "a"), &unit(&[1.0, 0.0]), now).unwrap();
+        // The same context and text again replaces the entry; another context is another entry.
+        assert_eq!(ix.insert(item(G, "a"), &unit(&[1.0, 0.1]), now).unwrap(), a);
+        let other = ix
+            .insert(item(OTHER, "a"), &unit(&[1.0, 0.0]), now)
+            .unwrap();
+        assert_ne!(a, other);
+        assert_eq!(ix.len(), 2);
+        assert!(ix.contains(&a, now) && !ix.contains(&a, now + Duration::from_secs(11)));
+        let found = ix.search(&G, &unit(&[1.0, 0.0]), 0.5, 1, now).remove(0);
+        assert_eq!(found.id, a);
+        ix.touch(found.slot, found.generation);
+        let listed = ix.entries(now);
+        assert_eq!(listed.iter().find(|v| v.id == a).unwrap().hits, 1);
+        assert!(ix.forget(&a) && !ix.forget(&a));
+        assert!(!ix.contains(&a, now));
+        assert_eq!(ix.clear(), 1);
+        assert!(ix.is_empty() && ix.entries(now).is_empty());
     }
 }

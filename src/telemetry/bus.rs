@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 
 use super::events::{ErrorCode, Layer, LayerOutcome, LayerTiming, RequestEvent};
 use super::metrics::Metrics;
-use super::stats::{Snapshot, Stats};
+use super::stats::{Snapshot, Stats, Verdict};
 use crate::exchange::{Format, Surface, Usage};
 
 /// The broadcast bus of request events. Slow subscribers lag and lose events; senders never wait.
@@ -51,6 +51,18 @@ impl Bus {
     /// The metrics every published event is counted in.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Records a semantic hit that shadow mode did not serve: when it is found (`None`), then
+    /// once the fresh answer is judged.
+    pub fn shadow(&self, verdict: Option<Verdict>) {
+        if let Some(v) = verdict {
+            self.metrics.shadow(v);
+        }
+        self.stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .shadow(verdict);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<RequestEvent>> {
@@ -126,6 +138,13 @@ impl Tracker {
         // The model is client text that reaches log lines, metric labels and `top`.
         e.model = crate::display::printable(model).into_owned();
         e.preview = super::stats::preview(prompt);
+    }
+
+    /// The client, model and prompt preview recorded so far (empty after the event went out).
+    pub fn who(&self) -> (&str, &str, &str) {
+        self.event
+            .as_ref()
+            .map_or(("", "", ""), |e| (&e.client, &e.model, &e.preview))
     }
 
     /// Marks the layer the request is entering.

@@ -58,6 +58,11 @@ struct CacheEvent {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShadowLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     layer: &'static str,
     error_class: String,
@@ -73,6 +78,7 @@ pub struct Metrics {
     tokens_saved: Family<FinalLayer, Counter>,
     cache_events: Family<CacheEvent, Counter>,
     errors: Family<ErrorLabels, Counter>,
+    shadow: Family<ShadowLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -91,6 +97,7 @@ impl Metrics {
         let tokens_saved = Family::<FinalLayer, Counter>::default();
         let cache_events = Family::<CacheEvent, Counter>::default();
         let errors = Family::<ErrorLabels, Counter>::default();
+        let shadow = Family::<ShadowLabel, Counter>::default();
         registry.register(
             "requests",
             "Requests by the layer that answered, HTTP status and client tool",
@@ -121,6 +128,11 @@ impl Metrics {
             "Failed requests by layer and error class",
             errors.clone(),
         );
+        registry.register(
+            "semantic_shadow",
+            "Semantic hits not served (semantic_mode = shadow), by how the fresh answer compared: identical, similar (embeddings alike) or differs",
+            shadow.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -129,6 +141,7 @@ impl Metrics {
             tokens_saved,
             cache_events,
             errors,
+            shadow,
         }
     }
 
@@ -174,6 +187,12 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// Counts a semantic hit shadow mode did not serve, by how the fresh answer compared.
+    pub fn shadow(&self, verdict: super::stats::Verdict) {
+        let outcome = verdict.as_str();
+        self.shadow.get_or_create(&ShadowLabel { outcome }).inc();
     }
 
     /// The OpenMetrics text exposition (ends in `# EOF`).

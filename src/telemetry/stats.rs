@@ -72,6 +72,10 @@ pub struct Snapshot {
     /// Expired answers served because every provider failed (stale-if-error).
     #[serde(default)]
     pub stale: u64,
+    /// `semantic_mode = shadow`: semantic hits found but not served, and how many of them the
+    /// fresh answer agreed with.
+    #[serde(default)]
+    pub shadow: ShadowStats,
     /// Per final layer: `l1a`, `l1b`, `l2`, `l3`.
     pub layers: BTreeMap<String, LayerStats>,
     pub tokens_saved: u64,
@@ -81,6 +85,37 @@ pub struct Snapshot {
     pub per_second: Vec<Second>,
     /// Newest first.
     pub recent: Vec<Recent>,
+}
+
+/// What shadow mode has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShadowStats {
+    /// Semantic hits found and not served, judged so far.
+    pub would_serve: u64,
+    /// Of those, how many fresh answers were the same as the candidate's.
+    pub identical: u64,
+    /// Of those, how many agreed: the same, or embeddings alike.
+    pub agreed: u64,
+    /// Found and not judged yet (the judge embeds both answers off the request path).
+    pub pending: u64,
+}
+
+/// How a fresh answer compared with the one shadow mode did not serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Identical,
+    Similar,
+    Differs,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Identical => "identical",
+            Verdict::Similar => "similar",
+            Verdict::Differs => "differs",
+        }
+    }
 }
 
 impl Snapshot {
@@ -100,6 +135,7 @@ pub struct Stats {
     deflected: u64,
     errors: u64,
     stale: u64,
+    shadow: ShadowStats,
     by_layer: [u64; 4],
     latency: [Histogram<u64>; 4],
     tokens_saved: u64,
@@ -117,6 +153,7 @@ impl Default for Stats {
             deflected: 0,
             errors: 0,
             stale: 0,
+            shadow: ShadowStats::default(),
             by_layer: [0; 4],
             latency: [histogram(), histogram(), histogram(), histogram()],
             tokens_saved: 0,
@@ -175,6 +212,20 @@ impl Stats {
         self.recent.truncate(RECENT);
     }
 
+    /// Counts a semantic hit shadow mode did not serve, as found (`None`) or as judged.
+    pub fn shadow(&mut self, verdict: Option<Verdict>) {
+        let s = &mut self.shadow;
+        match verdict {
+            None => s.pending += 1,
+            Some(v) => {
+                s.pending = s.pending.saturating_sub(1);
+                s.would_serve += 1;
+                s.identical += u64::from(v == Verdict::Identical);
+                s.agreed += u64::from(v != Verdict::Differs);
+            }
+        }
+    }
+
     /// The current numbers; `price_per_1k` turns saved tokens into dollars.
     pub fn snapshot(&self, price_per_1k: f64) -> Snapshot {
         let layers = LAYERS
@@ -205,6 +256,7 @@ impl Stats {
             },
             errors: self.errors,
             stale: self.stale,
+            shadow: self.shadow,
             layers,
             tokens_saved: self.tokens_saved,
             cost_saved_usd: self.tokens_saved as f64 / 1000.0 * price_per_1k,

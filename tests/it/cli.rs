@@ -522,3 +522,75 @@ async fn bash_completion_loads_and_completes_subcommands() {
     offered.sort();
     assert_eq!(offered, ["stats", "status", "stop"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_commands_explain_a_miss_and_carry_a_cache_to_another_start() {
+    let mock = Mock::start().await;
+    let home = Home::new(&mock);
+    // The exact cache alone: the semantic one would load while the requests arrive.
+    let up = home
+        .cmd(&["up", "--detach"])
+        .env("ISARTOR__CACHE_MODE", "exact")
+        .output()
+        .await
+        .unwrap();
+    assert!(up.status.success(), "up --detach: {}", text(&up.stderr));
+    let base = format!("http://{}", home.healthy_addr().await);
+    let run = |id: &str| {
+        json!({"model": "gpt-4o-mini", "messages": [
+            {"role": "system", "content": format!("You are a coding agent.\nRun id: {id}\nBe brief.")},
+            {"role": "user", "content": "list the files"}]})
+    };
+    for id in ["7f3a1", "9c2e4"] {
+        let (_, h, _) = post(&base, "/v1/chat/completions", &run(id)).await;
+        assert_eq!(layer(&h), "l3");
+    }
+
+    let why = home.run(&["cache", "why", "--last"]).await;
+    assert!(why.status.success(), "{}", text(&why.stderr));
+    let said = text(&why.stdout);
+    assert!(
+        said.contains("system prompt:")
+            && said.contains("- Run id: 7f3a1")
+            && said.contains("+ Run id: 9c2e4"),
+        "{said}"
+    );
+    let ls = text(&home.run(&["cache", "ls"]).await.stdout);
+    assert_eq!(ls.matches("list the files").count(), 2, "{ls}");
+    assert!(ls.contains("exact") && ls.contains("L3"), "{ls}");
+
+    let file = home.dir.path().join("warm.jsonl");
+    let export = home.run(&["cache", "export", file.to_str().unwrap()]).await;
+    assert!(
+        text(&export.stdout).contains("exported 2 entries"),
+        "{}",
+        text(&export.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let cleared = home.run(&["cache", "clear"]).await;
+    assert!(
+        text(&cleared.stdout).contains("cleared 2 exact"),
+        "{}",
+        text(&cleared.stdout)
+    );
+    let import = home.run(&["cache", "import", file.to_str().unwrap()]).await;
+    assert!(
+        text(&import.stdout).contains("imported 2 entries"),
+        "{}",
+        text(&import.stderr)
+    );
+    let (_, h, _) = post(&base, "/v1/chat/completions", &run("9c2e4")).await;
+    assert_eq!(layer(&h), "l1a", "served from the imported entry");
+    assert_eq!(mock.count(), 2);
+
+    let forgot = home.run(&["cache", "forget", "--last"]).await;
+    assert!(forgot.status.success());
+    assert!(text(&forgot.stdout).contains("forgot 1 exact"));
+    let nothing = home.run(&["cache", "forget", "abcdef12"]).await;
+    assert_eq!(nothing.status.code(), Some(1), "nothing was forgotten");
+    assert!(home.run(&["stop"]).await.status.success());
+}

@@ -5,6 +5,7 @@
 mod common;
 
 mod anthropic;
+mod cache_admin;
 mod cache_control;
 mod cli;
 mod connect;

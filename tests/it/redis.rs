@@ -13,14 +13,14 @@ use isartor::config::{CacheBackend, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-struct Redis {
+pub(crate) struct Redis {
     port: u16,
     child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl Redis {
-    async fn start() -> Redis {
+    pub(crate) async fn start() -> Redis {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -66,7 +66,7 @@ impl Redis {
         redis
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
@@ -91,12 +91,12 @@ impl Redis {
         )
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.child.kill().await.unwrap();
     }
 }
 
-fn shared(url: String) -> impl FnOnce(&mut Config) {
+pub(crate) fn shared(url: String) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| {
         c.cache_backend = CacheBackend::Redis;
         c.redis_url = url;
@@ -227,7 +227,7 @@ async fn a_redis_that_dies_degrades_to_the_cloud_and_caching_resumes_when_it_ret
 }
 
 /// Waits (bounded) until the daemon's semantic index holds `n` entries.
-async fn semantic_entries(base: &str, n: usize) {
+pub(crate) async fn semantic_entries(base: &str, n: usize) {
     let want = format!("{n} entries");
     let wait = async {
         loop {

@@ -1,0 +1,233 @@
+//! Why a request missed: a small ring, in memory only (never written to disk), of the readable
+//! canonical forms of the last requests that missed every cache, and the comparison of one of
+//! them with the nearest request still cached: model, parameters, tools, and a line diff of the
+//! system prompt and the turns. This is how a user finds the per-run value (a date, a session
+//! folder, a nonce) that makes their client miss every time.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use similar::{ChangeTag, TextDiff};
+
+use crate::exchange::key::{CacheKey, Readable};
+
+/// How many misses are kept.
+pub const RING: usize = 32;
+/// Lines shown per side of one difference.
+const LINES: usize = 8;
+/// Characters shown of one line.
+const LINE_CHARS: usize = 160;
+
+/// One request that missed every cache.
+pub struct Missed {
+    pub at_ms: u64,
+    pub key: CacheKey,
+    pub client: String,
+    pub preview: String,
+    pub readable: Readable,
+    pub semantic: Option<SemanticMiss>,
+}
+
+/// What L1b found for a miss, when it looked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SemanticMiss {
+    /// The best similarity among entries of the same context (none: no entry shares it).
+    pub best: Option<f32>,
+    pub threshold: f32,
+    /// The guard rule that refused the best candidate above the threshold.
+    pub refused_by: Option<String>,
+}
+
+/// The recent misses, newest last.
+#[derive(Default)]
+pub struct Misses {
+    ring: Mutex<VecDeque<std::sync::Arc<Missed>>>,
+}
+
+impl Misses {
+    pub fn record(&self, missed: Missed) {
+        let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        if ring.len() == RING {
+            ring.pop_front();
+        }
+        ring.push_back(std::sync::Arc::new(missed));
+    }
+
+    /// The misses, newest first.
+    pub fn recent(&self) -> Vec<std::sync::Arc<Missed>> {
+        let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        ring.iter().rev().cloned().collect()
+    }
+}
+
+/// One part of the request that differs from the nearest cached one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    /// `model`, `parameters`, `tools`, `tool_choice`, `system prompt`, `earlier turns` or
+    /// `last user turn`.
+    pub part: String,
+    /// Lines the cached request had and this one does not.
+    pub cached: Vec<String>,
+    /// Lines this request has and the cached one did not.
+    pub this: Vec<String>,
+}
+
+/// The explanation of one miss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Why {
+    pub at_ms: u64,
+    pub key: String,
+    pub client: String,
+    pub model: String,
+    pub preview: String,
+    /// The nearest cached request's key, when one of the recent ones is still cached.
+    pub nearest: Option<String>,
+    pub differences: Vec<Difference>,
+    pub semantic: Option<SemanticMiss>,
+}
+
+/// How alike two requests are: 0 (nothing shared) to 1 (the same), by lines of their text.
+fn likeness(a: &Readable, b: &Readable) -> f32 {
+    if a.namespace != b.namespace {
+        return 0.0;
+    }
+    let whole = |r: &Readable| format!("{}\n{}\n{}\n{}", r.model, r.system, r.earlier, r.last);
+    let (a, b) = (whole(a), whole(b));
+    TextDiff::from_lines(&a, &b).ratio()
+}
+
+/// A line as shown: printable and bounded.
+fn shown(line: &str) -> String {
+    let line = crate::display::printable(line.trim_end());
+    match line.char_indices().nth(LINE_CHARS) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.into_owned(),
+    }
+}
+
+/// The line diff of one part, if it differs.
+fn differ(part: &str, cached: &str, this: &str) -> Option<Difference> {
+    if cached == this {
+        return None;
+    }
+    let diff = TextDiff::from_lines(cached, this);
+    let mut d = Difference {
+        part: part.to_string(),
+        cached: Vec::new(),
+        this: Vec::new(),
+    };
+    for change in diff.iter_all_changes() {
+        let side = match change.tag() {
+            ChangeTag::Delete => &mut d.cached,
+            ChangeTag::Insert => &mut d.this,
+            ChangeTag::Equal => continue,
+        };
+        if side.len() < LINES {
+            side.push(shown(change.value()));
+        }
+    }
+    Some(d)
+}
+
+/// Explains `missed` against the nearest of `cached` (recent requests whose entries are still
+/// held).
+pub fn explain(missed: &Missed, cached: &[&Missed]) -> Why {
+    let nearest = cached
+        .iter()
+        .filter(|c| c.key != missed.key)
+        .map(|c| (likeness(&c.readable, &missed.readable), c))
+        .filter(|(score, _)| *score > 0.0)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c);
+    let (a, b) = (nearest.map(|n| &n.readable), &missed.readable);
+    let differences = match a {
+        Some(a) => [
+            ("model", &a.model, &b.model),
+            ("parameters", &a.params, &b.params),
+            ("tools", &a.tools, &b.tools),
+            ("tool_choice", &a.tool_choice, &b.tool_choice),
+            ("system prompt", &a.system, &b.system),
+            ("earlier turns", &a.earlier, &b.earlier),
+            ("last user turn", &a.last, &b.last),
+        ]
+        .into_iter()
+        .filter_map(|(part, cached, this)| differ(part, cached, this))
+        .collect(),
+        None => Vec::new(),
+    };
+    Why {
+        at_ms: missed.at_ms,
+        key: missed.key.to_string(),
+        client: missed.client.clone(),
+        model: crate::display::printable(&missed.readable.model).into_owned(),
+        preview: missed.preview.clone(),
+        nearest: nearest.map(|n| n.key.to_string()),
+        differences,
+        semantic: missed.semantic.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable(system: &str, last: &str) -> Readable {
+        Readable {
+            namespace: "openai.chat",
+            model: "m".into(),
+            params: "{}".into(),
+            tools: String::new(),
+            tool_choice: String::new(),
+            system: system.into(),
+            earlier: String::new(),
+            last: format!("[user] {last}"),
+        }
+    }
+
+    fn missed(key: u8, system: &str, last: &str) -> Missed {
+        Missed {
+            at_ms: 0,
+            key: CacheKey([key; 32]),
+            client: "curl".into(),
+            preview: last.into(),
+            readable: readable(system, last),
+            semantic: None,
+        }
+    }
+
+    #[test]
+    fn names_the_line_that_changed_against_the_nearest_entry() {
+        let old = missed(1, "You help.\nRun: 111\nBe brief.", "fix the bug");
+        let far = missed(2, "Something else entirely.", "write a poem");
+        let new = missed(3, "You help.\nRun: 222\nBe brief.", "fix the bug");
+        let why = explain(&new, &[&far, &old]);
+        assert_eq!(why.nearest.as_deref(), Some(old.key.to_string().as_str()));
+        assert_eq!(
+            why.differences,
+            [Difference {
+                part: "system prompt".into(),
+                cached: vec!["Run: 111".into()],
+                this: vec!["Run: 222".into()],
+            }]
+        );
+    }
+
+    #[test]
+    fn nothing_to_compare_with_gives_no_differences() {
+        let new = missed(3, "s", "hello");
+        let why = explain(&new, &[&new]);
+        assert!(why.nearest.is_none() && why.differences.is_empty());
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest() {
+        let misses = Misses::default();
+        for i in 0..(RING + 3) {
+            misses.record(missed(i as u8, "s", "x"));
+        }
+        let recent = misses.recent();
+        assert_eq!(recent.len(), RING);
+        assert_eq!(recent[0].key, CacheKey([(RING + 2) as u8; 32]));
+    }
+}
