@@ -221,9 +221,12 @@ impl Pipeline {
         }
     }
 
+    /// Records what the request was answered from or stored in. Never waits: when another
+    /// request holds the slot it is recording at the same moment, and either is "the last".
     fn touch(&self, exact: Option<CacheKey>, semantic: Option<CacheKey>) {
-        *self.touched.lock().unwrap_or_else(|p| p.into_inner()) =
-            manage::Touched { exact, semantic };
+        if let Ok(mut touched) = self.touched.try_lock() {
+            *touched = manage::Touched { exact, semantic };
+        }
     }
 
     pub fn bus(&self) -> &Bus {
