@@ -114,7 +114,7 @@ pub fn run(ctx: &Context, args: CacheArgs) -> Result<ExitCode> {
             let answer = ask(ctx, CacheCommand::Why { n })?;
             match json {
                 true => println!("{}", serde_json::to_string_pretty(&answer)?),
-                false => print!("{}", render_why(&serde_json::from_value(answer)?)),
+                false => print!("{}", serde_json::from_value::<Why>(answer)?.report()),
             }
         }
         CacheCmd::Forget { key, last, prompt } => {
@@ -215,71 +215,6 @@ fn render_ls(entries: &[Listing]) -> String {
             printable(&e.model),
             printable(&e.preview),
         );
-    }
-    out
-}
-
-fn render_why(why: &Why) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "miss {} from {} ({}): {}",
-        &why.key[..12.min(why.key.len())],
-        printable(&why.client),
-        why.model,
-        printable(&why.preview)
-    );
-    if let Some(s) = &why.semantic {
-        let _ = match (s.best, &s.refused_by) {
-            (Some(best), Some(rule)) => writeln!(
-                out,
-                "semantic: best similarity {best:.3} (threshold {:.2}), refused by the guard's `{rule}` rule",
-                s.threshold
-            ),
-            (Some(best), None) => writeln!(
-                out,
-                "semantic: best similarity {best:.3}, below the threshold {:.2}",
-                s.threshold
-            ),
-            (None, _) => writeln!(out, "semantic: no stored request shares its context"),
-        };
-    }
-    match &why.nearest {
-        None => {
-            let _ = writeln!(
-                out,
-                "no recent request still cached resembles it (asked for the first time, or its \
-                 entry expired)"
-            );
-        }
-        Some(key) if why.differences.is_empty() => {
-            let _ = writeln!(
-                out,
-                "nearest cached request: {}, identical in every part the key covers",
-                &key[..12]
-            );
-        }
-        Some(key) => {
-            let _ = writeln!(
-                out,
-                "nearest cached request: {}; it differs in:",
-                &key[..12]
-            );
-            for d in &why.differences {
-                let _ = writeln!(out, "  {}:", d.part);
-                for line in &d.cached {
-                    let _ = writeln!(out, "    - {line}");
-                }
-                for line in &d.this {
-                    let _ = writeln!(out, "    + {line}");
-                }
-            }
-            let _ = writeln!(
-                out,
-                "(- the cached request, + this one; a line that changes on every run is a \
-                 per-run value in the client's prompt)"
-            );
-        }
     }
     out
 }

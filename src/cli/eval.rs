@@ -37,6 +37,11 @@ pub struct SemanticArgs {
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
 
+    /// With --trace: replay it in shadow mode too (semantic_mode = shadow), and compare what
+    /// shadow mode reports with the wrong hits serve mode actually made
+    #[arg(long, requires = "trace")]
+    pub shadow: bool,
+
     /// Thresholds for --pairs
     #[arg(
         long,
@@ -85,8 +90,17 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<ExitCode> {
     if let Some(path) = &args.trace {
         let lines = trace::read(path)?;
         let threshold = config.similarity_threshold;
+        let shadow = args.shadow.then(|| {
+            let mut c = config.clone();
+            c.semantic_mode = crate::config::SemanticMode::Shadow;
+            c
+        });
         let report = runtime.block_on(trace::replay(config, &lines))?;
         print_trace(path, threshold, &report);
+        if let Some(config) = shadow {
+            let shadowed = runtime.block_on(trace::replay(config, &lines))?;
+            print_shadow(&report, &shadowed);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -183,7 +197,43 @@ fn print_trace(path: &std::path::Path, threshold: f64, r: &trace::Report) {
         100.0 * r.wrong.len() as f64 / r.served.max(1) as f64,
         100.0 * r.wrong.len() as f64 / r.lines.max(1) as f64
     );
-    for (i, prompt, stored) in &r.wrong {
-        println!("  line {i}: {prompt:?} got the answer for {stored:?}");
+    for (i, prompt, stored, layer) in &r.wrong {
+        println!("  line {i} ({layer}): {prompt:?} got {stored:?}");
     }
+}
+
+/// Shadow mode's report next to what serve mode did on the same trace.
+fn print_shadow(serve: &trace::Report, shadowed: &trace::Report) {
+    let Some(s) = shadowed.shadow else {
+        return;
+    };
+    let l1b = serve.layers.get("l1b").map_or(0, |l| l.requests);
+    let wrong_l1b = serve.wrong.iter().filter(|w| w.3 == "l1b").count();
+    let percent = |n: u64| 100.0 * n as f64 / s.would_serve.max(1) as f64;
+    println!(
+        "
+shadow mode on the same trace (nothing served from L1b):"
+    );
+    println!(
+        "  would have served {}; identical {} ({:.1}%), agreed {} ({:.1}%), still judging {}",
+        s.would_serve,
+        s.identical,
+        percent(s.identical),
+        s.agreed,
+        percent(s.agreed),
+        s.pending
+    );
+    println!(
+        "  shadow's wrong-hit estimate: {} not identical ({:.2}%), {} not agreed ({:.2}%)",
+        s.would_serve - s.identical,
+        percent(s.would_serve - s.identical),
+        s.would_serve - s.agreed,
+        percent(s.would_serve - s.agreed)
+    );
+    println!(
+        "  serve mode: {l1b} L1b hits, {wrong_l1b} of them wrong ({:.2}%); {} wrong answers in all \
+         (L1a repeats of a wrong L1b answer included)",
+        100.0 * wrong_l1b as f64 / l1b.max(1) as f64,
+        serve.wrong.len()
+    );
 }

@@ -43,12 +43,18 @@ impl Subscription {
         }
     }
 
+    /// Sends `command` without waiting: its answer comes in turn among the other messages.
+    pub async fn send(&mut self, command: &Command) -> Result<()> {
+        let mut line = serde_json::to_vec(command)?;
+        line.push(b'\n');
+        self.write.write_all(&line).await?;
+        Ok(())
+    }
+
     /// Sends `command` and returns its answer (events and snapshots in between are skipped);
     /// fails when none comes within `timeout`.
     pub async fn ask(&mut self, command: Command, timeout: Duration) -> Result<Message> {
-        let mut line = serde_json::to_vec(&command)?;
-        line.push(b'\n');
-        self.write.write_all(&line).await?;
+        self.send(&command).await?;
         let answer = async {
             loop {
                 match self.next().await? {

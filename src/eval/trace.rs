@@ -1,7 +1,9 @@
 //! Trace replay: a day of prompts (`{"i", "prompt", "class"}`) sent in order through the real
-//! daemon, started in-process against an echo provider on loopback that answers each prompt with
-//! itself. A served answer therefore names the prompt it was stored for, and a wrong hit is one
-//! whose stored prompt belongs to another class.
+//! daemon, started in-process against an echo provider on loopback that answers every prompt of
+//! a class with the same text (`<class>: <the class's first prompt>`). A served answer therefore
+//! names the class it was stored for, and a wrong hit is one of another class. In shadow mode
+//! (`semantic_mode = shadow`) the same answers make the daemon's own agreement check exact:
+//! a candidate is "identical" exactly when it would have been right.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -18,7 +20,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::config::{Config, Secret};
+use crate::config::{Config, Secret, SemanticMode};
+use crate::telemetry::stats::ShadowStats;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Line {
@@ -54,8 +57,25 @@ pub struct Report {
     pub layers: BTreeMap<String, LayerLine>,
     /// Served before L3.
     pub served: usize,
-    /// Served with the answer stored for another class.
-    pub wrong: Vec<(u64, String, String)>,
+    /// Served with the answer stored for another class: line, prompt, the answer, the layer.
+    pub wrong: Vec<(u64, String, String, String)>,
+    /// With `semantic_mode = shadow`: what the daemon counted.
+    pub shadow: Option<ShadowStats>,
+}
+
+/// The answer the echo provider gives every prompt of a class.
+fn answers(lines: &[Line]) -> HashMap<String, String> {
+    let mut first: HashMap<&str, &str> = HashMap::new();
+    for l in lines {
+        first.entry(&l.class).or_insert(&l.prompt);
+    }
+    let mut answers = HashMap::new();
+    for l in lines {
+        answers
+            .entry(l.prompt.clone())
+            .or_insert_with(|| format!("{}: {}", l.class, first[l.class.as_str()]));
+    }
+    answers
 }
 
 /// Replays `lines` through a daemon built from `config` (its listener, provider and key are
@@ -63,7 +83,8 @@ pub struct Report {
 pub async fn replay(mut config: Config, lines: &[Line]) -> Result<Report> {
     let echo = TcpListener::bind("127.0.0.1:0").await?;
     let echo_addr = echo.local_addr()?;
-    tokio::spawn(serve_echo(echo));
+    tokio::spawn(serve_echo(echo, std::sync::Arc::new(answers(lines))));
+    let shadow = config.semantic_mode == SemanticMode::Shadow;
     config.host_port = "127.0.0.1:0".into();
     config.llm_provider = crate::config::Provider::Openai;
     config.external_llm_url = format!("http://{echo_addr}/v1/chat/completions");
@@ -80,7 +101,6 @@ pub async fn replay(mut config: Config, lines: &[Line]) -> Result<Report> {
     let client = reqwest::Client::builder().no_proxy().build()?;
     wait_until_loaded(&client, &base).await?;
 
-    let mut class_of: HashMap<&str, &str> = HashMap::new();
     let mut report = Report {
         lines: lines.len(),
         ..Report::default()
@@ -105,22 +125,37 @@ pub async fn replay(mut config: Config, lines: &[Line]) -> Result<Report> {
         let entry = report.layers.entry(layer.clone()).or_default();
         entry.requests += 1;
         entry.micros.push(micros);
-        class_of.entry(&line.prompt).or_insert(&line.class);
         if layer != "l3" {
             report.served += 1;
             let stored = answer["choices"][0]["message"]["content"]
                 .as_str()
                 .unwrap_or("");
-            let stored_class = class_of.get(stored).copied().unwrap_or("?");
+            let stored_class = stored.split_once(": ").map_or("?", |(c, _)| c);
             if stored_class != line.class {
                 report
                     .wrong
-                    .push((line.i, line.prompt.clone(), stored.to_string()));
+                    .push((line.i, line.prompt.clone(), stored.to_string(), layer));
             }
         }
     }
+    if shadow {
+        report.shadow = Some(judged(&daemon).await);
+    }
     daemon.stop().await;
     Ok(report)
+}
+
+/// Shadow mode's counts once every candidate has been judged (the judge runs after the answer,
+/// off the request path); what was judged within a minute otherwise.
+async fn judged(daemon: &crate::daemon::Daemon) -> ShadowStats {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = daemon.bus().snapshot(0.0).shadow;
+        if s.pending == 0 || Instant::now() > deadline {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Waits (up to two minutes) until `/health` says the semantic cache finished loading.
@@ -144,32 +179,38 @@ async fn wait_until_loaded(client: &reqwest::Client, base: &str) -> Result<()> {
     }
 }
 
-/// The echo provider: every chat completion answers with the last user message, verbatim.
-async fn serve_echo(listener: TcpListener) {
+/// The echo provider: every chat completion answers with its prompt's class answer (the prompt
+/// itself when it is not in the trace).
+async fn serve_echo(listener: TcpListener, answers: std::sync::Arc<HashMap<String, String>>) {
     while let Ok((stream, _)) = listener.accept().await {
+        let answers = answers.clone();
         tokio::spawn(async move {
-            let service = service_fn(|req: hyper::Request<Incoming>| async move {
-                let body = req.into_body().collect().await.map(|b| b.to_bytes());
-                let request: Value = body
-                    .ok()
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-                    .unwrap_or(Value::Null);
-                let prompt = request["messages"]
-                    .as_array()
-                    .and_then(|m| m.last())
-                    .and_then(|m| m["content"].as_str())
-                    .unwrap_or("")
-                    .to_string();
-                let answer = json!({"id": "chatcmpl-echo", "object": "chat.completion",
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                let answers = answers.clone();
+                async move {
+                    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+                    let request: Value = body
+                        .ok()
+                        .and_then(|b| serde_json::from_slice(&b).ok())
+                        .unwrap_or(Value::Null);
+                    let prompt = request["messages"]
+                        .as_array()
+                        .and_then(|m| m.last())
+                        .and_then(|m| m["content"].as_str())
+                        .unwrap_or("")
+                        .to_string();
+                    let prompt = answers.get(&prompt).cloned().unwrap_or(prompt);
+                    let answer = json!({"id": "chatcmpl-echo", "object": "chat.completion",
                     "created": 0, "model": "echo",
                     "choices": [{"index": 0, "finish_reason": "stop",
                         "message": {"role": "assistant", "content": prompt}}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}});
-                let response = hyper::Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from(answer.to_string())))
-                    .unwrap_or_default();
-                Ok::<_, Infallible>(response)
+                    let response = hyper::Response::builder()
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from(answer.to_string())))
+                        .unwrap_or_default();
+                    Ok::<_, Infallible>(response)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

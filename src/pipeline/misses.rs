@@ -7,6 +7,8 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 use similar::{ChangeTag, TextDiff};
 
@@ -85,6 +87,80 @@ pub struct Why {
     pub nearest: Option<String>,
     pub differences: Vec<Difference>,
     pub semantic: Option<SemanticMiss>,
+}
+
+/// The first 12 characters of a key, as `isartor cache ls` shows it.
+fn short(key: &str) -> &str {
+    key.get(..12).unwrap_or(key)
+}
+
+impl Why {
+    /// The explanation as text: what `isartor cache why` prints and `top` shows.
+    pub fn report(&self) -> String {
+        let why = self;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "miss {} from {} ({}): {}",
+            short(&why.key),
+            crate::display::printable(&why.client),
+            why.model,
+            crate::display::printable(&why.preview)
+        );
+        if let Some(s) = &why.semantic {
+            let _ = match (s.best, &s.refused_by) {
+                (Some(best), Some(rule)) => writeln!(
+                    out,
+                    "semantic: best similarity {best:.3} (threshold {:.2}), refused by the guard's `{rule}` rule",
+                    s.threshold
+                ),
+                (Some(best), None) => writeln!(
+                    out,
+                    "semantic: best similarity {best:.3}, below the threshold {:.2}",
+                    s.threshold
+                ),
+                (None, _) => writeln!(out, "semantic: no stored request shares its context"),
+            };
+        }
+        match &why.nearest {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "no recent request still cached resembles it (asked for the first time, or its \
+                     entry expired)"
+                );
+            }
+            Some(key) if why.differences.is_empty() => {
+                let _ = writeln!(
+                    out,
+                    "nearest cached request: {}, identical in every part the key covers",
+                    short(key)
+                );
+            }
+            Some(key) => {
+                let _ = writeln!(
+                    out,
+                    "nearest cached request: {}; it differs in:",
+                    short(key)
+                );
+                for d in &why.differences {
+                    let _ = writeln!(out, "  {}:", d.part);
+                    for line in &d.cached {
+                        let _ = writeln!(out, "    - {line}");
+                    }
+                    for line in &d.this {
+                        let _ = writeln!(out, "    + {line}");
+                    }
+                }
+                let _ = writeln!(
+                    out,
+                    "(- the cached request, + this one; a line that changes on every run is a \
+                     per-run value in the client's prompt)"
+                );
+            }
+        }
+        out
+    }
 }
 
 /// How alike two requests are: 0 (nothing shared) to 1 (the same), by lines of their text.

@@ -16,8 +16,9 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
-use crate::control::Message;
 use crate::control::client::Subscription;
+use crate::control::{Command, Message};
+use crate::pipeline::manage::CacheCommand;
 use state::{App, Key};
 
 /// Runs the dashboard until the user quits.
@@ -40,6 +41,7 @@ fn key_of(code: KeyCode, modifiers: KeyModifiers) -> Key {
         KeyCode::Char('r') => Key::Reset,
         KeyCode::Up | KeyCode::Char('k') => Key::Up,
         KeyCode::Down | KeyCode::Char('j') => Key::Down,
+        KeyCode::Char('w') => Key::Why,
         _ => Key::Other,
     }
 }
@@ -82,6 +84,8 @@ async fn event_loop(terminal: &mut DefaultTerminal, socket: &Path) -> Result<()>
     let mut app = App::default();
     let mut sub: Option<Subscription> = None;
     let mut retry = tokio::time::interval(Duration::from_secs(1));
+    // While the why panel is shown, the explanation is asked for again each second.
+    let mut why = tokio::time::interval(Duration::from_secs(1));
     let result = loop {
         if let Err(e) = terminal.draw(|f| view::render(f, &app)) {
             break Err(e.into());
@@ -98,6 +102,14 @@ async fn event_loop(terminal: &mut DefaultTerminal, socket: &Path) -> Result<()>
                 Some(k) if app.key(k) => {}
                 _ => break Ok(()),
             },
+            _ = why.tick(), if app.showing_why && !app.paused => {
+                if let Some(s) = sub.as_mut() {
+                    let ask = Command::Cache { command: CacheCommand::Why { n: 1 } };
+                    if s.send(&ask).await.is_err() {
+                        sub = None;
+                    }
+                }
+            }
             _ = retry.tick(), if sub.is_none() => match Subscription::connect(socket).await {
                 Ok(s) => {
                     app.connected(s.addr.clone());
@@ -125,6 +137,7 @@ mod tests {
         assert_eq!(key_of(KeyCode::Char('r'), none), Key::Reset);
         assert_eq!(key_of(KeyCode::Up, none), Key::Up);
         assert_eq!(key_of(KeyCode::Down, none), Key::Down);
+        assert_eq!(key_of(KeyCode::Char('w'), none), Key::Why);
         assert_eq!(key_of(KeyCode::Char('x'), none), Key::Other);
     }
 }

@@ -2,6 +2,7 @@
 //! presses, so it is tested without a terminal.
 
 use crate::control::Message;
+use crate::pipeline::misses::Why;
 use crate::telemetry::stats::Snapshot;
 
 /// What a key press asks for.
@@ -12,6 +13,8 @@ pub enum Key {
     Reset,
     Up,
     Down,
+    /// Show why the last request missed instead of the recent requests (and back).
+    Why,
     Other,
 }
 
@@ -28,6 +31,10 @@ pub struct App {
     pub scroll: usize,
     /// Requests already counted when the view was reset (`r`).
     pub baseline: u64,
+    /// Whether the lower panel explains the last miss (`w`) instead of listing requests.
+    pub showing_why: bool,
+    /// The daemon's latest explanation of the last miss, or why it has none.
+    pub why: Option<Result<Why, String>>,
 }
 
 impl App {
@@ -44,8 +51,16 @@ impl App {
         if self.paused {
             return;
         }
-        if let Message::Snapshot(s) = message {
-            self.snapshot = Some(*s);
+        match message {
+            Message::Snapshot(s) => self.snapshot = Some(*s),
+            Message::Cache { answer, error } => {
+                self.why = match (answer, error) {
+                    (Some(a), _) => Some(serde_json::from_value(a).map_err(|e| e.to_string())),
+                    (None, Some(e)) => Some(Err(e)),
+                    (None, None) => None,
+                }
+            }
+            _ => {}
         }
     }
 
@@ -63,6 +78,7 @@ impl App {
                 let rows = self.snapshot.as_ref().map_or(0, |s| s.recent.len());
                 self.scroll = (self.scroll + 1).min(rows.saturating_sub(1));
             }
+            Key::Why => self.showing_why = !self.showing_why,
             Key::Other => {}
         }
         true

@@ -147,6 +147,22 @@ fn dashboard(frame: &mut Frame, area: Rect, app: &App, s: &Snapshot) {
         savings,
     );
 
+    if app.showing_why {
+        let text = match &app.why {
+            None => "asking the daemon…".to_string(),
+            Some(Ok(why)) => why.report(),
+            Some(Err(e)) => crate::display::printable(e).into_owned(),
+        };
+        frame.render_widget(
+            Paragraph::new(text).wrap(Wrap { trim: false }).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" why the last miss missed (w back, p pause, q quit) "),
+            ),
+            recent,
+        );
+        return;
+    }
     let lines: Vec<Line> = s
         .recent
         .iter()
@@ -168,7 +184,7 @@ fn dashboard(frame: &mut Frame, area: Rect, app: &App, s: &Snapshot) {
         Paragraph::new(lines).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(" recent requests (↑↓ scroll, p pause, r reset, q quit) "),
+                .title(" recent requests (↑↓ scroll, w why missed, p pause, r reset, q quit) "),
         ),
         recent,
     );
@@ -248,6 +264,40 @@ mod tests {
         }
         app.paused = true;
         assert!(screen(&app).contains("[paused]"));
+    }
+
+    #[test]
+    fn the_why_panel_shows_what_differed() {
+        use crate::pipeline::misses::{Difference, Why};
+        let mut app = App::default();
+        app.connected("127.0.0.1:8080".into());
+        app.snapshot = Some(Snapshot::default());
+        app.showing_why = true;
+        assert!(screen(&app).contains("asking the daemon"));
+        app.why = Some(Ok(Why {
+            at_ms: 0,
+            key: "3be1c0a2f9d1aa".into(),
+            client: "claude-code".into(),
+            model: "m".into(),
+            preview: "list the files".into(),
+            nearest: Some("8a1f10dc1f7c00".into()),
+            differences: vec![Difference {
+                part: "system prompt".into(),
+                cached: vec!["Run id: 7f3a1".into()],
+                this: vec!["Run id: 9c2e4".into()],
+            }],
+            semantic: None,
+        }));
+        let text = screen(&app);
+        for needle in [
+            "why the last miss missed",
+            "miss 3be1c0a2f9d1 from claude-code (m): list the files",
+            "nearest cached request: 8a1f10dc1f7c; it differs in:",
+            "- Run id: 7f3a1",
+            "+ Run id: 9c2e4",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
     }
 
     #[test]

@@ -484,6 +484,20 @@ async fn top_shows_live_numbers_in_a_real_terminal_and_quits_on_q() {
         .find(|l| l.contains("│l1a"))
         .expect("an l1a row");
     assert!(l1a.contains(" 2 "), "{l1a}");
+    // `w` swaps the recent requests for why the last miss missed (the first request).
+    tmux(&home, &["send-keys", "-t", "top", "w"]);
+    let why = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let pane = text(&tmux(&home, &["capture-pane", "-t", "top", "-p"]).stdout);
+            if pane.contains("no recent request still cached resembles it") {
+                return pane;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("top showed why the last miss missed");
+    assert!(why.contains("why the last miss missed"), "{why}");
     tmux(&home, &["send-keys", "-t", "top", "q"]);
     let gone = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         while tmux(&home, &["has-session", "-t", "top"]).status.success() {
