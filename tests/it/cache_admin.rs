@@ -76,6 +76,11 @@ async fn forget(socket: &Path, target: Target) -> Forgotten {
     .unwrap()
 }
 
+async fn clear(socket: &Path, exact: bool, semantic: bool) -> Forgotten {
+    let answer = cache(socket, CacheCommand::Clear { exact, semantic }).await;
+    serde_json::from_value(answer.unwrap()).unwrap()
+}
+
 /// Asks `prompt` as curl would; the layer that answered and the answer.
 async fn ask(base: &str, prompt: &str) -> (String, String) {
     ask_with(base, chat(prompt)).await
@@ -156,18 +161,7 @@ async fn ls_shows_what_each_entry_is_and_forget_and_clear_remove_them() {
     assert_eq!(forget(&c.socket, Target::Last).await.exact, 1);
     assert_eq!(ask(&c.base, "first question").await.0, "l3");
 
-    let cleared: Forgotten = serde_json::from_value(
-        cache(
-            &c.socket,
-            CacheCommand::Clear {
-                exact: false,
-                semantic: false,
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let cleared: Forgotten = clear(&c.socket, false, false).await;
     assert_eq!(cleared.exact, 2);
     assert!(ls(&c.socket).await.is_empty());
     assert_eq!(mock.count(), 5);
@@ -266,18 +260,7 @@ async fn forgetting_a_semantic_answer_takes_its_exact_copies_with_it() {
         ask(&c.base, "Which city is the capital of France?").await.0,
         "l1b"
     );
-    let cleared: Forgotten = serde_json::from_value(
-        cache(
-            &c.socket,
-            CacheCommand::Clear {
-                exact: false,
-                semantic: true,
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let cleared: Forgotten = clear(&c.socket, false, true).await;
     assert_eq!((cleared.exact, cleared.semantic), (1, 1));
     let left = ls(&c.socket).await;
     assert_eq!(left.len(), 1, "{left:?}");
@@ -524,18 +507,7 @@ async fn forgetting_on_one_replica_forgets_for_every_replica() {
 
     // Clearing on B empties A's index too.
     semantic_entries(&a.base, 1).await;
-    let cleared: Forgotten = serde_json::from_value(
-        cache(
-            &b.socket,
-            CacheCommand::Clear {
-                exact: false,
-                semantic: false,
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let cleared: Forgotten = clear(&b.socket, false, false).await;
     assert_eq!((cleared.exact, cleared.semantic), (1, 1));
     semantic_entries(&a.base, 0).await;
     assert!(ls(&a.socket).await.is_empty());

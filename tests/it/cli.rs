@@ -435,6 +435,22 @@ fn tmux(home: &Home, args: &[&str]) -> std::process::Output {
         .expect("tmux is installed (.ci/run installs it)")
 }
 
+/// The `top` pane once it shows `needle` (within 20 s).
+async fn pane_showing(home: &Home, needle: &str) -> String {
+    let wait = async {
+        loop {
+            let pane = text(&tmux(home, &["capture-pane", "-t", "top", "-p"]).stdout);
+            if pane.contains(needle) {
+                return pane;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("top never showed {needle:?}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn top_shows_live_numbers_in_a_real_terminal_and_quits_on_q() {
     let mock = Mock::start().await;
@@ -466,17 +482,7 @@ async fn top_shows_live_numbers_in_a_real_terminal_and_quits_on_q() {
         ],
     );
     assert!(started.status.success(), "{}", text(&started.stderr));
-    let screen = tokio::time::timeout(std::time::Duration::from_secs(20), async {
-        loop {
-            let pane = text(&tmux(&home, &["capture-pane", "-t", "top", "-p"]).stdout);
-            if pane.contains("(2 of 3)") {
-                return pane;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .expect("top showed the numbers");
+    let screen = pane_showing(&home, "(2 of 3)").await;
     assert!(screen.contains("66.7%"), "{screen}");
     assert!(screen.contains("what does git add -p do"), "{screen}");
     let l1a = screen
@@ -486,17 +492,7 @@ async fn top_shows_live_numbers_in_a_real_terminal_and_quits_on_q() {
     assert!(l1a.contains(" 2 "), "{l1a}");
     // `w` swaps the recent requests for why the last miss missed (the first request).
     tmux(&home, &["send-keys", "-t", "top", "w"]);
-    let why = tokio::time::timeout(std::time::Duration::from_secs(20), async {
-        loop {
-            let pane = text(&tmux(&home, &["capture-pane", "-t", "top", "-p"]).stdout);
-            if pane.contains("no recent request still cached resembles it") {
-                return pane;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .expect("top showed why the last miss missed");
+    let why = pane_showing(&home, "no recent request still cached resembles it").await;
     assert!(why.contains("why the last miss missed"), "{why}");
     tmux(&home, &["send-keys", "-t", "top", "q"]);
     let gone = tokio::time::timeout(std::time::Duration::from_secs(10), async {
