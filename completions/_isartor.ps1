@@ -283,6 +283,7 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'JSON lines {"i", "prompt", "class"}: replay through the real daemon (echo provider), print deflection per layer and wrong hits')
             [CompletionResult]::new('--thresholds', '--thresholds', [CompletionResultType]::ParameterName, 'Thresholds for --pairs')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--shadow', '--shadow', [CompletionResultType]::ParameterName, 'With --trace: replay it in shadow mode too (semantic_mode = shadow), and compare what shadow mode reports with the wrong hits serve mode actually made')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'With --pairs: list the pairs served wrong and the same-answer pairs refused, at the configured similarity_threshold')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -247,6 +247,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand --trace 'JSON lines {"i", "prompt", "class"}: replay through the real daemon (echo provider), print deflection per layer and wrong hits'
             cand --thresholds 'Thresholds for --pairs'
             cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --shadow 'With --trace: replay it in shadow mode too (semantic_mode = shadow), and compare what shadow mode reports with the wrong hits serve mode actually made'
             cand --verbose 'With --pairs: list the pairs served wrong and the same-answer pairs refused, at the configured similarity_threshold'
             cand -h 'Print help'
             cand --help 'Print help'

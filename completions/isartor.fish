@@ -152,6 +152,7 @@ complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_su
 complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l trace -d 'JSON lines {"i", "prompt", "class"}: replay through the real daemon (echo provider), print deflection per layer and wrong hits' -r -F
 complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l thresholds -d 'Thresholds for --pairs' -r
 complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l config -d 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]' -r -F
+complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l shadow -d 'With --trace: replay it in shadow mode too (semantic_mode = shadow), and compare what shadow mode reports with the wrong hits serve mode actually made'
 complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -l verbose -d 'With --pairs: list the pairs served wrong and the same-answer pairs refused, at the configured similarity_threshold'
 complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -s h -l help -d 'Print help'
 complete -c isartor -n "__fish_isartor_using_subcommand eval; and __fish_seen_subcommand_from semantic" -s V -l version -d 'Print version'
