@@ -24,7 +24,11 @@ fn long() -> String {
 }
 
 fn bert() -> Bert {
-    let files = tokio::runtime::Runtime::new()
+    Bert::load(&files()).unwrap()
+}
+
+fn files() -> Vec<std::path::PathBuf> {
+    tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(models::resolve(
             &Source::parse("all-minilm-l6-v2"),
@@ -32,8 +36,7 @@ fn bert() -> Bert {
             &models::hub_cache_dir(),
             true,
         ))
-        .expect("run scripts/fetch-models.sh first");
-    Bert::load(&files).unwrap()
+        .expect("run scripts/fetch-models.sh first")
 }
 
 fn embedding(c: &mut Criterion) {
@@ -44,8 +47,16 @@ fn embedding(c: &mut Criterion) {
     let mut g = c.benchmark_group("embed");
     g.sample_size(30).measurement_time(Duration::from_secs(8));
     g.bench_function("short prompt", |b| b.iter(|| bert.embed(&[SHORT]).unwrap()));
-    g.bench_function("200-token prompt", |b| {
+    g.bench_function("200-token prompt (96-token window)", |b| {
         b.iter(|| bert.embed(&[long.as_str()]).unwrap())
+    });
+    // The same model with f32 dense layers, for comparison.
+    let f32_bert = Bert::load_with(&files(), false).unwrap();
+    g.bench_function("short prompt, f32 weights", |b| {
+        b.iter(|| f32_bert.embed(&[SHORT]).unwrap())
+    });
+    g.bench_function("200-token prompt (96-token window), f32 weights", |b| {
+        b.iter(|| f32_bert.embed(&[long.as_str()]).unwrap())
     });
     let batch: Vec<String> = (0..32).map(|i| format!("{SHORT} (variant {i})")).collect();
     let texts: Vec<&str> = batch.iter().map(String::as_str).collect();

@@ -45,3 +45,31 @@ start_stack() {
   daemon=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
 }
+
+# A canned OpenAI chat reply (what nginx stands in for a provider with).
+canned_reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Use git reset --soft HEAD~1: it undoes the commit and keeps your changes staged.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":30,"completion_tokens":20,"total_tokens":50},"system_fingerprint":null}'
+
+# canned_nginx DIR PORT [CPUS]: nginx (one worker, pinned to CPUS when given) answering every
+# path with $canned_reply, its files under DIR; sets $nginx_pid.
+canned_nginx() {
+  cat > "$1/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$2;
+    location / { default_type application/json; return 200 '$canned_reply'; }
+  }
+}
+CONF
+  if [ -n "${3:-}" ]; then
+    taskset -c "$3" nginx -c "$1/nginx.conf" -p "$1" &
+  else
+    nginx -c "$1/nginx.conf" -p "$1" &
+  fi
+  nginx_pid=$!
+}

@@ -28,25 +28,8 @@ trap cleanup EXIT
 ngx_port="$(free_port)"
 isa_port="$(free_port)"
 
-reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Use git reset --soft HEAD~1: it undoes the commit and keeps your changes staged.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":30,"completion_tokens":20,"total_tokens":50},"system_fingerprint":null}'
 request='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"How do I undo the last git commit but keep my changes?"}]}'
-
-cat > "$tmp/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$ngx_port;
-    location / { default_type application/json; return 200 '$reply'; }
-  }
-}
-CONF
-taskset -c 0 nginx -c "$tmp/nginx.conf" -p "$tmp" &
-nginx_pid=$!
+canned_nginx "$tmp" "$ngx_port" 0
 
 HOME="$tmp" XDG_RUNTIME_DIR="$tmp/run" XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" \
 ISARTOR__HOST_PORT="127.0.0.1:$isa_port" ISARTOR__PROXY__ENABLED=false \

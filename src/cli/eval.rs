@@ -83,6 +83,10 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<ExitCode> {
             started.elapsed().as_secs_f64()
         );
         print_pairs(&pairs::table(&scored, &args.thresholds));
+        print_decisions(&pairs::decisions(
+            &scored,
+            config.similarity_threshold as f32,
+        ));
         if args.verbose {
             print_mistakes(&scored, config.similarity_threshold as f32);
         }
@@ -137,6 +141,24 @@ fn print_pairs(rows: &[pairs::Row]) {
         }
         println!("   (n={})", first.categories[category].total);
     }
+}
+
+/// The guard's decisions per rule at the configured threshold.
+fn print_decisions(d: &pairs::Decisions) {
+    println!("\nthe guard at the configured threshold, on the pairs above it:");
+    println!(
+        "{:>16}  {:>14}  {:>20}",
+        "rule", "traps refused", "same-answer refused"
+    );
+    for (rule, (traps, same)) in &d.refused {
+        println!("{rule:>16}  {traps:>14}  {same:>20}");
+    }
+    println!(
+        "{:>16}  {:>14}  {:>20}",
+        "(served)",
+        format!("{} traps", d.served.0),
+        format!("{} same-answer", d.served.1)
+    );
 }
 
 fn print_mistakes(scored: &[pairs::Scored], threshold: f32) {

@@ -133,3 +133,72 @@ pub fn table(scored: &[Scored], thresholds: &[f32]) -> Vec<Row> {
         })
         .collect()
 }
+
+/// What the guard decided on the pairs at or above `threshold`, per rule: how many traps it
+/// refused (right) and how many same-answer pairs (wrong). `served` counts the pairs it let
+/// through, as (traps, same-answer).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decisions {
+    pub refused: BTreeMap<&'static str, (usize, usize)>,
+    pub served: (usize, usize),
+}
+
+pub fn decisions(scored: &[Scored], threshold: f32) -> Decisions {
+    let mut d = Decisions::default();
+    for s in scored.iter().filter(|s| s.cosine >= threshold) {
+        let counts = match s.guard {
+            Ok(()) => &mut d.served,
+            Err(rule) => d.refused.entry(rule.as_str()).or_default(),
+        };
+        match s.pair.same {
+            false => counts.0 += 1,
+            true => counts.1 += 1,
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scored(a: &str, b: &str, same: bool, cosine: f32) -> Scored {
+        let pair = Pair {
+            id: String::new(),
+            category: all(),
+            a: a.into(),
+            b: b.into(),
+            same,
+        };
+        Scored {
+            guard: guard::verify(a, b),
+            pair,
+            cosine,
+        }
+    }
+
+    #[test]
+    fn decisions_count_each_rule_on_pairs_above_the_threshold() {
+        let pairs = [
+            scored(
+                "sort the list ascending",
+                "sort the list descending",
+                false,
+                0.95,
+            ),
+            scored("retry 3 times", "retry 5 times", false, 0.95),
+            scored("retry 3 times", "retry 5 times", false, 0.5),
+            scored(
+                "how do I undo a commit",
+                "how can I undo a commit",
+                true,
+                0.97,
+            ),
+        ];
+        let d = decisions(&pairs, 0.85);
+        assert_eq!(d.served, (0, 1));
+        let refused: usize = d.refused.values().map(|(traps, _)| traps).sum();
+        assert_eq!(refused, 2, "{d:?}");
+        assert_eq!(d.refused.get("number"), Some(&(1, 0)));
+    }
+}

@@ -13,13 +13,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use candle_transformers::models::bert::Config as BertConfig;
+
+use super::bert::{Encoder, pool};
+use tokenizers::Tokenizer;
 use tokio::sync::oneshot;
 
-/// Longest input, in tokens; longer texts are embedded by their start (the guard still sees the
-/// whole text).
-pub const MAX_TOKENS: usize = 256;
+/// Longest input, in tokens. A longer text is embedded by its first and last `MAX_TOKENS / 2`
+/// tokens (where a prompt states its task and its question), which bounds what a long, unique
+/// prompt pays before it goes on; the guard still compares the whole texts.
+pub const MAX_TOKENS: usize = 96;
 /// Most texts in one forward pass.
 const MAX_BATCH: usize = 32;
 /// Most texts waiting; beyond it a lookup is skipped rather than queued (the request goes on).
@@ -27,15 +30,22 @@ const QUEUE: usize = 256;
 
 /// The loaded model: weights, tokenizer and shape.
 pub struct Bert {
-    model: BertModel,
+    model: Encoder,
+    quantized: bool,
     tokenizer: Tokenizer,
     device: Device,
     dims: usize,
 }
 
 impl Bert {
-    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` (in that order).
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` (in that order), with the
+    /// dense layers on 8-bit weights where the CPU runs them faster (AVX-512 VNNI).
     pub fn load(files: &[PathBuf]) -> Result<Bert> {
+        Bert::load_with(files, super::bert::has_vnni())
+    }
+
+    /// [`load`](Self::load), with the dense layers quantized or left f32.
+    pub fn load_with(files: &[PathBuf], quantize: bool) -> Result<Bert> {
         let [config, tokenizer, weights] = files else {
             return Err(anyhow!(
                 "an embedder needs config.json, tokenizer.json and model.safetensors"
@@ -47,31 +57,31 @@ impl Bert {
         .with_context(|| format!("{} is not a BERT config", config.display()))?;
         let mut tokenizer = Tokenizer::from_file(tokenizer)
             .map_err(|e| anyhow!("cannot load {}: {e}", tokenizer.display()))?;
-        // The shipped tokenizer pads every input to 128 tokens: pad a batch to its longest
-        // instead, and cut at MAX_TOKENS.
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..PaddingParams::default()
-        }));
+        // The shipped tokenizer pads every input to 128 tokens and cuts at 512: `embed` keeps
+        // a head and a tail window itself and pads a batch to its longest.
+        tokenizer.with_padding(None);
         tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..TruncationParams::default()
-            }))
+            .with_truncation(None)
             .map_err(|e| anyhow!("tokenizer truncation: {e}"))?;
         let device = Device::Cpu;
         // SAFETY: the weights file is memory-mapped read-only; the model cache is not rewritten
         // while the daemon runs (downloads go to new blob files).
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
             .with_context(|| format!("cannot map {}", weights.display()))?;
-        let model = BertModel::load(vb, &config)
+        let model = Encoder::load(vb, &config, quantize)
             .with_context(|| format!("{} does not hold a BERT model", weights.display()))?;
         Ok(Bert {
             model,
+            quantized: quantize,
             tokenizer,
             device,
             dims: config.hidden_size,
         })
+    }
+
+    /// The dense layers' weights: `8-bit` or `f32`.
+    pub fn weights(&self) -> &'static str {
+        if self.quantized { "8-bit" } else { "f32" }
     }
 
     /// The vector length.
@@ -85,24 +95,36 @@ impl Bert {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| anyhow!("tokenizer: {e}"))?;
+        let longest = encodings
+            .iter()
+            .map(|e| e.len().min(MAX_TOKENS))
+            .max()
+            .unwrap_or(0);
+        // Each row: its head and tail windows, then zeros (padding, masked out) to `longest`.
         let rows = |f: fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor> {
-            let rows = encodings
-                .iter()
-                .map(|e| Tensor::new(f(e), &self.device))
-                .collect::<candle_core::Result<Vec<_>>>()?;
-            Ok(Tensor::stack(&rows, 0)?)
+            let mut flat = Vec::with_capacity(encodings.len() * longest);
+            for e in &encodings {
+                let values = f(e);
+                let half = MAX_TOKENS / 2;
+                if values.len() > MAX_TOKENS {
+                    flat.extend_from_slice(&values[..half]);
+                    flat.extend_from_slice(&values[values.len() - half..]);
+                } else {
+                    flat.extend_from_slice(values);
+                    flat.resize(flat.len() + longest - values.len(), 0);
+                }
+            }
+            Ok(Tensor::from_vec(
+                flat,
+                (encodings.len(), longest),
+                &self.device,
+            )?)
         };
         let ids = rows(|e| e.get_ids())?;
         let types = rows(|e| e.get_type_ids())?;
         let mask = rows(|e| e.get_attention_mask())?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
-        // Mean over the real tokens: sum(hidden * mask) / sum(mask).
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        let hidden = self.model.forward(&ids, &types, &mask)?;
+        pool(&hidden, &mask)
     }
 }
 

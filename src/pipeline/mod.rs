@@ -357,6 +357,7 @@ impl Pipeline {
                     shadow,
                 } => {
                     if let Some(why) = rejected {
+                        self.bus.metrics().guard_refusal(why.as_str());
                         tracing::debug!(
                             "l1b: a candidate at {:.3} was refused by the guard ({})",
                             best.unwrap_or(0.0),

@@ -169,6 +169,7 @@ impl SemanticLayer {
                 )
                 .await?;
                 let bert = tokio::task::spawn_blocking(move || Bert::load(&files)).await??;
+                tracing::info!("l1b: {} with {} weights", self.model, bert.weights());
                 Embedder::start(bert, self.model.to_string())?
             }
         };

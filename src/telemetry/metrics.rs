@@ -63,6 +63,11 @@ struct ShadowLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabel {
+    rule: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     layer: &'static str,
     error_class: String,
@@ -79,6 +84,7 @@ pub struct Metrics {
     cache_events: Family<CacheEvent, Counter>,
     errors: Family<ErrorLabels, Counter>,
     shadow: Family<ShadowLabel, Counter>,
+    guard: Family<RuleLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -98,6 +104,7 @@ impl Metrics {
         let cache_events = Family::<CacheEvent, Counter>::default();
         let errors = Family::<ErrorLabels, Counter>::default();
         let shadow = Family::<ShadowLabel, Counter>::default();
+        let guard = Family::<RuleLabel, Counter>::default();
         registry.register(
             "requests",
             "Requests by the layer that answered, HTTP status and client tool",
@@ -133,6 +140,11 @@ impl Metrics {
             "Semantic hits not served (semantic_mode = shadow), by how the fresh answer compared: identical, similar (embeddings alike) or differs",
             shadow.clone(),
         );
+        registry.register(
+            "semantic_guard_refusals",
+            "Semantic candidates above the threshold that the near-miss guard refused, by rule",
+            guard.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -142,6 +154,7 @@ impl Metrics {
             cache_events,
             errors,
             shadow,
+            guard,
         }
     }
 
@@ -193,6 +206,11 @@ impl Metrics {
     pub fn shadow(&self, verdict: super::stats::Verdict) {
         let outcome = verdict.as_str();
         self.shadow.get_or_create(&ShadowLabel { outcome }).inc();
+    }
+
+    /// Counts a semantic candidate the guard refused, by the rule that refused it.
+    pub fn guard_refusal(&self, rule: &'static str) {
+        self.guard.get_or_create(&RuleLabel { rule }).inc();
     }
 
     /// The OpenMetrics text exposition (ends in `# EOF`).

@@ -179,6 +179,18 @@ async fn near_misses_of_every_kind_go_upstream() {
         assert_eq!(mock.count(), before + 1);
         assert!(answer(&body).ends_with(new));
     }
+    // The candidates that reached the guard are counted by the rule that refused them.
+    let metrics = get_text(&base, "/metrics").await;
+    let refused: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("isartor_semantic_guard_refusals_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(refused >= 5, "{metrics}");
+    assert!(
+        metrics.contains(r#"isartor_semantic_guard_refusals_total{rule="negation"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,5 +422,50 @@ async fn a_sidecar_that_is_down_leaves_l1b_waiting_and_requests_served() {
     for expected in ["l3", "l3"] {
         let (status, h, _) = post(&base, "/v1/chat/completions", &chat("still served")).await;
         assert_eq!((status.as_u16(), layer(&h)), (200, expected));
+    }
+}
+
+/// The 8-bit encoder against the same model with f32 weights: each text's two vectors point the
+/// same way, and the similarities the threshold is compared with move by at most 0.02.
+#[tokio::test]
+async fn eight_bit_weights_keep_the_embeddings_of_the_f32_model() {
+    use isartor::inference::embedder::Bert;
+    use isartor::inference::models::{self, EMBEDDER_FILES, Source};
+    use isartor::store::vectors::dot;
+    let files = models::resolve(
+        &Source::parse("all-minilm-l6-v2"),
+        &EMBEDDER_FILES,
+        &models::hub_cache_dir(),
+        true,
+    )
+    .await
+    .expect("MiniLM is in the cache (scripts/fetch-models.sh)");
+    let (q8, f32) = tokio::task::spawn_blocking(move || {
+        (
+            Bert::load_with(&files, true).unwrap(),
+            Bert::load_with(&files, false).unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    let texts = [
+        "What is the capital of France?",
+        "Tell me France's capital city",
+        "sort a list of numbers in ascending order in Python",
+        "sort a list of numbers in descending order in Python",
+        "My CI pipeline fails on the integration step because the Postgres container is not \
+         ready when the tests start; the logs show connection refused on port 5432.",
+        "git: what does `HEAD~2` refer to?",
+    ];
+    let a = q8.embed(&texts).unwrap();
+    let b = f32.embed(&texts).unwrap();
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(dot(x, y) > 0.995, "{}: {}", texts[i], dot(x, y));
+    }
+    for i in 0..texts.len() {
+        for j in i + 1..texts.len() {
+            let moved = (dot(&a[i], &a[j]) - dot(&b[i], &b[j])).abs();
+            assert!(moved < 0.02, "{} / {}: {moved}", texts[i], texts[j]);
+        }
     }
 }
