@@ -218,15 +218,44 @@ impl Encoder {
     }
 }
 
-/// Mean of the hidden states over the real tokens, scaled to unit length: one row per text.
-pub fn pool(hidden: &Tensor, mask: &Tensor) -> Result<Vec<Vec<f32>>> {
-    let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-    let mean = summed.broadcast_div(&mask.sum(1)?)?;
-    let norms = mean
+/// How a sentence-transformer turns token states into one vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// The mean over the real tokens (MiniLM and most sentence-transformers).
+    Mean,
+    /// The first token's state (`[CLS]`; the BGE family).
+    Cls,
+}
+
+impl Pooling {
+    /// The pooling that `1_Pooling/config.json` beside the model's `config.json` names, if that
+    /// file is there (sentence-transformers' layout); mean pooling otherwise.
+    pub fn beside(config: &std::path::Path) -> Pooling {
+        let file = config
+            .parent()
+            .map(|dir| dir.join("1_Pooling").join("config.json"));
+        let cls = file
+            .and_then(|f| std::fs::read(f).ok())
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .is_some_and(|v| v["pooling_mode_cls_token"] == serde_json::Value::Bool(true));
+        if cls { Pooling::Cls } else { Pooling::Mean }
+    }
+}
+
+/// The pooled hidden states, scaled to unit length: one row per text.
+pub fn pool(pooling: Pooling, hidden: &Tensor, mask: &Tensor) -> Result<Vec<Vec<f32>>> {
+    let pooled = match pooling {
+        Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+        Pooling::Mean => {
+            let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+            let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+            summed.broadcast_div(&mask.sum(1)?)?
+        }
+    };
+    let norms = pooled
         .sqr()?
         .sum_keepdim(D::Minus1)?
         .sqrt()?
         .clamp(1e-12, f32::MAX)?;
-    Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+    Ok(pooled.broadcast_div(&norms)?.to_vec2::<f32>()?)
 }

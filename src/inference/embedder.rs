@@ -15,7 +15,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config as BertConfig;
 
-use super::bert::{Encoder, pool};
+use super::bert::{Encoder, Pooling, pool};
 use tokenizers::Tokenizer;
 use tokio::sync::oneshot;
 
@@ -32,6 +32,7 @@ const QUEUE: usize = 256;
 pub struct Bert {
     model: Encoder,
     quantized: bool,
+    pooling: Pooling,
     tokenizer: Tokenizer,
     device: Device,
     dims: usize,
@@ -51,6 +52,7 @@ impl Bert {
                 "an embedder needs config.json, tokenizer.json and model.safetensors"
             ));
         };
+        let pooling = Pooling::beside(config);
         let config: BertConfig = serde_json::from_slice(
             &std::fs::read(config).with_context(|| format!("cannot read {}", config.display()))?,
         )
@@ -73,10 +75,16 @@ impl Bert {
         Ok(Bert {
             model,
             quantized: quantize,
+            pooling,
             tokenizer,
             device,
             dims: config.hidden_size,
         })
+    }
+
+    /// How token states become the sentence vector.
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
     }
 
     /// The dense layers' weights: `8-bit` or `f32`.
@@ -124,7 +132,7 @@ impl Bert {
         let types = rows(|e| e.get_type_ids())?;
         let mask = rows(|e| e.get_attention_mask())?;
         let hidden = self.model.forward(&ids, &types, &mask)?;
-        pool(&hidden, &mask)
+        pool(self.pooling, &hidden, &mask)
     }
 }
 

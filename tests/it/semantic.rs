@@ -469,3 +469,51 @@ async fn eight_bit_weights_keep_the_embeddings_of_the_f32_model() {
         }
     }
 }
+
+/// A model directory laid out by sentence-transformers with CLS pooling (as the BGE family is):
+/// its `1_Pooling/config.json` is read, and the vector is the first token's state, not the mean.
+#[tokio::test]
+async fn the_pooling_a_sentence_transformer_names_is_used() {
+    use isartor::inference::bert::Pooling;
+    use isartor::inference::embedder::Bert;
+    use isartor::inference::models::{self, EMBEDDER_FILES, Source};
+    use isartor::store::vectors::dot;
+    let files = models::resolve(
+        &Source::parse("all-minilm-l6-v2"),
+        &EMBEDDER_FILES,
+        &models::hub_cache_dir(),
+        true,
+    )
+    .await
+    .expect("MiniLM is in the cache (scripts/fetch-models.sh)");
+    let dir = tempfile::tempdir().unwrap();
+    for f in &files {
+        std::os::unix::fs::symlink(f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
+    std::fs::write(
+        dir.path().join("1_Pooling/config.json"),
+        r#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#,
+    )
+    .unwrap();
+    let cls_files: Vec<_> = files
+        .iter()
+        .map(|f| dir.path().join(f.file_name().unwrap()))
+        .collect();
+    let (mean, cls) = tokio::task::spawn_blocking(move || {
+        (Bert::load(&files).unwrap(), Bert::load(&cls_files).unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (mean.pooling(), cls.pooling()),
+        (Pooling::Mean, Pooling::Cls)
+    );
+    let text = ["How do I undo the last git commit but keep my changes?"];
+    let (m, c) = (mean.embed(&text).unwrap(), cls.embed(&text).unwrap());
+    assert!((dot(&c[0], &c[0]) - 1.0).abs() < 1e-4, "a unit vector");
+    assert!(
+        dot(&m[0], &c[0]) < 0.99,
+        "the first token's state is not the mean"
+    );
+}
