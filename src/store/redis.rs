@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +27,12 @@ const VERSION: u32 = 1;
 const PREFIX: &str = "isartor:v1:exact:";
 /// The key prefix of exact entries' hit counts (kept as long as their entry).
 const HITS: &str = "isartor:v1:hits:";
+/// A lookup that counts a found entry for every replica, in the same round trip: the value, and
+/// its hit count raised when there is one.
+/// (Redis compiles a script once and keeps it by its hash, so `EVAL` is cheap.)
+const FIND: &str = "local v = redis.call('GET', KEYS[1]) \
+     if v then redis.call('INCR', KEYS[2]) redis.call('EXPIRE', KEYS[2], ARGV[1]) end \
+     return v";
 /// How long Redis is left alone after a failure.
 const BREAKER: Duration = Duration::from_secs(1);
 
@@ -218,11 +223,13 @@ impl RedisStore {
 impl ReplyStore for RedisStore {
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Stored>, StoreError>> {
         async move {
-            let key = RedisStore::key(key);
+            let (entry, hits) = (RedisStore::key(key), format!("{HITS}{key}"));
+            let keep = self.ttl + self.stale;
             let value: Option<Vec<u8>> = self
                 .call("GET", |mut c| {
-                    let key = key.clone();
-                    async move { c.get(key).await }
+                    let mut lookup = redis::cmd("EVAL");
+                    lookup.arg(FIND).arg(2).arg(&entry).arg(&hits).arg(keep);
+                    async move { lookup.query_async(&mut c).await }
                 })
                 .await?;
             Ok(value.and_then(|bytes| Envelope::read(&bytes)))
@@ -261,21 +268,6 @@ impl ReplyStore for RedisStore {
             .await
         }
         .boxed()
-    }
-
-    fn hit(&self, key: &CacheKey, stored: &Stored) {
-        stored
-            .hits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Counted for every replica, in the background: a hit never waits on this.
-        let mut c = self.connection.clone();
-        let hits = format!("{HITS}{key}");
-        let keep = (self.ttl + self.stale) as i64;
-        tokio::spawn(async move {
-            let mut pipe = redis::pipe();
-            pipe.incr(&hits, 1).ignore().expire(&hits, keep).ignore();
-            let _ = pipe.query_async::<()>(&mut c).await;
-        });
     }
 
     fn list(&self) -> BoxFuture<'_, Result<Vec<Listed>, StoreError>> {

@@ -489,6 +489,11 @@ async fn forgetting_on_one_replica_forgets_for_every_replica() {
         2,
         "B lists the shared exact entry and the semantic one"
     );
+    // The hit B served is counted for every replica.
+    for socket in [&a.socket, &b.socket] {
+        let exact = ls(socket).await.into_iter().find(|e| e.kind == "exact");
+        assert_eq!(exact.unwrap().hits, 1);
+    }
 
     let gone = forget(
         &a.socket,

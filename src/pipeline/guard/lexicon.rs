@@ -5,7 +5,8 @@
 /// Words that widen or narrow a request, folded into classes.
 pub fn scope(w: &str) -> Option<&'static str> {
     Some(match w {
-        "all" | "every" | "each" | "whole" | "entire" | "everything" => "all",
+        "all" | "every" | "each" | "whole" | "entire" | "everything" | "everywhere"
+        | "globally" | "throughout" => "all",
         "also" | "additionally" | "plus" => "also",
         "recursive" | "recursively" | "subfolders" | "subfolder" | "subdirectories"
         | "subdirectory" => "recursive",
@@ -318,6 +319,16 @@ pub const OPPOSITES: &[(&[&str], &[&str])] = &[
         &["deny", "denied", "block", "blacklist"],
     ),
     (&["stage", "staged"], &["unstage", "unstaged"]),
+    // The closed class of spatial and ordinal opposites (not open-class verbs: those are told
+    // apart by their form, see `morphology`).
+    (
+        &["up", "upward", "upwards", "above", "top", "ceil", "ceiling"],
+        &["down", "downward", "downwards", "below", "bottom", "floor"],
+    ),
+    (
+        &["previous", "prev", "preceding"],
+        &["next", "following", "subsequent"],
+    ),
 ];
 
 /// Named technologies, folded to one name each.

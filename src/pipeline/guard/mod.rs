@@ -12,6 +12,8 @@
 //!   synonyms folded (`js` = `javascript`, `postgres` = `postgresql`);
 //! - **identifiers**: code-shaped tokens (paths, file names, flags, `snake_case`, `camelCase`,
 //!   dotted names, `@decorators`, `ENV_VARS`, calls) must appear in the other prompt;
+//! - **inverse operations**, by the words' form ([`morphology`]): `mount` / `unmount`,
+//!   `attach` / `detach`, `upload` / `download`;
 //! - **direction**: the side of each opposite pair (ascending/descending, encode/decode, …), and
 //!   the order of shared words across `to`/`into`/`from`/`reach`/`but` (JSON → YAML vs
 //!   YAML → JSON, "from the host into the container" vs "from the container to the host");
@@ -24,6 +26,7 @@
 //! measured on labelled pairs with `isartor eval semantic` (docs/semantic-cache.md).
 
 mod lexicon;
+mod morphology;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -38,6 +41,8 @@ pub enum Reject {
     Technology,
     Identifier,
     Direction,
+    /// An operation against its inverse, told by the words' form (`mount` / `unmount`).
+    Inverse,
     Scope,
     /// The prompts are the same words but one, and that one is not a typo of the other.
     Word,
@@ -52,6 +57,7 @@ impl Reject {
             Reject::Technology => "technology",
             Reject::Identifier => "identifier",
             Reject::Direction => "direction",
+            Reject::Inverse => "inverse",
             Reject::Scope => "scope",
             Reject::Word => "word",
         }
@@ -60,6 +66,10 @@ impl Reject {
 
 /// Words after which the rest of a prompt is the target of a change or a comparison.
 const TOWARD: [&str; 7] = ["to", "into", "onto", "as", "reach", "but", "than"];
+/// Words after which `to` marks an infinitive ("how to", "want to"), not a target.
+const INFINITIVE: [&str; 10] = [
+    "how", "way", "want", "wants", "need", "needs", "trying", "try", "able", "going",
+];
 /// A prompt that is the other plus a clause with this many content words asks for more.
 const WIDER_BY: usize = 1;
 
@@ -92,6 +102,9 @@ pub fn verify(stored: &str, new: &str) -> Result<(), Reject> {
     }
     if opposed(&a, &b) || swapped(&a, &b) {
         return Err(Reject::Direction);
+    }
+    if inverted(&a, &b) {
+        return Err(Reject::Inverse);
     }
     if a.scope != b.scope || wider(&a, &b) || wider(&b, &a) {
         return Err(Reject::Scope);
@@ -147,6 +160,14 @@ fn opposed(a: &Features, b: &Features) -> bool {
         let (sa, sb) = (side(a), side(b));
         sa != [false, false] && sb != [false, false] && sa != sb
     })
+}
+
+/// Whether a word only one prompt has is the inverse of a word only the other has.
+fn inverted(a: &Features, b: &Features) -> bool {
+    let only_a = a.content.difference(&b.content);
+    only_a
+        .flat_map(|x| b.content.difference(&a.content).map(move |y| (x, y)))
+        .any(|(x, y)| morphology::inverse(x, y))
 }
 
 /// Whether a word is the source of a change in one prompt and its target in the other ("a dict
@@ -271,6 +292,10 @@ impl Features {
             let cue = match lower.as_str() {
                 "from" => Some(Role::Source),
                 "as" if next.as_deref() == Some("well") || i > 0 && tokens[i - 1] == "such" => None,
+                // "how to count …", "I want to …": an infinitive, not a target.
+                "to" if i > 0 && INFINITIVE.contains(&tokens[i - 1].to_lowercase().as_str()) => {
+                    None
+                }
                 "->" | "\u{2192}" => Some(Role::Target),
                 w if TOWARD.contains(&w) => Some(Role::Target),
                 _ => None,
