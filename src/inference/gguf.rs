@@ -5,7 +5,7 @@
 
 use std::io::Seek;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
@@ -36,16 +36,65 @@ struct Job {
     reply: oneshot::Sender<Result<Completion, String>>,
 }
 
+/// How fast this model runs on this machine, in tokens per second: the prompt pass and
+/// generation, as moving averages of the answers so far (seeded by a short warm-up at load).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Speed {
+    pub prompt: f64,
+    pub generation: f64,
+}
+
+impl Speed {
+    /// How long an answer of `answer` tokens to a prompt of `prompt` tokens should take.
+    pub fn time_for(&self, prompt: u64, answer: u64) -> Duration {
+        Duration::from_secs_f64(prompt as f64 / self.prompt + answer as f64 / self.generation)
+    }
+}
+
+/// Weight of the newest answer in the moving averages.
+const NEWEST: f64 = 0.3;
+
+/// The speed measured so far, shared by the model's thread and its handle.
+#[derive(Clone, Default)]
+struct Pace(Arc<Mutex<Option<Speed>>>);
+
+impl Pace {
+    fn get(&self) -> Option<Speed> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes one answer's timing in (one with no generated token after the first is left out).
+    fn record(&self, prompt: (usize, Duration), generation: (usize, Duration)) {
+        if prompt.0 == 0 || generation.0 == 0 || prompt.1.is_zero() || generation.1.is_zero() {
+            return;
+        }
+        let now = Speed {
+            prompt: prompt.0 as f64 / prompt.1.as_secs_f64(),
+            generation: generation.0 as f64 / generation.1.as_secs_f64(),
+        };
+        let mut speed = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *speed = Some(match *speed {
+            None => now,
+            Some(old) => Speed {
+                prompt: old.prompt + NEWEST * (now.prompt - old.prompt),
+                generation: old.generation + NEWEST * (now.generation - old.generation),
+            },
+        });
+    }
+}
+
 /// A handle to the model's thread.
 pub struct Generator {
     jobs: mpsc::SyncSender<Job>,
     model: String,
+    pace: Pace,
 }
 
 struct Loaded {
     weights: ModelWeights,
     tokenizer: Tokenizer,
     stops: Vec<u32>,
+    pace: Pace,
 }
 
 impl Generator {
@@ -88,17 +137,43 @@ impl Generator {
             started.elapsed().as_secs_f64()
         );
         let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
-        let loaded = Loaded {
+        let mut loaded = Loaded {
             weights,
             tokenizer,
             stops,
+            pace: Pace::default(),
         };
+        // A short answer times the model on this machine before the first request needs it.
+        let (warm_up, _) = oneshot::channel();
+        let warm_up = Job {
+            prompt: chat_prompt(&[("user", "Count from one to twenty in words.")]),
+            max_tokens: 16,
+            deadline: Instant::now() + Duration::from_secs(60),
+            pieces: None,
+            reply: warm_up,
+        };
+        if let Err(e) = generate(&mut loaded, &warm_up) {
+            tracing::warn!("l2: the warm-up answer failed: {e:#}");
+        }
+        if let Some(s) = loaded.pace.get() {
+            tracing::info!(
+                "l2: {model} runs at {:.0} prompt tokens/s and {:.1} generated tokens/s here",
+                s.prompt,
+                s.generation
+            );
+        }
+        let pace = loaded.pace.clone();
         let name = model.clone();
         std::thread::Builder::new()
             .name("isartor-l2".into())
             .spawn(move || run(loaded, &name, queue))
             .context("cannot start the local model thread")?;
-        Ok(Generator { jobs, model })
+        Ok(Generator { jobs, model, pace })
+    }
+
+    /// How fast the model has been answering (`None` until it has answered once).
+    pub fn speed(&self) -> Option<Speed> {
+        self.pace.get()
     }
 
     pub fn model(&self) -> &str {
@@ -171,8 +246,6 @@ pub async fn finished(answer: Done) -> Result<Completion> {
         .map_err(|e| anyhow!(e))
 }
 
-impl Generator {}
-
 /// The model's chat template (ChatML), with a short system turn when the request has none.
 pub fn chat_prompt(messages: &[(&str, &str)]) -> String {
     let mut out = String::new();
@@ -224,6 +297,8 @@ fn generate(model: &mut Loaded, job: &Job) -> Result<(String, u64, u64)> {
     let mut next_input = input.to_vec();
     let mut generated: Vec<u32> = Vec::new();
     let mut sent = String::new();
+    let started = Instant::now();
+    let mut prompt_pass = None;
     while generated.len() < max_tokens {
         if Instant::now() >= deadline {
             anyhow::bail!(
@@ -234,6 +309,7 @@ fn generate(model: &mut Loaded, job: &Job) -> Result<(String, u64, u64)> {
         let x = Tensor::new(next_input.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
         let logits = model.weights.forward(&x, position)?.squeeze(0)?;
         position += next_input.len();
+        prompt_pass.get_or_insert_with(|| started.elapsed());
         let next = logits.argmax(0)?.to_scalar::<u32>()?;
         if model.stops.contains(&next) {
             break;
@@ -256,6 +332,14 @@ fn generate(model: &mut Loaded, job: &Job) -> Result<(String, u64, u64)> {
                 sent = text;
             }
         }
+    }
+    if let Some(prompt_pass) = prompt_pass {
+        // The first token came with the prompt pass; the rest were generated one by one.
+        let rest = started.elapsed().saturating_sub(prompt_pass);
+        model.pace.record(
+            (input.len(), prompt_pass),
+            (generated.len().saturating_sub(1), rest),
+        );
     }
     let text = model
         .tokenizer

@@ -3,6 +3,7 @@
 //! terminals. Every request's [`Tracker`] travels with it and publishes one event at the end.
 
 pub mod cloud;
+pub mod deadline;
 pub mod exact;
 pub mod guard;
 mod local_stream;

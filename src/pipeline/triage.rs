@@ -151,6 +151,8 @@ pub struct Triage {
     max_answer_tokens: u64,
     /// Longest wait for one local call (`layer2.timeout_seconds`).
     timeout: Duration,
+    /// Typical answer lengths per class, for the time an answer will take.
+    lengths: super::deadline::Lengths,
     failures: Throttle,
     last_error: Mutex<Option<String>>,
 }
@@ -192,6 +194,7 @@ impl Triage {
             mode: config.layer2.classifier_mode,
             max_answer_tokens: config.layer2.max_answer_tokens,
             timeout: Duration::from_secs(config.layer2.timeout_seconds),
+            lengths: super::deadline::Lengths::default(),
             failures: Throttle::new(Duration::from_secs(60)),
             last_error: Mutex::new(None),
         }
@@ -302,6 +305,11 @@ impl Triage {
             messages.push((role, m.text()));
         }
         let messages: Vec<(&str, &str)> = messages.iter().map(|(r, t)| (*r, t.as_str())).collect();
+        if let Some(why) = self.too_slow(label, exchange) {
+            return Decision::Escalate {
+                decision: format!("{} ({why})", label.as_str()),
+            };
+        }
         if let Engine::Embedded(e) = &self.engine
             && exchange.stream
             && crate::exchange::stream_encoder(exchange.format, false).is_some()
@@ -322,9 +330,35 @@ impl Triage {
         }
     }
 
+    /// Why the embedded model cannot finish this answer within the time budget, if it cannot
+    /// (see [`super::deadline`]).
+    fn too_slow(&self, label: Label, exchange: &Exchange) -> Option<String> {
+        let Engine::Embedded(e) = &self.engine else {
+            return None;
+        };
+        let (generator, _) = e.ready.get()?;
+        let cap = super::deadline::requested_limit(exchange)
+            .unwrap_or(u64::MAX)
+            .min(self.max_answer_tokens);
+        let tokens = self.lengths.expected(label.as_str()).min(cap as f64);
+        let prompt = exchange.estimated_prompt_tokens();
+        super::deadline::fits(generator.speed(), prompt, tokens, self.timeout)
+            .err()
+            .map(|needed| {
+                format!(
+                    "~{:.0} s locally for ~{tokens:.0} tokens, over layer2.timeout_seconds = {}",
+                    needed.as_secs_f64(),
+                    self.timeout.as_secs()
+                )
+            })
+    }
+
     /// A whole local answer: served when it passes the guard.
     fn accept(&self, label: Label, answer: Completion, prompt_tokens: u64) -> Decision {
         self.recovered();
+        if answer.output_tokens < self.max_answer_tokens {
+            self.lengths.learn(label.as_str(), answer.output_tokens);
+        }
         if let Err(why) = acceptable(&answer.text) {
             return refused(label, why);
         }

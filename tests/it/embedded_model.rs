@@ -121,3 +121,38 @@ async fn a_model_that_cannot_load_leaves_l2_failed_and_requests_go_to_the_cloud(
     assert_eq!(mock.count(), 1);
     d.stop().await;
 }
+
+/// An answer the model cannot finish within `layer2.timeout_seconds` at the speed it measured
+/// here goes to the cloud at once, with the reason on the event, instead of after the timeout.
+#[tokio::test]
+async fn an_answer_that_cannot_finish_in_time_goes_to_the_cloud_at_once() {
+    let mock = Mock::start().await;
+    let (d, base) = daemon(&mock, |c| {
+        c.enable_slm_router = true;
+        c.offline_mode = false;
+        c.layer2.timeout_seconds = 1;
+    })
+    .await;
+    let l2 = l2_ready(&base).await;
+    assert_eq!(l2["status"], "ready", "{l2}");
+    let mut events = d.bus().subscribe();
+    let (status, headers, _) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("Generate a tsconfig.json"),
+    )
+    .await;
+    assert_eq!((status.as_u16(), layer(&headers)), (200, "l3"));
+    assert_eq!(mock.count(), 1);
+    let e = events.recv().await.unwrap();
+    let decision = e.router_decision.clone().unwrap_or_default();
+    assert!(
+        decision.starts_with("TEMPLATE (~")
+            && decision.ends_with("over layer2.timeout_seconds = 1)"),
+        "{decision}"
+    );
+    // The L2 step took the classification only: no generation was started.
+    let l2 = e.layers.iter().find(|t| t.layer == Layer::L2).unwrap();
+    assert_eq!(l2.outcome, isartor::telemetry::LayerOutcome::Miss);
+    d.stop().await;
+}
