@@ -85,6 +85,18 @@ pub fn render(s: &Snapshot, addr: &str) -> String {
             s.stale
         );
     }
+    if !s.l2_refused.is_empty() {
+        let reasons: Vec<String> = s
+            .l2_refused
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "local answers sent to the cloud instead: {}",
+            reasons.join(", ")
+        );
+    }
     if s.shadow.would_serve > 0 {
         let sh = s.shadow;
         let _ = writeln!(

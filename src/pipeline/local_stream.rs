@@ -1,6 +1,7 @@
 //! A streamed L2 answer: the embedded model's text, piece by piece, encoded into the client's
 //! own SSE events as it is generated. When the model is done the complete reply is stored in
-//! the caches (before the client's stream ends, as for L3) and the request's event is published.
+//! the caches (before the client's stream ends, as for L3), if it finished by itself and passes
+//! the checks of a whole answer, and the request's event is published.
 
 use std::collections::VecDeque;
 
@@ -24,6 +25,8 @@ struct State {
     tracker: Option<Tracker>,
     max_tokens: u64,
     prompt_tokens: u64,
+    /// The request's last user turn, for the checks a whole answer must pass to be cached.
+    request: String,
 }
 
 impl State {
@@ -61,14 +64,28 @@ impl State {
                 };
                 self.push(Delta::Finish {
                     choice: 0,
-                    reason: finish,
+                    reason: finish.clone(),
                 });
                 let reply = self.builder.reply().with_usage_estimate(self.prompt_tokens);
                 let mut out = Vec::new();
                 self.encoder.end(&reply, &mut out);
                 self.pending.extend(out);
-                if let Some(remember) = self.remember.take() {
-                    remember.store(std::sync::Arc::new(reply.clone())).await;
+                // The client had it as it came; the caches keep only a whole answer that passes
+                // the checks a non-streamed one must pass.
+                let checked = match finish {
+                    FinishReason::Stop => {
+                        super::answer_check::complete(&self.request, &reply.text())
+                    }
+                    _ => Err("cut at layer2.max_answer_tokens"),
+                };
+                match (self.remember.take(), checked) {
+                    (Some(remember), Ok(())) => {
+                        remember.store(std::sync::Arc::new(reply.clone())).await;
+                    }
+                    (_, Err(why)) => {
+                        tracing::debug!("l2: a streamed answer is not cached ({why})");
+                    }
+                    (None, Ok(())) => {}
                 }
                 if let Some(mut t) = self.tracker.take() {
                     t.usage(Layer::L2, reply.usage);
@@ -111,6 +128,7 @@ pub fn outcome(
         tracker: Some(tracker),
         max_tokens,
         prompt_tokens: ex.estimated_prompt_tokens(),
+        request: ex.last_user_text().unwrap_or_default(),
     };
     state.push(Delta::Start(StreamHead {
         id: new_id("isartor-l2"),

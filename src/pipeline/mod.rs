@@ -2,6 +2,7 @@
 //! canonical [`Exchange`] and returns an [`Outcome`]; it knows layers, not servers, sockets or
 //! terminals. Every request's [`Tracker`] travels with it and publishes one event at the end.
 
+pub mod answer_check;
 pub mod cloud;
 pub mod deadline;
 pub mod exact;
@@ -441,7 +442,10 @@ impl Pipeline {
                         tracker,
                     );
                 }
-                Decision::Escalate { decision } => {
+                Decision::Escalate { decision, refused } => {
+                    if let Some(why) = refused {
+                        self.bus.l2_refused(why);
+                    }
                     tracker.layer(Layer::L2, started.elapsed(), LayerOutcome::Miss);
                     tracker.router_decision(&decision);
                 }

@@ -59,29 +59,17 @@ pub enum Decision {
         max_tokens: u64,
     },
     /// Sent on to L3: COMPLEX, an unreadable label, or an answer the guard refused.
-    Escalate { decision: String },
+    Escalate {
+        decision: String,
+        /// Why a local answer was refused, when one was (counted by reason).
+        refused: Option<&'static str>,
+    },
     /// The engine failed; the request goes on as if COMPLEX.
     Degraded { error: String },
 }
 
 /// Most characters of the request text shown to the classifier (about 512 tokens in all).
 const CLASSIFY_CHARS: usize = 1500;
-/// Openings of answers that hedge instead of answering.
-const UNCERTAIN: [&str; 12] = [
-    "i don't know",
-    "i do not know",
-    "i'm not sure",
-    "i am not sure",
-    "as an ai",
-    "i cannot",
-    "i can't",
-    "i'm unable",
-    "i am unable",
-    "i'm sorry",
-    "i am sorry",
-    "unfortunately",
-];
-
 enum Engine {
     Http(Sidecar),
     Embedded(Arc<Embedded>),
@@ -290,6 +278,7 @@ impl Triage {
             self.recovered();
             return Decision::Escalate {
                 decision: label.map_or("UNPARSED", Label::as_str).to_string(),
+                refused: None,
             };
         };
         let mut messages: Vec<(&str, String)> = Vec::new();
@@ -308,6 +297,7 @@ impl Triage {
         if let Some(why) = self.too_slow(label, exchange) {
             return Decision::Escalate {
                 decision: format!("{} ({why})", label.as_str()),
+                refused: Some("too slow"),
             };
         }
         if let Engine::Embedded(e) = &self.engine
@@ -319,13 +309,13 @@ impl Triage {
                 .stream(
                     generator,
                     &messages,
-                    label,
+                    (label, &request),
                     exchange.estimated_prompt_tokens(),
                 )
                 .await;
         }
         match self.complete(&messages).await {
-            Ok(answer) => self.accept(label, answer, exchange.estimated_prompt_tokens()),
+            Ok(answer) => self.accept(label, &request, answer, exchange.estimated_prompt_tokens()),
             Err(e) => self.failed(e),
         }
     }
@@ -354,12 +344,21 @@ impl Triage {
     }
 
     /// A whole local answer: served when it passes the guard.
-    fn accept(&self, label: Label, answer: Completion, prompt_tokens: u64) -> Decision {
+    fn accept(
+        &self,
+        label: Label,
+        request: &str,
+        answer: Completion,
+        prompt_tokens: u64,
+    ) -> Decision {
         self.recovered();
         if answer.output_tokens < self.max_answer_tokens {
             self.lengths.learn(label.as_str(), answer.output_tokens);
         }
-        if let Err(why) = acceptable(&answer.text) {
+        if answer.output_tokens >= self.max_answer_tokens {
+            return refused(label, "cut at layer2.max_answer_tokens");
+        }
+        if let Err(why) = super::answer_check::complete(request, &answer.text) {
             return refused(label, why);
         }
         let reply = Reply {
@@ -384,7 +383,7 @@ impl Triage {
         &self,
         generator: &Generator,
         messages: &[(&str, &str)],
-        label: Label,
+        (label, request): (Label, &str),
         prompt_tokens: u64,
     ) -> Decision {
         let mut streaming = match generator.stream(messages, self.max_answer_tokens, self.timeout) {
@@ -398,13 +397,13 @@ impl Triage {
                 // The whole answer came before the opening was long: judge and send it whole.
                 None => {
                     return match gguf::finished(streaming.done).await {
-                        Ok(answer) => self.accept(label, answer, prompt_tokens),
+                        Ok(answer) => self.accept(label, request, answer, prompt_tokens),
                         Err(e) => self.failed(e),
                     };
                 }
             }
         }
-        if let Err(why) = acceptable(&opening) {
+        if let Err(why) = super::answer_check::opening(&opening) {
             return refused(label, why);
         }
         self.recovered();
@@ -522,23 +521,11 @@ pub fn parse_label(reply: &str, mode: ClassifierMode) -> Option<Label> {
 /// How much of a streamed answer is held back and checked before the client sees any of it.
 const GUARDED_OPENING: usize = 40;
 
-fn refused(label: Label, why: &str) -> Decision {
+fn refused(label: Label, why: &'static str) -> Decision {
     Decision::Escalate {
         decision: format!("{} (answer refused: {why})", label.as_str()),
+        refused: Some(why),
     }
-}
-
-/// Whether a local answer may be served: at least ten characters, and not opening with a hedge.
-pub fn acceptable(answer: &str) -> Result<(), &'static str> {
-    let trimmed = answer.trim();
-    if trimmed.chars().count() < 10 {
-        return Err("too short");
-    }
-    let lower = trimmed.to_lowercase().replace('\u{2019}', "'");
-    if UNCERTAIN.iter().any(|u| lower.starts_with(u)) {
-        return Err("uncertain");
-    }
-    Ok(())
 }
 
 fn truncate(text: &str, chars: usize) -> &str {
@@ -568,21 +555,5 @@ mod tests {
         );
         assert_eq!(parse_label("TEMPLATES", Tiered), None);
         assert_eq!(parse_label("", Tiered), None);
-    }
-
-    #[test]
-    fn the_answer_guard_refuses_short_and_hedging_answers() {
-        assert_eq!(acceptable("ok"), Err("too short"));
-        assert_eq!(acceptable("   yes, it is   "), Ok(()));
-        assert_eq!(acceptable("I'm not sure, but maybe"), Err("uncertain"));
-        assert_eq!(
-            acceptable("I\u{2019}m not sure what you mean"),
-            Err("uncertain")
-        );
-        assert_eq!(acceptable("As an AI language model, I"), Err("uncertain"));
-        assert_eq!(
-            acceptable("{\"compilerOptions\": {\"strict\": true}}"),
-            Ok(())
-        );
     }
 }

@@ -65,6 +65,18 @@ impl Bus {
             .shadow(verdict);
     }
 
+    /// Records a local answer refused (or not started) and sent to L3 instead, by reason.
+    pub fn l2_refused(&self, reason: &'static str) {
+        self.metrics.l2_refused(reason);
+        *self
+            .stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .l2_refused
+            .entry(reason.to_string())
+            .or_default() += 1;
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<RequestEvent>> {
         self.tx.subscribe()
     }

@@ -63,6 +63,11 @@ struct ShadowLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RuleLabel {
     rule: &'static str,
 }
@@ -85,6 +90,7 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     shadow: Family<ShadowLabel, Counter>,
     guard: Family<RuleLabel, Counter>,
+    l2_refused: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -105,6 +111,12 @@ impl Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         let shadow = Family::<ShadowLabel, Counter>::default();
         let guard = Family::<RuleLabel, Counter>::default();
+        let l2_refused = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "l2_refused",
+            "Local answers refused by their checks, or not started for lack of time, by reason",
+            l2_refused.clone(),
+        );
         registry.register(
             "requests",
             "Requests by the layer that answered, HTTP status and client tool",
@@ -155,6 +167,7 @@ impl Metrics {
             errors,
             shadow,
             guard,
+            l2_refused,
         }
     }
 
@@ -206,6 +219,11 @@ impl Metrics {
     pub fn shadow(&self, verdict: super::stats::Verdict) {
         let outcome = verdict.as_str();
         self.shadow.get_or_create(&ShadowLabel { outcome }).inc();
+    }
+
+    /// Counts a local answer sent to L3 instead, by reason.
+    pub fn l2_refused(&self, reason: &'static str) {
+        self.l2_refused.get_or_create(&ReasonLabel { reason }).inc();
     }
 
     /// Counts a semantic candidate the guard refused, by the rule that refused it.

@@ -76,6 +76,9 @@ pub struct Snapshot {
     /// fresh answer agreed with.
     #[serde(default)]
     pub shadow: ShadowStats,
+    /// Local answers refused by their checks, or not started for lack of time, by reason.
+    #[serde(default)]
+    pub l2_refused: BTreeMap<String, u64>,
     /// Per final layer: `l1a`, `l1b`, `l2`, `l3`.
     pub layers: BTreeMap<String, LayerStats>,
     pub tokens_saved: u64,
@@ -136,6 +139,7 @@ pub struct Stats {
     errors: u64,
     stale: u64,
     shadow: ShadowStats,
+    pub(super) l2_refused: BTreeMap<String, u64>,
     by_layer: [u64; 4],
     latency: [Histogram<u64>; 4],
     tokens_saved: u64,
@@ -154,6 +158,7 @@ impl Default for Stats {
             errors: 0,
             stale: 0,
             shadow: ShadowStats::default(),
+            l2_refused: BTreeMap::new(),
             by_layer: [0; 4],
             latency: [histogram(), histogram(), histogram(), histogram()],
             tokens_saved: 0,
@@ -257,6 +262,7 @@ impl Stats {
             errors: self.errors,
             stale: self.stale,
             shadow: self.shadow,
+            l2_refused: self.l2_refused.clone(),
             layers,
             tokens_saved: self.tokens_saved,
             cost_saved_usd: self.tokens_saved as f64 / 1000.0 * price_per_1k,

@@ -1,0 +1,216 @@
+//! Whether a local model's answer may be served: checks that fit what was asked. A small model is
+//! often almost right, and an almost-right config file is a wrong one; anything that fails here
+//! goes to L3 with the reason on its event.
+//!
+//! - Every answer: at least ten characters, not opening with a hedge ("I'm not sure", …).
+//! - A whole answer ([`complete`]) also: its code fences are closed; a fenced block tagged
+//!   `json` or `toml` parses; a request for a JSON file (`tsconfig.json`, "a JSON config") gets
+//!   JSON that parses; a request for a `.gitignore` gets ignore patterns, and the one its
+//!   ecosystem cannot do without (`target` for Rust, `node_modules` for Node, …).
+//!
+//! A streamed answer is checked on its opening only: the client has the rest as it comes.
+
+/// Openings of answers that hedge instead of answering.
+const UNCERTAIN: [&str; 12] = [
+    "i don't know",
+    "i do not know",
+    "i'm not sure",
+    "i am not sure",
+    "as an ai",
+    "i cannot",
+    "i can't",
+    "i'm unable",
+    "i am unable",
+    "i'm sorry",
+    "i am sorry",
+    "unfortunately",
+];
+
+/// What a `.gitignore` for an ecosystem the request names must ignore.
+const GITIGNORE: [(&[&str], &[&str]); 5] = [
+    (&["rust", "cargo"], &["target"]),
+    (
+        &[
+            "node",
+            "javascript",
+            "typescript",
+            "react",
+            "npm",
+            "next.js",
+        ],
+        &["node_modules"],
+    ),
+    (&["python", "django", "flask"], &["__pycache__", ".pyc"]),
+    (&["java", "maven", "gradle"], &[".class", "target", "build"]),
+    (&["go", "golang"], &["vendor", ".exe", "bin"]),
+];
+
+/// The opening of an answer (or a short whole one): long enough and not a hedge.
+pub fn opening(answer: &str) -> Result<(), &'static str> {
+    let trimmed = answer.trim();
+    if trimmed.chars().count() < 10 {
+        return Err("too short");
+    }
+    let lower = trimmed.to_lowercase().replace('\u{2019}', "'");
+    if UNCERTAIN.iter().any(|u| lower.starts_with(u)) {
+        return Err("uncertain");
+    }
+    Ok(())
+}
+
+/// A whole answer to `request`.
+pub fn complete(request: &str, answer: &str) -> Result<(), &'static str> {
+    opening(answer)?;
+    let blocks = fenced(answer).ok_or("unclosed code fence")?;
+    for (tag, body) in &blocks {
+        match tag.as_str() {
+            "json" if serde_json::from_str::<serde_json::Value>(body).is_err() => {
+                return Err("a json block does not parse");
+            }
+            "toml" if toml::from_str::<toml::Table>(body).is_err() => {
+                return Err("a toml block does not parse");
+            }
+            _ => {}
+        }
+    }
+    let request = request.to_lowercase();
+    let asks = |what: &str| {
+        request.split(|c: char| c.is_whitespace()).any(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '.' && c != '_')
+                .ends_with(what)
+        })
+    };
+    let makes = ["generate", "write", "create", "give me", "make"]
+        .iter()
+        .any(|w| request.contains(w));
+    let json_file = asks(".json")
+        || asks("json")
+            && ["config", "file", "schema"]
+                .iter()
+                .any(|w| request.contains(w));
+    if makes && json_file {
+        let parses = |text: &str| serde_json::from_str::<serde_json::Value>(text.trim()).is_ok();
+        if !(blocks.iter().any(|(_, body)| parses(body)) || parses(answer)) {
+            return Err("no JSON that parses for a JSON file");
+        }
+    }
+    if asks(".gitignore") || asks("gitignore") {
+        let text = if blocks.is_empty() {
+            answer.to_string()
+        } else {
+            blocks
+                .iter()
+                .map(|(_, b)| b.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let patterns: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        if patterns.len() < 2 {
+            return Err("a .gitignore without patterns");
+        }
+        let words: Vec<&str> = request
+            .split(|c: char| !c.is_alphanumeric() && c != '.')
+            .collect();
+        for (names, needed) in GITIGNORE {
+            if names.iter().any(|n| words.contains(n))
+                && !patterns
+                    .iter()
+                    .any(|p| needed.iter().any(|n| p.contains(n)))
+            {
+                return Err("a .gitignore missing what its ecosystem needs");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The fenced code blocks of `text` as (language tag, body); `None` when a fence is not closed.
+fn fenced(text: &str) -> Option<Vec<(String, String)>> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, Vec<&str>)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        match (&mut open, trimmed.strip_prefix("```")) {
+            (None, Some(tag)) => open = Some((tag.trim().to_lowercase(), Vec::new())),
+            (Some(_), Some(_)) => {
+                let (tag, body) = open.take()?;
+                blocks.push((tag, body.join("\n")));
+            }
+            (Some((_, body)), None) => body.push(line),
+            (None, None) => {}
+        }
+    }
+    open.is_none().then_some(blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openings_refuse_short_and_hedging_answers() {
+        assert_eq!(opening("ok"), Err("too short"));
+        assert_eq!(opening("   yes, it is   "), Ok(()));
+        assert_eq!(opening("I'm not sure, but maybe"), Err("uncertain"));
+        assert_eq!(
+            opening("I\u{2019}m not sure what you mean"),
+            Err("uncertain")
+        );
+        assert_eq!(opening("As an AI language model, I"), Err("uncertain"));
+    }
+
+    #[test]
+    fn files_must_be_what_was_asked_for() {
+        let tsconfig = "Here it is:\n```json\n{\"compilerOptions\": {\"strict\": true}}\n```\n";
+        assert_eq!(complete("Generate a tsconfig.json", tsconfig), Ok(()));
+        let cut = "Here it is:\n```json\n{\"compilerOptions\": {\"strict\": tr";
+        assert_eq!(
+            complete("Generate a tsconfig.json", cut),
+            Err("unclosed code fence")
+        );
+        let broken = "```json\n{\"compilerOptions\": {\"strict\": true,}}\n```";
+        assert_eq!(
+            complete("Generate a tsconfig.json", broken),
+            Err("a json block does not parse")
+        );
+        let prose = "Set strict to true and target to es2022 in your compiler options.";
+        assert_eq!(
+            complete("Generate a tsconfig.json", prose),
+            Err("no JSON that parses for a JSON file")
+        );
+        let bare = "{\"compilerOptions\": {\"strict\": true}}";
+        assert_eq!(complete("Generate a tsconfig.json", bare), Ok(()));
+        let toml = "```toml\n[package]\nname = \"x\"\nversion = \n```";
+        assert_eq!(
+            complete("Write a Cargo.toml", toml),
+            Err("a toml block does not parse")
+        );
+    }
+
+    #[test]
+    fn a_gitignore_ignores_what_its_ecosystem_needs() {
+        let rust_wrong = "```\n*~\n*.swp\n```";
+        assert_eq!(
+            complete("Write a .gitignore for a Rust project", rust_wrong),
+            Err("a .gitignore missing what its ecosystem needs")
+        );
+        let rust = "```gitignore\n/target\nCargo.lock\n*.swp\n```";
+        assert_eq!(
+            complete("Write a .gitignore for a Rust project", rust),
+            Ok(())
+        );
+        let node = "node_modules/\ndist/\n.env\n";
+        assert_eq!(complete("gitignore for node", node), Ok(()));
+        assert_eq!(
+            complete(
+                "Write a .gitignore for a Python project",
+                "Ignore your cache files."
+            ),
+            Err("a .gitignore without patterns")
+        );
+    }
+}
