@@ -126,8 +126,8 @@ pub fn render(s: &Snapshot, addr: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "tokens saved: {} (about ${:.2})",
-        s.tokens_saved, s.cost_saved_usd
+        "tokens saved: {} (about ${:.2}); spent at the cloud: ${:.2}",
+        s.tokens_saved, s.cost_saved_usd, s.cost_spent_usd
     );
     if !s.clients.is_empty() {
         let clients: Vec<String> = s.clients.iter().map(|(c, n)| format!("{c} {n}")).collect();
@@ -176,7 +176,10 @@ mod tests {
             text.contains("l1a            3    75.0%     250 µs     900 µs     1.2 ms"),
             "{text}"
         );
-        assert!(text.contains("tokens saved: 25000 (about $0.25)"), "{text}");
+        assert!(
+            text.contains("tokens saved: 25000 (about $0.25); spent at the cloud: $0.00"),
+            "{text}"
+        );
         assert!(text.contains("clients: codex 4"));
     }
 }

@@ -30,10 +30,9 @@ pub fn run(ctx: &Context, args: UpArgs) -> Result<ExitCode> {
     let _log = logs::init(config.json_logs());
     let mut lock = pidfile::acquire(&ctx.paths.pid_file())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let price = config.cost_per_1k_tokens;
     runtime.block_on(async {
         let daemon = daemon::start(config, &ctx.paths).await?;
-        if let Err(e) = daemon.serve_control(&ctx.paths.socket(), price) {
+        if let Err(e) = daemon.serve_control(&ctx.paths.socket()) {
             tracing::warn!("no control socket (isartor stats/top will not connect): {e:#}");
         }
         let addr = daemon.addr();

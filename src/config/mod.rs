@@ -221,6 +221,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub max_body_bytes: u64,
     pub cost_per_1k_tokens: f64,
+    /// Prices per model-name prefix, over the shipped table (`[prices."gpt-4o"]`).
+    pub prices: std::collections::BTreeMap<String, crate::telemetry::prices::Price>,
     pub enable_slm_router: bool,
     pub inference_engine: InferenceEngine,
     pub router_backend: RouterBackend,
@@ -269,6 +271,7 @@ impl Default for Config {
             log_format: LogFormat::Auto,
             max_body_bytes: 32 * 1024 * 1024,
             cost_per_1k_tokens: 0.01,
+            prices: std::collections::BTreeMap::new(),
             enable_slm_router: false,
             inference_engine: InferenceEngine::Embedded,
             router_backend: RouterBackend::Engine,
@@ -400,6 +403,14 @@ impl Config {
                 "similarity_threshold = {}: must be greater than 0 and at most 1",
                 self.similarity_threshold
             )));
+        }
+        for (model, p) in &self.prices {
+            let all = [Some(p.input), Some(p.output), p.cache_read, p.cache_write];
+            if !all.iter().flatten().all(|v| *v >= 0.0 && v.is_finite()) {
+                return Err(err(format!(
+                    "prices.{model:?}: prices are dollars per million tokens, zero or more"
+                )));
+            }
         }
         if !(self.cost_per_1k_tokens >= 0.0 && self.cost_per_1k_tokens.is_finite()) {
             return Err(err(format!(

@@ -25,7 +25,6 @@ const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 pub struct Feed {
     pub bus: Bus,
     pub addr: String,
-    pub price_per_1k: f64,
     /// Cancelled by a `stop` command: the daemon drains and exits.
     pub stop: CancellationToken,
     /// The layers' health (what `/health` says) and the caches (`isartor cache …`).
@@ -88,7 +87,7 @@ async fn subscriber(stream: UnixStream, feed: Feed, shutdown: CancellationToken)
         version: env!("CARGO_PKG_VERSION").to_string(),
         addr: feed.addr.clone(),
     };
-    let snapshot = || Message::Snapshot(Box::new(feed.bus.snapshot(feed.price_per_1k)));
+    let snapshot = || Message::Snapshot(Box::new(feed.bus.snapshot()));
     if !send(&mut stream, &hello).await || !send(&mut stream, &snapshot()).await {
         return;
     }

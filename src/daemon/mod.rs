@@ -82,7 +82,10 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
         Some(addr) => Some(bind(addr, "proxy_port")?),
         None => None,
     };
-    let bus = Bus::default();
+    let bus = Bus::default().with_prices(crate::telemetry::prices::PriceBook::new(
+        &config.prices,
+        config.cost_per_1k_tokens,
+    ));
     let otel = if config.enable_monitoring {
         let done = CancellationToken::new();
         let task =
@@ -183,11 +186,10 @@ impl Daemon {
     }
 
     /// Serves the control socket at `path` (for `isartor stats` / `top`) until the daemon stops.
-    pub fn serve_control(&self, path: &std::path::Path, price_per_1k: f64) -> Result<()> {
+    pub fn serve_control(&self, path: &std::path::Path) -> Result<()> {
         let feed = crate::control::server::Feed {
             bus: self.bus.clone(),
             addr: self.addr.to_string(),
-            price_per_1k,
             stop: self.shutdown.clone(),
             pipeline: self.pipeline.clone(),
         };

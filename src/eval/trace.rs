@@ -150,7 +150,7 @@ pub async fn replay(mut config: Config, lines: &[Line]) -> Result<Report> {
 async fn judged(daemon: &crate::daemon::Daemon) -> ShadowStats {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let s = daemon.bus().snapshot(0.0).shadow;
+        let s = daemon.bus().snapshot().shadow;
         if s.pending == 0 || Instant::now() > deadline {
             return s;
         }

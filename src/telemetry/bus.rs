@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 
 use super::events::{ErrorCode, Layer, LayerOutcome, LayerTiming, RequestEvent};
 use super::metrics::Metrics;
+use super::prices::{PriceBook, Tokens};
 use super::stats::{Snapshot, Stats, Verdict};
 use crate::exchange::{Format, Surface, Usage};
 
@@ -21,6 +22,7 @@ pub struct Bus {
     next_id: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
     stats: Arc<Mutex<Stats>>,
+    prices: Arc<PriceBook>,
 }
 
 impl Default for Bus {
@@ -37,15 +39,22 @@ impl Bus {
             next_id: Arc::new(AtomicU64::new(1)),
             metrics: Arc::new(Metrics::new()),
             stats: Arc::new(Mutex::new(Stats::default())),
+            prices: Arc::new(PriceBook::default()),
         }
     }
 
-    /// The live aggregates now; `price_per_1k` prices the saved tokens.
-    pub fn snapshot(&self, price_per_1k: f64) -> Snapshot {
+    /// The same bus, pricing events with `prices`.
+    pub fn with_prices(mut self, prices: PriceBook) -> Bus {
+        self.prices = Arc::new(prices);
+        self
+    }
+
+    /// The live aggregates now.
+    pub fn snapshot(&self) -> Snapshot {
         self.stats
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .snapshot(price_per_1k)
+            .snapshot()
     }
 
     /// The metrics every published event is counted in.
@@ -108,6 +117,8 @@ impl Bus {
                 tokens_cache_read: 0,
                 tokens_cache_write: 0,
                 tokens_saved: 0,
+                cost_usd: 0.0,
+                saved_usd: 0.0,
                 error: None,
                 provider: None,
                 preview: String::new(),
@@ -117,7 +128,21 @@ impl Bus {
         }
     }
 
-    fn publish(&self, event: RequestEvent) {
+    fn publish(&self, mut event: RequestEvent) {
+        let tokens = Tokens {
+            input: event.tokens_in,
+            output: event.tokens_out,
+            cache_read: event.tokens_cache_read,
+            cache_write: event.tokens_cache_write,
+        };
+        let priced = || self.prices.cost(&event.model, tokens);
+        if event.deflected {
+            event.saved_usd = priced();
+        } else if event.layer == Some(Layer::L3) {
+            event.cost_usd = priced();
+        }
+        let known = self.prices.lookup(&event.model).map(|(name, _)| name);
+        self.metrics.money(&event, known);
         self.metrics.record(&event);
         self.stats
             .lock()

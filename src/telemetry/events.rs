@@ -204,6 +204,12 @@ pub struct RequestEvent {
     pub tokens_cache_write: u64,
     /// Tokens a deflected request did not spend upstream (the cost of the answer it reused).
     pub tokens_saved: u64,
+    /// Dollars an L3 call spent, at the request's model price (see `telemetry::prices`).
+    #[serde(default)]
+    pub cost_usd: f64,
+    /// Dollars a deflected request saved: its answer's tokens at the request's model price.
+    #[serde(default)]
+    pub saved_usd: f64,
     /// A short error class (`unauthorized`, `bad_request`, `upstream_timeout`, …).
     pub error: Option<String>,
     /// The cloud provider that answered (L3 only).

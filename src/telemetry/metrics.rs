@@ -7,6 +7,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 use super::events::{Layer, RequestEvent};
 
@@ -63,6 +64,14 @@ struct ShadowLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MoneyLabels {
+    kind: &'static str,
+    client: String,
+    /// The price table's name for the model, or `other`: client text never becomes a label.
+    model: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -91,6 +100,7 @@ pub struct Metrics {
     shadow: Family<ShadowLabel, Counter>,
     guard: Family<RuleLabel, Counter>,
     l2_refused: Family<ReasonLabel, Counter>,
+    money: Family<MoneyLabels, Counter<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -112,6 +122,12 @@ impl Metrics {
         let shadow = Family::<ShadowLabel, Counter>::default();
         let guard = Family::<RuleLabel, Counter>::default();
         let l2_refused = Family::<ReasonLabel, Counter>::default();
+        let money = Family::<MoneyLabels, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "cost_usd",
+            "Dollars spent by L3 calls (kind=spent) and saved by deflected requests (kind=saved), by client and priced model",
+            money.clone(),
+        );
         registry.register(
             "l2_refused",
             "Local answers refused by their checks, or not started for lack of time, by reason",
@@ -168,6 +184,7 @@ impl Metrics {
             shadow,
             guard,
             l2_refused,
+            money,
         }
     }
 
@@ -221,6 +238,22 @@ impl Metrics {
         self.shadow.get_or_create(&ShadowLabel { outcome }).inc();
     }
 
+    /// Adds what a request spent or saved; `model` is the price table's name for its model.
+    pub fn money(&self, e: &RequestEvent, model: Option<&str>) {
+        let model = model.map_or("other", |m| super::prices::known_name(m).unwrap_or("other"));
+        for (kind, usd) in [("spent", e.cost_usd), ("saved", e.saved_usd)] {
+            if usd > 0.0 {
+                self.money
+                    .get_or_create(&MoneyLabels {
+                        kind,
+                        client: e.client.clone(),
+                        model,
+                    })
+                    .inc_by(usd);
+            }
+        }
+    }
+
     /// Counts a local answer sent to L3 instead, by reason.
     pub fn l2_refused(&self, reason: &'static str) {
         self.l2_refused.get_or_create(&ReasonLabel { reason }).inc();
@@ -263,6 +296,8 @@ mod tests {
             tokens_out: 5,
             tokens_cache_read: 0,
             tokens_cache_write: 0,
+            cost_usd: 0.0,
+            saved_usd: 0.0,
             tokens_saved: if layer == Some(Layer::L1a) { 10 } else { 0 },
             error: (status >= 400).then(|| "upstream_timeout".to_string()),
             provider: None,

@@ -7,6 +7,7 @@ pub mod events;
 pub mod logs;
 pub mod metrics;
 pub mod otel;
+pub mod prices;
 pub mod stats;
 
 pub use bus::{Bus, Tracker};

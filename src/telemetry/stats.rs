@@ -83,6 +83,9 @@ pub struct Snapshot {
     pub layers: BTreeMap<String, LayerStats>,
     pub tokens_saved: u64,
     pub cost_saved_usd: f64,
+    /// Dollars L3 calls spent (at the price table's prices).
+    #[serde(default)]
+    pub cost_spent_usd: f64,
     pub clients: BTreeMap<String, u64>,
     /// The last seconds, oldest first.
     pub per_second: Vec<Second>,
@@ -143,6 +146,8 @@ pub struct Stats {
     by_layer: [u64; 4],
     latency: [Histogram<u64>; 4],
     tokens_saved: u64,
+    saved_usd: f64,
+    spent_usd: f64,
     clients: BTreeMap<String, u64>,
     per_second: VecDeque<Second>,
     recent: VecDeque<Recent>,
@@ -162,6 +167,8 @@ impl Default for Stats {
             by_layer: [0; 4],
             latency: [histogram(), histogram(), histogram(), histogram()],
             tokens_saved: 0,
+            saved_usd: 0.0,
+            spent_usd: 0.0,
             clients: BTreeMap::new(),
             per_second: VecDeque::with_capacity(RATE_WINDOW + 1),
             recent: VecDeque::with_capacity(RECENT + 1),
@@ -176,6 +183,8 @@ impl Stats {
             self.deflected += 1;
             self.tokens_saved += e.tokens_saved;
         }
+        self.saved_usd += e.saved_usd;
+        self.spent_usd += e.cost_usd;
         if e.status >= 400 || e.layer.is_none() {
             self.errors += 1;
         }
@@ -231,8 +240,8 @@ impl Stats {
         }
     }
 
-    /// The current numbers; `price_per_1k` turns saved tokens into dollars.
-    pub fn snapshot(&self, price_per_1k: f64) -> Snapshot {
+    /// The current numbers.
+    pub fn snapshot(&self) -> Snapshot {
         let layers = LAYERS
             .iter()
             .enumerate()
@@ -265,7 +274,8 @@ impl Stats {
             l2_refused: self.l2_refused.clone(),
             layers,
             tokens_saved: self.tokens_saved,
-            cost_saved_usd: self.tokens_saved as f64 / 1000.0 * price_per_1k,
+            cost_saved_usd: self.saved_usd,
+            cost_spent_usd: self.spent_usd,
             clients: self.clients.clone(),
             per_second: self.per_second.iter().copied().collect(),
             recent: self.recent.iter().cloned().collect(),
@@ -330,6 +340,12 @@ mod tests {
             tokens_cache_read: 0,
             tokens_cache_write: 0,
             tokens_saved: if layer == Some(Layer::L1a) { 500 } else { 0 },
+            cost_usd: if layer == Some(Layer::L3) { 0.02 } else { 0.0 },
+            saved_usd: if layer == Some(Layer::L1a) {
+                0.005
+            } else {
+                0.0
+            },
             error: None,
             provider: None,
             preview: "hello".into(),
@@ -348,7 +364,7 @@ mod tests {
             s.record(&event(Some(Layer::L3), 200, 50_000, 2_000));
         }
         s.record(&event(None, 401, 10, 2_500));
-        let snap = s.snapshot(0.01);
+        let snap = s.snapshot();
         assert_eq!((snap.requests, snap.deflected, snap.errors), (101, 90, 1));
         assert!((snap.deflection_rate - 90.0 / 101.0).abs() < 1e-9);
         assert_eq!(snap.layers["l1a"].requests, 90);
@@ -358,6 +374,7 @@ mod tests {
         assert_eq!(snap.layers["l3"].latency_micros.p50 / 1000, 50);
         assert_eq!(snap.tokens_saved, 45_000);
         assert!((snap.cost_saved_usd - 0.45).abs() < 1e-9);
+        assert!((snap.cost_spent_usd - 0.2).abs() < 1e-9);
         assert_eq!(snap.clients["curl"], 101);
         assert_eq!(
             snap.per_second,

@@ -29,7 +29,7 @@ async fn controlled(mock: &Mock, tweak: impl FnOnce(&mut Config)) -> Controlled 
     let (daemon, base) = daemon(mock, tweak).await;
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("isartor.sock");
-    daemon.serve_control(&socket, 0.01).unwrap();
+    daemon.serve_control(&socket).unwrap();
     Controlled {
         daemon,
         base,
@@ -442,7 +442,7 @@ async fn shadow_mode_serves_nothing_and_counts_what_it_would_have_served() {
     assert_eq!(mock.count(), 2);
     let judged = async {
         loop {
-            let s = c.daemon.bus().snapshot(0.0).shadow;
+            let s = c.daemon.bus().snapshot().shadow;
             if s.pending == 0 && s.would_serve > 0 {
                 return s;
             }

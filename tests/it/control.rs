@@ -16,7 +16,7 @@ async fn subscribers_get_hello_snapshot_events_and_updated_snapshots() {
     let (d, base) = daemon(&mock, |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("run/isartor.sock");
-    d.serve_control(&socket, 0.01).unwrap();
+    d.serve_control(&socket).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777,
@@ -63,7 +63,7 @@ async fn status_and_stop_commands() {
     let (d, base) = daemon(&mock, |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("isartor.sock");
-    d.serve_control(&socket, 0.01).unwrap();
+    d.serve_control(&socket).unwrap();
     post(&base, "/v1/chat/completions", &chat("count me")).await;
     let guard = Duration::from_secs(5);
 

@@ -19,8 +19,11 @@ async fn boilerplate_is_answered_in_process_and_a_feature_goes_to_the_cloud() {
     let (d, base) = daemon(&mock, |c| {
         c.enable_slm_router = true;
         c.offline_mode = false;
-        // Enough for the start of a config file; keeps the test to seconds on a CPU.
+        // Enough for a short explanation, not for a config file; keeps the test to seconds.
         c.layer2.max_answer_tokens = 40;
+        // The model's speed is measured while other tests load the machine: a generous budget
+        // keeps "too slow" (tested on its own below) out of this test.
+        c.layer2.timeout_seconds = 600;
     })
     .await;
     let l2 = l2_ready(&base).await;

@@ -120,3 +120,70 @@ async fn metrics_need_the_gateway_key_when_one_is_set() {
         "{text}"
     );
 }
+
+/// Money: an L3 call is priced at its model's list price (the mock reports 11 prompt and 7
+/// completion tokens), a hit saves what its answer cost, an override from the config wins, and a
+/// model the table does not know pays the flat `cost_per_1k_tokens`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_priced_by_model_and_saved_money_is_counted() {
+    use isartor::telemetry::prices::Price;
+    let mock = Mock::start().await;
+    let (d, base) = daemon(&mock, |c| {
+        c.cost_per_1k_tokens = 0.5;
+        c.prices.insert(
+            "house-model".into(),
+            Price {
+                input: 100.0,
+                output: 1000.0,
+                cache_read: None,
+                cache_write: None,
+            },
+        );
+    })
+    .await;
+    let mut events = d.bus().subscribe();
+    let ask = |model: &str| serde_json::json!({"model": model, "messages": [{"role": "user", "content": "price me"}]});
+    // gpt-4o-mini: 11 × $0.15 + 7 × $0.60 per million.
+    let mini = (11.0 * 0.15 + 7.0 * 0.60) / 1e6;
+    post(&base, "/v1/chat/completions", &ask("gpt-4o-mini")).await;
+    let e = events.recv().await.unwrap();
+    assert!((e.cost_usd - mini).abs() < 1e-12, "{}", e.cost_usd);
+    assert_eq!(e.saved_usd, 0.0);
+    post(&base, "/v1/chat/completions", &ask("gpt-4o-mini")).await;
+    let e = events.recv().await.unwrap();
+    assert_eq!(e.layer, Some(isartor::telemetry::Layer::L1a));
+    assert!((e.saved_usd - mini).abs() < 1e-12 && e.cost_usd == 0.0);
+
+    post(&base, "/v1/chat/completions", &ask("house-model-v2")).await;
+    let e = events.recv().await.unwrap();
+    assert!((e.cost_usd - (11.0 * 100.0 + 7.0 * 1000.0) / 1e6).abs() < 1e-12);
+    post(&base, "/v1/chat/completions", &ask("someones-llama")).await;
+    let e = events.recv().await.unwrap();
+    assert!(
+        (e.cost_usd - 18.0 / 1000.0 * 0.5).abs() < 1e-12,
+        "flat rate"
+    );
+
+    let snap = d.bus().snapshot();
+    let spent = mini + 0.0081 + 0.009;
+    assert!(
+        (snap.cost_spent_usd - spent).abs() < 1e-9,
+        "{}",
+        snap.cost_spent_usd
+    );
+    assert!((snap.cost_saved_usd - mini).abs() < 1e-12);
+    let (_, _, text) = scrape(&base, None).await;
+    let series = |kind: &str, model: &str| {
+        format!(r#"isartor_cost_usd_total{{kind="{kind}",client="unknown",model="{model}"}}"#)
+    };
+    assert!(
+        (value(&text, &series("spent", "gpt-4o-mini")) - mini).abs() < 1e-12,
+        "{text}"
+    );
+    assert!((value(&text, &series("saved", "gpt-4o-mini")) - mini).abs() < 1e-12);
+    // Client text never becomes a label: the override and the unknown model are "other".
+    assert!(
+        (value(&text, &series("spent", "other")) - 0.0171).abs() < 1e-9,
+        "{text}"
+    );
+}
