@@ -13,12 +13,26 @@ async fn l2_ready(base: &str) -> Value {
     layer_loaded(base, "l2", 300).await
 }
 
+/// A daemon with the embedded model on (and `tweak`), once L2 is ready.
+async fn local(
+    mock: &Mock,
+    tweak: impl FnOnce(&mut isartor::config::Config),
+) -> (isartor::daemon::Daemon, String) {
+    let (d, base) = daemon(mock, |c| {
+        c.enable_slm_router = true;
+        c.offline_mode = false;
+        tweak(c);
+    })
+    .await;
+    let l2 = l2_ready(&base).await;
+    assert_eq!(l2["status"], "ready", "{l2}");
+    (d, base)
+}
+
 #[tokio::test]
 async fn boilerplate_is_answered_in_process_and_a_feature_goes_to_the_cloud() {
     let mock = Mock::start().await;
-    let (d, base) = daemon(&mock, |c| {
-        c.enable_slm_router = true;
-        c.offline_mode = false;
+    let (d, base) = local(&mock, |c| {
         // Enough for a short explanation, not for a config file; keeps the test to seconds.
         c.layer2.max_answer_tokens = 40;
         // The model's speed is measured while other tests load the machine: a generous budget
@@ -26,8 +40,6 @@ async fn boilerplate_is_answered_in_process_and_a_feature_goes_to_the_cloud() {
         c.layer2.timeout_seconds = 600;
     })
     .await;
-    let l2 = l2_ready(&base).await;
-    assert_eq!(l2["status"], "ready", "{l2}");
     let mut events = d.bus().subscribe();
 
     // A short explanation the model finishes well within the limit is served locally.
@@ -155,14 +167,7 @@ async fn a_model_that_cannot_load_leaves_l2_failed_and_requests_go_to_the_cloud(
 #[tokio::test]
 async fn an_answer_that_cannot_finish_in_time_goes_to_the_cloud_at_once() {
     let mock = Mock::start().await;
-    let (d, base) = daemon(&mock, |c| {
-        c.enable_slm_router = true;
-        c.offline_mode = false;
-        c.layer2.timeout_seconds = 1;
-    })
-    .await;
-    let l2 = l2_ready(&base).await;
-    assert_eq!(l2["status"], "ready", "{l2}");
+    let (d, base) = local(&mock, |c| c.layer2.timeout_seconds = 1).await;
     let mut events = d.bus().subscribe();
     let (status, headers, _) = post(
         &base,

@@ -425,21 +425,26 @@ async fn a_sidecar_that_is_down_leaves_l1b_waiting_and_requests_served() {
     }
 }
 
-/// The 8-bit encoder against the same model with f32 weights: each text's two vectors point the
-/// same way, and the similarities the threshold is compared with move by at most 0.02.
-#[tokio::test]
-async fn eight_bit_weights_keep_the_embeddings_of_the_f32_model() {
-    use isartor::inference::embedder::Bert;
+/// MiniLM's files in the model cache.
+async fn minilm_files() -> Vec<std::path::PathBuf> {
     use isartor::inference::models::{self, EMBEDDER_FILES, Source};
-    use isartor::store::vectors::dot;
-    let files = models::resolve(
+    models::resolve(
         &Source::parse("all-minilm-l6-v2"),
         &EMBEDDER_FILES,
         &models::hub_cache_dir(),
         true,
     )
     .await
-    .expect("MiniLM is in the cache (scripts/fetch-models.sh)");
+    .expect("MiniLM is in the cache (scripts/fetch-models.sh)")
+}
+
+/// The 8-bit encoder against the same model with f32 weights: each text's two vectors point the
+/// same way, and the similarities the threshold is compared with move by at most 0.02.
+#[tokio::test]
+async fn eight_bit_weights_keep_the_embeddings_of_the_f32_model() {
+    use isartor::inference::embedder::Bert;
+    use isartor::store::vectors::dot;
+    let files = minilm_files().await;
     let (q8, f32) = tokio::task::spawn_blocking(move || {
         (
             Bert::load_with(&files, true).unwrap(),
@@ -476,16 +481,8 @@ async fn eight_bit_weights_keep_the_embeddings_of_the_f32_model() {
 async fn the_pooling_a_sentence_transformer_names_is_used() {
     use isartor::inference::bert::Pooling;
     use isartor::inference::embedder::Bert;
-    use isartor::inference::models::{self, EMBEDDER_FILES, Source};
     use isartor::store::vectors::dot;
-    let files = models::resolve(
-        &Source::parse("all-minilm-l6-v2"),
-        &EMBEDDER_FILES,
-        &models::hub_cache_dir(),
-        true,
-    )
-    .await
-    .expect("MiniLM is in the cache (scripts/fetch-models.sh)");
+    let files = minilm_files().await;
     let dir = tempfile::tempdir().unwrap();
     for f in &files {
         std::os::unix::fs::symlink(f, dir.path().join(f.file_name().unwrap())).unwrap();
