@@ -39,7 +39,9 @@
 //!   up in a [`store`]; on a miss L1b ([`pipeline::semantic`]) embeds the last user turn,
 //!   searches the vectors of requests with the same context ([`exchange::key::context_key`]) and
 //!   lets [`pipeline::guard`] refuse near-misses; L2, the local model layer
-//!   ([`pipeline::triage`]), classifies the request and answers the easy ones; L3
+//!   ([`pipeline::triage`]), classifies the request and answers the easy ones, unless
+//!   [`pipeline::deadline`] says the answer cannot finish in time, and serves an answer only when
+//!   [`pipeline::answer_check`] passes it; L3
 //!   ([`pipeline::cloud`]) asks the [`upstream`] provider chain. A provider that speaks the
 //!   client's protocol gets the client's own bytes and its answer streams back through a tee
 //!   that stores the complete reply (in every cache that missed) before the client's body ends;
@@ -53,7 +55,8 @@
 //!   memory, or [`store::redis`] shared by replicas, failing open; each entry knows when it was
 //!   stored and how long it is fresh, and stale-if-error keeps it longer), [`store::vectors`] for the
 //!   semantic index, and [`store::shared_vectors`] to share semantic entries through Redis.
-//! * [`inference`] runs local models: the sentence embedder (candle), the lookup of model files
+//! * [`inference`] runs local models: the sentence embedder (candle, over the 8-bit BERT of
+//!   [`inference::bert`]), the lookup of model files
 //!   in the Hugging Face cache, and L2's engines: a GGUF chat model in-process
 //!   ([`inference::gguf`]) with the embedding classifier that picks what it answers
 //!   ([`inference::intent`]), or a local model server ([`inference::sidecar`]).
@@ -64,7 +67,8 @@
 //!   [`upstream::credential`] is the one place a key is put on an upstream request.
 //! * [`telemetry`] defines the request event ([`telemetry::events`]) and the bus that fans each
 //!   one out ([`telemetry::bus`]): Prometheus metrics (`GET /metrics`), live stats, one log
-//!   line and, with `enable_monitoring`, an OpenTelemetry trace and metrics.
+//!   line and, with `enable_monitoring`, an OpenTelemetry trace and metrics. Each event is priced
+//!   on the way out ([`telemetry::prices`]: what an L3 call spent, what a deflection saved).
 
 //! ## Around the request path
 //!

@@ -12,7 +12,7 @@
 //!   synonyms folded (`js` = `javascript`, `postgres` = `postgresql`);
 //! - **identifiers**: code-shaped tokens (paths, file names, flags, `snake_case`, `camelCase`,
 //!   dotted names, `@decorators`, `ENV_VARS`, calls) must appear in the other prompt;
-//! - **inverse operations**, by the words' form ([`morphology`]): `mount` / `unmount`,
+//! - **inverse operations**, by the words' form (the `morphology` module): `mount` / `unmount`,
 //!   `attach` / `detach`, `upload` / `download`;
 //! - **direction**: the side of each opposite pair (ascending/descending, encode/decode, …), and
 //!   the order of shared words across `to`/`into`/`from`/`reach`/`but` (JSON → YAML vs
