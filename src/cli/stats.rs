@@ -129,6 +129,28 @@ pub fn render(s: &Snapshot, addr: &str) -> String {
         "tokens saved: {} (about ${:.2}); spent at the cloud: ${:.2}",
         s.tokens_saved, s.cost_saved_usd, s.cost_spent_usd
     );
+    if !s.sessions.is_empty() {
+        let _ = writeln!(out, "provider prompt cache, recent sessions:");
+        for v in s.sessions.iter().take(5) {
+            let last = v
+                .last_break
+                .as_deref()
+                .map(|at| format!(", last at {at}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<24} {:<12} {:>4} turns  {:>5.1}% read from cache  {} breaks{last}",
+                crate::display::printable(&v.session)
+                    .chars()
+                    .take(24)
+                    .collect::<String>(),
+                crate::display::printable(&v.client),
+                v.turns,
+                v.cache_read_ratio * 100.0,
+                v.breaks
+            );
+        }
+    }
     if !s.clients.is_empty() {
         let clients: Vec<String> = s.clients.iter().map(|(c, n)| format!("{c} {n}")).collect();
         let _ = writeln!(out, "clients: {}", clients.join(", "));

@@ -99,11 +99,17 @@ pub fn decode(raw: Bytes, origin: Origin, count_only: bool) -> Result<Exchange, 
     if !count_only {
         check::require(&obj, "max_tokens")?;
     }
+    let session = obj
+        .get("metadata")
+        .and_then(|m| m.get("user_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let params = other_fields(&obj, &[VOLATILE, SLOTTED])
         .into_iter()
         .map(|(k, v)| (k, without_cache_control(v)))
         .collect();
     Ok(Exchange {
+        session,
         system,
         tools: obj
             .remove("tools")

@@ -161,6 +161,39 @@ pub fn readable(exchange: &Exchange) -> Readable {
     }
 }
 
+/// A fingerprint of each part a provider caches as a prompt prefix, in the order it sends them:
+/// the system prompt, the tools, then every message (per-run values blanked, as in the key).
+/// Two turns of one conversation share their leading fingerprints up to the first change.
+pub fn prefix_fingerprint(exchange: &Exchange) -> Vec<u64> {
+    use std::hash::{Hash, Hasher};
+    let hash = |f: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        f(&mut h);
+        h.finish()
+    };
+    let mut parts = Vec::with_capacity(exchange.messages.len() + 2);
+    parts.push(hash(&|h| {
+        for s in &exchange.system {
+            canonical_text(s).hash(h);
+        }
+    }));
+    parts.push(hash(&|h| {
+        exchange.tools.as_ref().map(Value::to_string).hash(h);
+    }));
+    for m in &exchange.messages {
+        parts.push(hash(&|h| {
+            m.role.hash(h);
+            for p in &m.parts {
+                match p {
+                    Part::Text { text } => canonical_text(text).hash(h),
+                    other => serde_json::to_string(other).unwrap_or_default().hash(h),
+                }
+            }
+        }));
+    }
+    parts
+}
+
 /// Spans of client text that change per run and never change the answer: what lies between
 /// each start marker and its end marker (or the end of the text) is blanked.
 const VOLATILE: &[(&str, &str)] = &[

@@ -383,6 +383,9 @@ pub struct Exchange {
     pub destination: Option<Arc<Destination>>,
     /// What the request asks of the caches.
     pub cache: CachePolicy,
+    /// The client's own session id, when it sends one (Claude Code's `metadata.user_id`, the
+    /// `prompt_cache_key` of Codex and the OpenAI SDKs); never part of the cache key.
+    pub session: Option<String>,
 }
 
 impl Exchange {
@@ -412,6 +415,7 @@ impl Exchange {
             credential: origin.credential,
             destination: origin.destination,
             cache: CachePolicy::default(),
+            session: None,
         }
     }
 

@@ -82,6 +82,10 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     }
     let params = other_fields(&obj, &[VOLATILE, SLOTTED]);
     Ok(Exchange {
+        session: obj
+            .get("prompt_cache_key")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         system,
         tools: obj.remove("tools").filter(|v| !v.is_null()),
         tool_choice: obj.remove("tool_choice").filter(|v| !v.is_null()),

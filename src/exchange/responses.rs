@@ -123,6 +123,10 @@ pub fn decode(raw: Bytes, origin: Origin) -> Result<Exchange, DecodeError> {
     }
     let params = other_fields(&obj, &[VOLATILE, SLOTTED]);
     Ok(Exchange {
+        session: obj
+            .get("prompt_cache_key")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         system,
         tools: obj.get("tools").filter(|v| !v.is_null()).cloned(),
         tool_choice: obj.get("tool_choice").filter(|v| !v.is_null()).cloned(),

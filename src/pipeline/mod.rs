@@ -165,6 +165,18 @@ impl Remember {
     }
 }
 
+/// A session name for a client that sends none: its conversation's start (system prompt, tools
+/// and first message), hashed.
+fn conversation(prefix: &[u64]) -> String {
+    let start: Vec<u64> = prefix.iter().take(3).copied().collect();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&start, &mut h);
+    format!(
+        "conv-{:012x}",
+        std::hash::Hasher::finish(&h) & 0xffff_ffff_ffff
+    )
+}
+
 /// Health of one layer, for `/health`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerHealth {
@@ -456,6 +468,13 @@ impl Pipeline {
                 }
             }
         }
+        // The provider's prompt cache is watched per session (telemetry::sessions).
+        let prefix = key::prefix_fingerprint(&exchange);
+        let session = match &exchange.session {
+            Some(id) => id.clone(),
+            None => conversation(&prefix),
+        };
+        tracker.session(&session, prefix);
         let outcome = self.cloud.answer(exchange, remember, tracker).await;
         match (outcome, stale) {
             (

@@ -124,6 +124,8 @@ impl Bus {
                 preview: String::new(),
                 trace_parent: None,
                 router_decision: None,
+                session: None,
+                prefix: Vec::new(),
             }),
         }
     }
@@ -144,10 +146,14 @@ impl Bus {
         let known = self.prices.lookup(&event.model).map(|(name, _)| name);
         self.metrics.money(&event, known);
         self.metrics.record(&event);
-        self.stats
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .record(&event);
+        let broke = {
+            let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+            stats.record(&event);
+            stats.sessions.record(&event)
+        };
+        if let Some(at) = broke {
+            self.metrics.cache_break(&event.client, &at);
+        }
         super::logs::log_event(&event);
         // No subscribers is fine: the event was logged.
         let _ = self.tx.send(Arc::new(event));
@@ -192,6 +198,18 @@ impl Tracker {
     /// Records the caller's W3C `traceparent` header.
     pub fn trace_parent(&mut self, value: &str) {
         self.event().trace_parent = Some(value.to_string());
+    }
+
+    /// Records the request's session and prompt-prefix fingerprint (`session` is client text:
+    /// printable and bounded here).
+    pub fn session(&mut self, session: &str, prefix: Vec<u64>) {
+        let e = self.event();
+        let shown: String = crate::display::printable(session)
+            .chars()
+            .take(80)
+            .collect();
+        e.session = Some(shown);
+        e.prefix = prefix;
     }
 
     /// Records what L2 decided.

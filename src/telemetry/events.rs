@@ -221,6 +221,13 @@ pub struct RequestEvent {
     /// The caller's W3C `traceparent`, so an exported trace joins the caller's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_parent: Option<String>,
+    /// The client's session (its own id, or `conv-<hash>` of the conversation's start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The prompt's prefix fingerprint (see `exchange::key::prefix_fingerprint`), for telling
+    /// where a session's provider cache broke; not serialised.
+    #[serde(skip)]
+    pub prefix: Vec<u64>,
     /// What L2 decided (`TEMPLATE`, `SNIPPET`, `SIMPLE`, `COMPLEX`, …), when it looked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub router_decision: Option<String>,

@@ -72,6 +72,18 @@ struct MoneyLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BreakLabels {
+    client: String,
+    /// `system`, `tools`, `messages` or `unchanged`.
+    at: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClientLabel {
+    client: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -101,6 +113,8 @@ pub struct Metrics {
     guard: Family<RuleLabel, Counter>,
     l2_refused: Family<ReasonLabel, Counter>,
     money: Family<MoneyLabels, Counter<f64, AtomicU64>>,
+    cache_read: Family<ClientLabel, Counter>,
+    breaks: Family<BreakLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -123,6 +137,18 @@ impl Metrics {
         let guard = Family::<RuleLabel, Counter>::default();
         let l2_refused = Family::<ReasonLabel, Counter>::default();
         let money = Family::<MoneyLabels, Counter<f64, AtomicU64>>::default();
+        let cache_read = Family::<ClientLabel, Counter>::default();
+        let breaks = Family::<BreakLabels, Counter>::default();
+        registry.register(
+            "provider_cache_read_tokens",
+            "Prompt tokens of L3 calls the provider read from its own prompt cache",
+            cache_read.clone(),
+        );
+        registry.register(
+            "prompt_cache_breaks",
+            "Turns of a session whose provider cache read fell to near nothing, by where the prompt first changed",
+            breaks.clone(),
+        );
         registry.register(
             "cost_usd",
             "Dollars spent by L3 calls (kind=spent) and saved by deflected requests (kind=saved), by client and priced model",
@@ -185,6 +211,8 @@ impl Metrics {
             guard,
             l2_refused,
             money,
+            cache_read,
+            breaks,
         }
     }
 
@@ -216,6 +244,13 @@ impl Metrics {
                     outcome,
                 })
                 .inc();
+        }
+        if e.layer == Some(Layer::L3) && e.tokens_cache_read > 0 {
+            self.cache_read
+                .get_or_create(&ClientLabel {
+                    client: e.client.clone(),
+                })
+                .inc_by(e.tokens_cache_read);
         }
         if e.tokens_saved > 0 {
             self.tokens_saved
@@ -252,6 +287,22 @@ impl Metrics {
                     .inc_by(usd);
             }
         }
+    }
+
+    /// Counts a break of a session's provider cache, by where its prompt first changed.
+    pub fn cache_break(&self, client: &str, at: &str) {
+        let at = match at {
+            "system" => "system",
+            "tools" => "tools",
+            "unchanged" => "unchanged",
+            _ => "messages",
+        };
+        self.breaks
+            .get_or_create(&BreakLabels {
+                client: client.to_string(),
+                at,
+            })
+            .inc();
     }
 
     /// Counts a local answer sent to L3 instead, by reason.
@@ -304,6 +355,8 @@ mod tests {
             preview: String::new(),
             trace_parent: None,
             router_decision: None,
+            session: None,
+            prefix: Vec::new(),
         }
     }
 

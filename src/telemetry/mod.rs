@@ -8,6 +8,7 @@ pub mod logs;
 pub mod metrics;
 pub mod otel;
 pub mod prices;
+pub mod sessions;
 pub mod stats;
 
 pub use bus::{Bus, Tracker};

@@ -79,6 +79,9 @@ pub struct Snapshot {
     /// Local answers refused by their checks, or not started for lack of time, by reason.
     #[serde(default)]
     pub l2_refused: BTreeMap<String, u64>,
+    /// The provider's prompt cache in the most recent sessions, newest first.
+    #[serde(default)]
+    pub sessions: Vec<super::sessions::SessionView>,
     /// Per final layer: `l1a`, `l1b`, `l2`, `l3`.
     pub layers: BTreeMap<String, LayerStats>,
     pub tokens_saved: u64,
@@ -143,6 +146,7 @@ pub struct Stats {
     stale: u64,
     shadow: ShadowStats,
     pub(super) l2_refused: BTreeMap<String, u64>,
+    pub(super) sessions: super::sessions::Sessions,
     by_layer: [u64; 4],
     latency: [Histogram<u64>; 4],
     tokens_saved: u64,
@@ -164,6 +168,7 @@ impl Default for Stats {
             stale: 0,
             shadow: ShadowStats::default(),
             l2_refused: BTreeMap::new(),
+            sessions: super::sessions::Sessions::default(),
             by_layer: [0; 4],
             latency: [histogram(), histogram(), histogram(), histogram()],
             tokens_saved: 0,
@@ -272,6 +277,7 @@ impl Stats {
             stale: self.stale,
             shadow: self.shadow,
             l2_refused: self.l2_refused.clone(),
+            sessions: self.sessions.recent(10),
             layers,
             tokens_saved: self.tokens_saved,
             cost_saved_usd: self.saved_usd,
@@ -351,6 +357,8 @@ mod tests {
             preview: "hello".into(),
             trace_parent: None,
             router_decision: None,
+            session: None,
+            prefix: Vec::new(),
         }
     }
 

@@ -306,3 +306,72 @@ async fn anthropic_cache_tokens_reach_the_event_and_the_replay() {
     let hit = events.recv().await.unwrap();
     assert_eq!(hit.tokens_saved, 60);
 }
+
+/// The provider's prompt cache, per session: Claude Code's session id names it, a turn that
+/// extends the conversation reads the prefix from the cache, and a turn whose system prompt
+/// changed reads nothing and is reported as a break at the system prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_cache_is_watched_per_session_and_a_break_says_where() {
+    let mock = Mock::start().await;
+    let (d, base) = daemon(&mock, anthropic_provider(&mock)).await;
+    let turn = |system: &str, turns: &[&str]| {
+        let messages: Vec<serde_json::Value> = turns
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let role = if i % 2 == 0 { "user" } else { "assistant" };
+                json!({"role": role, "content": t})
+            })
+            .collect();
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 256, "system": system,
+            "metadata": {"user_id": "user_abc_account__session_7f3a"},
+            "messages": messages})
+    };
+    // Turn 1 writes 1,900 prompt tokens to the cache; turn 2 extends it and reads them back.
+    mock.set(Mode::CacheUsage(100, 0, 1900));
+    post(
+        &base,
+        "/v1/messages",
+        &turn("You are Claude Code.", &["list the files"]),
+    )
+    .await;
+    mock.set(Mode::CacheUsage(150, 1900, 0));
+    let two = ["list the files", "a.rs b.rs", "open a.rs"];
+    post(&base, "/v1/messages", &turn("You are Claude Code.", &two)).await;
+    let snap = d.bus().snapshot();
+    let s = &snap.sessions[0];
+    assert_eq!(s.session, "user_abc_account__session_7f3a");
+    assert_eq!(
+        (s.turns, s.input_tokens, s.cache_read_tokens),
+        (2, 4050, 1900)
+    );
+    assert_eq!((s.breaks, s.last_break.as_deref()), (0, None));
+
+    // Turn 3: the system prompt changed (a per-run line), the provider read nothing.
+    mock.set(Mode::CacheUsage(2100, 0, 0));
+    let three = [
+        "list the files",
+        "a.rs b.rs",
+        "open a.rs",
+        "fn main(){}",
+        "explain",
+    ];
+    post(
+        &base,
+        "/v1/messages",
+        &turn("You are Claude Code. Run 2.", &three),
+    )
+    .await;
+    let s = d.bus().snapshot().sessions[0].clone();
+    assert_eq!((s.turns, s.breaks), (3, 1));
+    assert_eq!(s.last_break.as_deref(), Some("system"));
+    let metrics = get_text(&base, "/metrics").await;
+    assert!(
+        metrics.contains(r#"isartor_prompt_cache_breaks_total{client="unknown",at="system"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"isartor_provider_cache_read_tokens_total{client="unknown"} 1900"#),
+        "{metrics}"
+    );
+}

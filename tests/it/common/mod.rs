@@ -38,6 +38,9 @@ pub enum Mode {
     StreamHeld,
     /// Streams content chunks and then closes without a finish reason or `[DONE]`.
     Truncated,
+    /// Anthropic Messages: echoes, reporting this usage (uncached input, cache read, cache
+    /// written), as a provider with a prompt cache does.
+    CacheUsage(u64, u64, u64),
 }
 
 /// One request the mock received.
@@ -182,6 +185,11 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         return anthropic_answer(&request, n, mode);
     }
     let text = format!("echo #{n}: {last_user}");
+    // Chat completions answer as an echo whatever usage an Anthropic answer would report.
+    let mode = match mode {
+        Mode::CacheUsage(..) => Mode::Echo,
+        other => other,
+    };
     match mode {
         Mode::Status(code, body) => full(code, "application/json", body),
         Mode::RetryAfter(code, secs) => {
@@ -212,7 +220,7 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
                 "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
             full(200, "application/json", body.to_string())
         }
-        Mode::Echo | Mode::ToolCall | Mode::StreamHeld | Mode::Truncated => {
+        Mode::Echo | Mode::ToolCall | Mode::StreamHeld | Mode::Truncated | Mode::CacheUsage(..) => {
             let (tx, rx) = mpsc::channel::<Bytes>(16);
             let usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
             tokio::spawn(async move {
@@ -517,8 +525,12 @@ fn anthropic_answer(request: &Value, n: usize, mode: Mode) -> Response<Body> {
     }
     let id = format!("msg_mock{n}");
     let text = format!("echo #{n}: {}", anthropic_last_user(request));
-    let usage = json!({"input_tokens": 11, "output_tokens": 7, "cache_read_input_tokens": 40,
-        "cache_creation_input_tokens": 2});
+    let (input, read, written) = match mode {
+        Mode::CacheUsage(input, read, written) => (input, read, written),
+        _ => (11, 40, 2),
+    };
+    let usage = json!({"input_tokens": input, "output_tokens": 7, "cache_read_input_tokens": read,
+        "cache_creation_input_tokens": written});
     if !request["stream"].as_bool().unwrap_or(false) {
         let body = json!({"id": id, "type": "message", "role": "assistant", "model": "claude-mock",
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
