@@ -221,6 +221,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub max_body_bytes: u64,
     pub cost_per_1k_tokens: f64,
+    /// Prompt-cache breakpoints in requests translated into Anthropic Messages.
+    pub anthropic_prompt_cache: bool,
     /// Prices per model-name prefix, over the shipped table (`[prices."gpt-4o"]`).
     pub prices: std::collections::BTreeMap<String, crate::telemetry::prices::Price>,
     pub enable_slm_router: bool,
@@ -271,6 +273,7 @@ impl Default for Config {
             log_format: LogFormat::Auto,
             max_body_bytes: 32 * 1024 * 1024,
             cost_per_1k_tokens: 0.01,
+            anthropic_prompt_cache: true,
             prices: std::collections::BTreeMap::new(),
             enable_slm_router: false,
             inference_engine: InferenceEngine::Embedded,

@@ -668,6 +668,14 @@ pub fn error_body(status: u16, message: &str) -> Bytes {
 /// Builds a Messages request from an exchange of another format (OpenAI, Responses, native);
 /// `stream` asks for the SSE event sequence.
 pub fn encode_request(ex: &Exchange, model: &str, stream: bool) -> Bytes {
+    encode_request_cached(ex, model, stream, false)
+}
+
+/// [`encode_request`], and with `cache`, prompt-cache breakpoints where a conversation's stable
+/// prefix ends (`anthropic_prompt_cache`): the system prompt, the last tool, the turn before the
+/// newest and the newest (four, Anthropic's most). Anthropic caches nothing without them; a
+/// client of another family never sends them.
+pub fn encode_request_cached(ex: &Exchange, model: &str, stream: bool, cache: bool) -> Bytes {
     let mut system: Vec<String> = ex.system.clone();
     let mut messages: Vec<Value> = Vec::new();
     for m in &ex.messages {
@@ -722,7 +730,41 @@ pub fn encode_request(ex: &Exchange, model: &str, stream: bool) -> Bytes {
     if stream {
         body.insert("stream".into(), Value::Bool(true));
     }
+    if cache {
+        breakpoints(&mut body);
+    }
     Bytes::from(Value::Object(body).to_string())
+}
+
+/// Marks the system prompt, the last tool, and the last block of the last two turns with an
+/// ephemeral `cache_control`.
+fn breakpoints(body: &mut Map<String, Value>) {
+    let mark = || json!({"type": "ephemeral"});
+    if let Some(Value::String(text)) = body.get("system").cloned() {
+        body.insert(
+            "system".into(),
+            json!([{"type": "text", "text": text, "cache_control": mark()}]),
+        );
+    }
+    if let Some(last) = body
+        .get_mut("tools")
+        .and_then(Value::as_array_mut)
+        .and_then(|tools| tools.last_mut())
+        .and_then(Value::as_object_mut)
+    {
+        last.insert("cache_control".into(), mark());
+    }
+    if let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) {
+        for m in messages.iter_mut().rev().take(2) {
+            if let Some(block) = m["content"]
+                .as_array_mut()
+                .and_then(|c| c.last_mut())
+                .and_then(Value::as_object_mut)
+            {
+                block.insert("cache_control".into(), mark());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

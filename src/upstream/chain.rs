@@ -52,6 +52,8 @@ pub struct Chain {
     upstreams: Vec<Upstream>,
     retries: u32,
     budget: Duration,
+    /// `anthropic_prompt_cache`: breakpoints in requests translated into Anthropic Messages.
+    anthropic_cache: bool,
 }
 
 enum Verdict {
@@ -86,6 +88,7 @@ impl Chain {
             upstreams,
             retries: config.l3_retries,
             budget: config.l3_budget(),
+            anthropic_cache: config.anthropic_prompt_cache,
         }
     }
 
@@ -126,7 +129,9 @@ impl Chain {
         }
         let body = match up.family() {
             Family::OpenAi => openai::encode_request(ex, model, ex.stream),
-            Family::Anthropic => anthropic::encode_request(ex, model, ex.stream),
+            Family::Anthropic => {
+                anthropic::encode_request_cached(ex, model, ex.stream, self.anthropic_cache)
+            }
             Family::Gemini => gemini::encode_request(ex),
         };
         (url, body, headers, Wire::Translated)

@@ -200,7 +200,8 @@ async fn openai_clients_work_with_an_anthropic_provider() {
     assert_eq!(sent["max_tokens"], 99);
     assert_eq!(
         sent["messages"],
-        json!([{"role": "user", "content": [{"type": "text", "text": "what is a monad"}]}])
+        json!([{"role": "user", "content": [{"type": "text", "text": "what is a monad",
+            "cache_control": {"type": "ephemeral"}}]}])
     );
     let (text, done) = sse_text(&sse);
     assert_eq!((text.as_str(), done), ("echo #1: what is a monad", true));
@@ -374,4 +375,48 @@ async fn the_provider_cache_is_watched_per_session_and_a_break_says_where() {
         metrics.contains(r#"isartor_provider_cache_read_tokens_total{client="unknown"} 1900"#),
         "{metrics}"
     );
+}
+
+/// A request translated into Anthropic Messages carries prompt-cache breakpoints (the provider
+/// caches nothing without them): the system prompt, the last tool, the last two turns. Off with
+/// `anthropic_prompt_cache = false`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn translated_requests_carry_prompt_cache_breakpoints() {
+    let body = json!({"model": "claude-sonnet-4-5", "messages": [
+        {"role": "system", "content": "You are a coding agent."},
+        {"role": "user", "content": "list the files"},
+        {"role": "assistant", "content": "a.rs b.rs"},
+        {"role": "user", "content": "open a.rs"}],
+        "tools": [
+            {"type": "function", "function": {"name": "read", "parameters": {"type": "object"}}},
+            {"type": "function", "function": {"name": "write", "parameters": {"type": "object"}}}]});
+    let marks = |sent: &serde_json::Value| sent.to_string().matches("cache_control").count();
+    for on in [true, false] {
+        let mock = Mock::start().await;
+        let (_d, base) = daemon(&mock, |c| {
+            anthropic_provider(&mock)(c);
+            c.anthropic_prompt_cache = on;
+        })
+        .await;
+        let (status, _, _) = post(&base, "/v1/chat/completions", &body).await;
+        assert_eq!(status, 200);
+        let sent = mock.last().json();
+        if on {
+            let ephemeral = json!({"type": "ephemeral"});
+            assert_eq!(sent["system"][0]["text"], "You are a coding agent.");
+            assert_eq!(sent["system"][0]["cache_control"], ephemeral);
+            assert_eq!(sent["tools"][1]["cache_control"], ephemeral);
+            assert!(sent["tools"][0].get("cache_control").is_none());
+            let messages = sent["messages"].as_array().unwrap();
+            assert_eq!(messages.len(), 3);
+            assert!(messages[0]["content"][0].get("cache_control").is_none());
+            for m in &messages[1..] {
+                assert_eq!(m["content"][0]["cache_control"], ephemeral, "{m}");
+            }
+            assert_eq!(marks(&sent), 4, "Anthropic's most");
+        } else {
+            assert_eq!(sent["system"], "You are a coding agent.");
+            assert_eq!(marks(&sent), 0);
+        }
+    }
 }
