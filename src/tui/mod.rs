@@ -42,6 +42,7 @@ fn key_of(code: KeyCode, modifiers: KeyModifiers) -> Key {
         KeyCode::Up | KeyCode::Char('k') => Key::Up,
         KeyCode::Down | KeyCode::Char('j') => Key::Down,
         KeyCode::Char('w') => Key::Why,
+        KeyCode::Char('s') => Key::Sessions,
         _ => Key::Other,
     }
 }
@@ -102,7 +103,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, socket: &Path) -> Result<()>
                 Some(k) if app.key(k) => {}
                 _ => break Ok(()),
             },
-            _ = why.tick(), if app.showing_why && !app.paused => {
+            _ = why.tick(), if app.panel == state::Panel::Why && !app.paused => {
                 if let Some(s) = sub.as_mut() {
                     let ask = Command::Cache { command: CacheCommand::Why { n: 1 } };
                     if s.send(&ask).await.is_err() {
@@ -138,6 +139,7 @@ mod tests {
         assert_eq!(key_of(KeyCode::Up, none), Key::Up);
         assert_eq!(key_of(KeyCode::Down, none), Key::Down);
         assert_eq!(key_of(KeyCode::Char('w'), none), Key::Why);
+        assert_eq!(key_of(KeyCode::Char('s'), none), Key::Sessions);
         assert_eq!(key_of(KeyCode::Char('x'), none), Key::Other);
     }
 }

@@ -15,7 +15,18 @@ pub enum Key {
     Down,
     /// Show why the last request missed instead of the recent requests (and back).
     Why,
+    /// Show the provider's prompt cache per session instead of the recent requests (and back).
+    Sessions,
     Other,
+}
+
+/// What the lower panel shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Panel {
+    #[default]
+    Recent,
+    Why,
+    Sessions,
 }
 
 #[derive(Debug, Default)]
@@ -31,8 +42,9 @@ pub struct App {
     pub scroll: usize,
     /// Requests already counted when the view was reset (`r`).
     pub baseline: u64,
-    /// Whether the lower panel explains the last miss (`w`) instead of listing requests.
-    pub showing_why: bool,
+    /// What the lower panel shows: recent requests, why the last miss missed (`w`), or the
+    /// provider's cache per session (`s`).
+    pub panel: Panel,
     /// The daemon's latest explanation of the last miss, or why it has none.
     pub why: Option<Result<Why, String>>,
 }
@@ -78,10 +90,20 @@ impl App {
                 let rows = self.snapshot.as_ref().map_or(0, |s| s.recent.len());
                 self.scroll = (self.scroll + 1).min(rows.saturating_sub(1));
             }
-            Key::Why => self.showing_why = !self.showing_why,
+            Key::Why => self.panel = self.toggled(Panel::Why),
+            Key::Sessions => self.panel = self.toggled(Panel::Sessions),
             Key::Other => {}
         }
         true
+    }
+
+    /// `panel`, or back to the recent requests when it is already shown.
+    fn toggled(&self, panel: Panel) -> Panel {
+        if self.panel == panel {
+            Panel::Recent
+        } else {
+            panel
+        }
     }
 
     /// Requests per second over the last full second.
@@ -148,6 +170,12 @@ mod tests {
         assert_eq!(app.scroll, 3);
         app.key(Key::Reset);
         assert_eq!((app.scroll, app.baseline), (0, 9));
+        app.key(Key::Why);
+        assert_eq!(app.panel, Panel::Why);
+        app.key(Key::Sessions);
+        assert_eq!(app.panel, Panel::Sessions, "one panel at a time");
+        app.key(Key::Sessions);
+        assert_eq!(app.panel, Panel::Recent, "the same key goes back");
         assert!(!app.key(Key::Quit));
     }
 }

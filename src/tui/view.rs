@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Row, Sparkline, Table, Wrap};
 
-use super::state::App;
+use super::state::{App, Panel};
 use crate::display::{human_duration, micros};
 use crate::telemetry::stats::Snapshot;
 
@@ -147,7 +147,51 @@ fn dashboard(frame: &mut Frame, area: Rect, app: &App, s: &Snapshot) {
         savings,
     );
 
-    if app.showing_why {
+    if app.panel == Panel::Sessions {
+        let rows = s.sessions.iter().map(|v| {
+            Row::new(vec![
+                crate::display::printable(&v.session)
+                    .chars()
+                    .take(28)
+                    .collect::<String>(),
+                crate::display::printable(&v.client).into_owned(),
+                v.turns.to_string(),
+                format!("{:.1}%", v.cache_read_ratio * 100.0),
+                v.breaks.to_string(),
+                v.last_break.clone().unwrap_or_default(),
+            ])
+        });
+        let widths = [
+            Constraint::Length(29),
+            Constraint::Length(14),
+            Constraint::Length(6),
+            Constraint::Length(12),
+            Constraint::Length(7),
+            Constraint::Min(10),
+        ];
+        frame.render_widget(
+            Table::new(rows, widths)
+                .header(
+                    Row::new(vec![
+                        "session",
+                        "client",
+                        "turns",
+                        "cache read",
+                        "breaks",
+                        "last at",
+                    ])
+                    .style(Style::default().add_modifier(Modifier::BOLD)),
+                )
+                .block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title(" provider prompt cache per session (s back, q quit) "),
+                ),
+            recent,
+        );
+        return;
+    }
+    if app.panel == Panel::Why {
         let text = match &app.why {
             None => "asking the daemon…".to_string(),
             Some(Ok(why)) => why.report(),
@@ -181,11 +225,9 @@ fn dashboard(frame: &mut Frame, area: Rect, app: &App, s: &Snapshot) {
         })
         .collect();
     frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" recent requests (↑↓ scroll, w why missed, p pause, r reset, q quit) "),
-        ),
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(
+            " recent requests (↑↓ scroll, w why missed, s sessions, p pause, r reset, q quit) ",
+        )),
         recent,
     );
 }
@@ -272,7 +314,7 @@ mod tests {
         let mut app = App::default();
         app.connected("127.0.0.1:8080".into());
         app.snapshot = Some(Snapshot::default());
-        app.showing_why = true;
+        app.panel = Panel::Why;
         assert!(screen(&app).contains("asking the daemon"));
         app.why = Some(Ok(Why {
             at_ms: 0,
@@ -295,6 +337,36 @@ mod tests {
             "nearest cached request: 8a1f10dc1f7c; it differs in:",
             "- Run id: 7f3a1",
             "+ Run id: 9c2e4",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_sessions_panel_shows_each_sessions_provider_cache() {
+        use crate::telemetry::sessions::SessionView;
+        let mut app = App::default();
+        app.connected("127.0.0.1:8080".into());
+        app.snapshot = Some(Snapshot {
+            sessions: vec![SessionView {
+                session: "user_abc__session_7f3a".into(),
+                client: "claude-code".into(),
+                turns: 3,
+                cache_read_ratio: 0.301,
+                breaks: 1,
+                last_break: Some("system".into()),
+                ..SessionView::default()
+            }],
+            ..Snapshot::default()
+        });
+        app.panel = Panel::Sessions;
+        let text = screen(&app);
+        for needle in [
+            "provider prompt cache per session",
+            "user_abc__session_7f3a",
+            "claude-code",
+            "30.1%",
+            "system",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
