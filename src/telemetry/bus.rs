@@ -125,6 +125,7 @@ impl Bus {
                 trace_parent: None,
                 router_decision: None,
                 session: None,
+                cache_break: None,
                 prefix: Vec::new(),
             }),
         }
@@ -151,9 +152,10 @@ impl Bus {
             stats.record(&event);
             stats.sessions.record(&event)
         };
-        if let Some(at) = broke {
-            self.metrics.cache_break(&event.client, &at);
+        if let Some(at) = &broke {
+            self.metrics.cache_break(&event.client, at);
         }
+        event.cache_break = broke;
         super::logs::log_event(&event);
         // No subscribers is fine: the event was logged.
         let _ = self.tx.send(Arc::new(event));

@@ -224,6 +224,10 @@ pub struct RequestEvent {
     /// The client's session (its own id, or `conv-<hash>` of the conversation's start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// Where the session's provider cache broke on this turn, if it did (`system`, `tools`,
+    /// `message N`, `unchanged`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_break: Option<String>,
     /// The prompt's prefix fingerprint (see `exchange::key::prefix_fingerprint`), for telling
     /// where a session's provider cache broke; not serialised.
     #[serde(skip)]

@@ -356,6 +356,7 @@ mod tests {
             trace_parent: None,
             router_decision: None,
             session: None,
+            cache_break: None,
             prefix: Vec::new(),
         }
     }

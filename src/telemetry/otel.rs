@@ -227,6 +227,26 @@ impl Exporters {
         if let Some(class) = &e.error {
             attributes.push(KeyValue::new("error.type", class.clone()));
         }
+        if let Some(session) = &e.session {
+            attributes.push(KeyValue::new("session.id", session.clone()));
+        }
+        if e.tokens_cache_read > 0 {
+            attributes.push(KeyValue::new(
+                "gen_ai.usage.cache_read_input_tokens",
+                e.tokens_cache_read as i64,
+            ));
+        }
+        if let Some(at) = &e.cache_break {
+            attributes.push(KeyValue::new("isartor.prompt_cache.break_at", at.clone()));
+        }
+        for (key, usd) in [
+            ("isartor.cost_usd", e.cost_usd),
+            ("isartor.saved_usd", e.saved_usd),
+        ] {
+            if usd > 0.0 {
+                attributes.push(KeyValue::new(key, usd));
+            }
+        }
         let mut root = self
             .tracer
             .span_builder("isartor.request")

@@ -152,6 +152,15 @@ async fn traces_and_metrics_reach_the_collector() {
     );
     assert!(hit.parent_span_id.is_empty());
     assert_eq!(int(&hit.attributes, "isartor.tokens_saved"), 18);
+    // Money on both: what the call spent, what the hit saved (gpt-4o-mini's list price).
+    let usd = |s: &Span, key: &str| match attr(&s.attributes, key) {
+        Some(Any::DoubleValue(v)) => *v,
+        other => panic!("{key}: expected a double, got {other:?}"),
+    };
+    let mini = (11.0 * 0.15 + 7.0 * 0.60) / 1e6;
+    assert!((usd(cloud, "isartor.cost_usd") - mini).abs() < 1e-12);
+    assert!((usd(hit, "isartor.saved_usd") - mini).abs() < 1e-12);
+    assert!(text(&cloud.attributes, "session.id").starts_with("conv-"));
     assert_eq!(
         children(hit),
         [("l1a_exact_cache_lookup".to_string(), "hit".to_string())]
