@@ -13,6 +13,21 @@ async fn l2_ready(base: &str) -> Value {
     layer_loaded(base, "l2", 300).await
 }
 
+/// Asks `prompt`, which must go to the cloud as the mock's `nth` call; returns L2's decision.
+async fn sent_to_the_cloud(
+    base: &str,
+    mock: &Mock,
+    events: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<isartor::telemetry::RequestEvent>>,
+    prompt: &str,
+    nth: usize,
+) -> String {
+    let (status, headers, _) = post(base, "/v1/chat/completions", &chat(prompt)).await;
+    assert_eq!((status.as_u16(), layer(&headers)), (200, "l3"), "{prompt}");
+    assert_eq!(mock.count(), nth);
+    let e = events.recv().await.unwrap();
+    e.router_decision.clone().unwrap_or_default()
+}
+
 /// A daemon with the embedded model on (and `tweak`), once L2 is ready.
 async fn local(
     mock: &Mock,
@@ -68,18 +83,11 @@ async fn boilerplate_is_answered_in_process_and_a_feature_goes_to_the_cloud() {
     );
 
     // A config file cut at the limit is not served: a half tsconfig.json is a wrong one.
-    let (status, headers, _) = post(
-        &base,
-        "/v1/chat/completions",
-        &chat("Generate a tsconfig.json"),
-    )
-    .await;
-    assert_eq!((status.as_u16(), layer(&headers)), (200, "l3"));
-    assert_eq!(mock.count(), 1);
-    let e = events.recv().await.unwrap();
+    let decision =
+        sent_to_the_cloud(&base, &mock, &mut events, "Generate a tsconfig.json", 1).await;
     assert_eq!(
-        e.router_decision.as_deref(),
-        Some("TEMPLATE (answer refused: cut at layer2.max_answer_tokens)")
+        decision,
+        "TEMPLATE (answer refused: cut at layer2.max_answer_tokens)"
     );
     let metrics = get_text(&base, "/metrics").await;
     assert!(
@@ -87,17 +95,9 @@ async fn boilerplate_is_answered_in_process_and_a_feature_goes_to_the_cloud() {
         "{metrics}"
     );
 
-    let (status, headers, _) = post(
-        &base,
-        "/v1/chat/completions",
-        &chat("Build a full CRUD API with tests across five files"),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(layer(&headers), "l3");
-    assert_eq!(mock.count(), 2);
-    let e = events.recv().await.unwrap();
-    assert_eq!(e.router_decision.as_deref(), Some("COMPLEX"));
+    let feature = "Build a full CRUD API with tests across five files";
+    let decision = sent_to_the_cloud(&base, &mock, &mut events, feature, 2).await;
+    assert_eq!(decision, "COMPLEX");
 
     // Streamed: the client's own SSE events, token by token, then the reply is in the cache.
     let mut ask = chat("Write a .gitignore for a Node project");
