@@ -41,8 +41,19 @@ pub fn run(ctx: &Context, args: StatsArgs) -> Result<ExitCode> {
         };
     }
     let runtime = super::runtime()?;
+    let connected = runtime.block_on(Subscription::connect(&socket));
+    // A socket file whose daemon is gone (it exited before removing it): not running.
+    if connected.is_err()
+        && !matches!(
+            crate::daemon::pidfile::probe(&ctx.paths.pid_file())?,
+            crate::daemon::pidfile::Probe::Running(_)
+        )
+    {
+        println!("isartor is not running");
+        return Ok(ExitCode::from(super::status::NOT_RUNNING));
+    }
     let (addr, snapshot) = runtime.block_on(async {
-        let mut sub = Subscription::connect(&socket).await?;
+        let mut sub = connected?;
         loop {
             match sub.next().await? {
                 Some(Message::Snapshot(s)) => return anyhow::Ok((sub.addr.clone(), *s)),

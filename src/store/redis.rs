@@ -33,6 +33,13 @@ const HITS: &str = "isartor:v1:hits:";
 const FIND: &str = "local v = redis.call('GET', KEYS[1]) \
      if v then redis.call('INCR', KEYS[2]) redis.call('EXPIRE', KEYS[2], ARGV[1]) end \
      return v";
+/// Whether an error says this Redis does not run scripts for us (ACL, disabled command).
+fn refuses_scripts(error: &str) -> bool {
+    ["NOPERM", "unknown command", "NOSCRIPT", "no permissions"]
+        .iter()
+        .any(|m| error.contains(m))
+}
+
 /// How long Redis is left alone after a failure.
 const BREAKER: Duration = Duration::from_secs(1);
 
@@ -80,6 +87,9 @@ pub struct RedisStore {
     /// Until when Redis is skipped, and why.
     broken: Mutex<Option<(Instant, String)>>,
     warnings: Throttle,
+    /// Set when this Redis refuses scripts (an ACL without `@scripting`): lookups are a plain
+    /// `GET` from then on, and hits are not counted in Redis.
+    plain: std::sync::atomic::AtomicBool,
 }
 
 /// A client for `url` and a lazily connecting, self-reconnecting connection whose answers wait
@@ -115,6 +125,7 @@ impl RedisStore {
             timeout,
             broken: Mutex::new(None),
             warnings: Throttle::new(Duration::from_secs(60)),
+            plain: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -223,12 +234,36 @@ impl RedisStore {
 impl ReplyStore for RedisStore {
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Stored>, StoreError>> {
         async move {
+            use std::sync::atomic::Ordering::Relaxed;
             let (entry, hits) = (RedisStore::key(key), format!("{HITS}{key}"));
             let keep = self.ttl + self.stale;
+            if !self.plain.load(Relaxed) {
+                let found = self
+                    .call("GET", |mut c| {
+                        let mut lookup = redis::cmd("EVAL");
+                        lookup.arg(FIND).arg(2).arg(&entry).arg(&hits).arg(keep);
+                        async move { lookup.query_async::<Option<Vec<u8>>>(&mut c).await }
+                    })
+                    .await;
+                match found {
+                    Ok(value) => return Ok(value.and_then(|bytes| Envelope::read(&bytes))),
+                    Err(e) if refuses_scripts(&e.0) => {
+                        tracing::warn!(
+                            "redis at {}: scripts are not allowed ({}); looking entries up with \
+                             GET, without shared hit counts",
+                            self.target,
+                            e.0
+                        );
+                        self.plain.store(true, Relaxed);
+                        self.broken.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             let value: Option<Vec<u8>> = self
                 .call("GET", |mut c| {
-                    let mut lookup = redis::cmd("EVAL");
-                    lookup.arg(FIND).arg(2).arg(&entry).arg(&hits).arg(keep);
+                    let mut lookup = redis::cmd("GET");
+                    lookup.arg(&entry);
                     async move { lookup.query_async(&mut c).await }
                 })
                 .await?;

@@ -317,3 +317,25 @@ async fn a_redis_restart_costs_no_miss_once_it_is_back() {
     );
     redis.stop().await;
 }
+
+/// A Redis user that may not run scripts (an ACL without `@scripting`) still gets a shared
+/// cache: lookups fall back to a plain `GET` after the first refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_user_without_scripts_still_caches() {
+    let redis = Redis::start().await;
+    let added = redis
+        .command("ACL SETUSER limited on >secret ~* &* +@all -@scripting")
+        .await;
+    assert_eq!(added.as_deref(), Some("+OK"));
+    let mock = Mock::start().await;
+    let url = format!("redis://limited:secret@127.0.0.1:{}/0", redis.port);
+    let (_d, base) = daemon(&mock, shared(url)).await;
+    assert_eq!(ask(&base, "no scripts here").await.1, "l3");
+    assert_eq!(
+        ask(&base, "no scripts here").await.1,
+        "l1a",
+        "served from Redis with plain GETs"
+    );
+    assert_eq!(mock.count(), 1);
+    redis.stop().await;
+}
