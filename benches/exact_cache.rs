@@ -71,6 +71,13 @@ fn canonicalise(c: &mut Criterion) {
         });
         let ex = openai::decode(body.clone(), origin()).unwrap();
         g.bench_function(format!("key_only/{name}"), |b| b.iter(|| exact_key(&ex)));
+        // What a miss adds for `isartor cache why` and the provider-cache sessions.
+        g.bench_function(format!("miss_readable/{name}"), |b| {
+            b.iter(|| isartor::exchange::key::readable(&ex))
+        });
+        g.bench_function(format!("prefix_fingerprint/{name}"), |b| {
+            b.iter(|| isartor::exchange::key::prefix_fingerprint(&ex))
+        });
     }
     g.finish();
 }

@@ -138,14 +138,17 @@ impl Bus {
             cache_read: event.tokens_cache_read,
             cache_write: event.tokens_cache_write,
         };
-        let priced = || self.prices.cost(&event.model, tokens);
-        if event.deflected {
-            event.saved_usd = priced();
-        } else if event.layer == Some(Layer::L3) {
-            event.cost_usd = priced();
+        // One price lookup, and only for a request that spent or saved something.
+        if event.deflected || event.layer == Some(Layer::L3) {
+            let found = self.prices.lookup(&event.model);
+            let usd = self.prices.cost_at(found.map(|(_, p)| p), tokens);
+            if event.deflected {
+                event.saved_usd = usd;
+            } else {
+                event.cost_usd = usd;
+            }
+            self.metrics.money(&event, found.map(|(name, _)| name));
         }
-        let known = self.prices.lookup(&event.model).map(|(name, _)| name);
-        self.metrics.money(&event, known);
         self.metrics.record(&event);
         let broke = {
             let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());

@@ -118,8 +118,13 @@ impl PriceBook {
 
     /// What `tokens` cost at `model`'s price, in dollars.
     pub fn cost(&self, model: &str, tokens: Tokens) -> f64 {
-        match self.lookup(model) {
-            Some((_, p)) => {
+        self.cost_at(self.lookup(model).map(|(_, p)| p), tokens)
+    }
+
+    /// What `tokens` cost at `price` (a [`lookup`](Self::lookup)'s), or at the flat rate.
+    pub fn cost_at(&self, price: Option<Price>, tokens: Tokens) -> f64 {
+        match price {
+            Some(p) => {
                 let cached = tokens.cache_read + tokens.cache_write;
                 let fresh = tokens.input.saturating_sub(cached);
                 (fresh as f64 * p.input
