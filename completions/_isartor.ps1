@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests')
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'See into and steer the caches: list, explain misses, forget, clear, export, import')
+            [CompletionResult]::new('usage', 'usage', [CompletionResultType]::ParameterValue, 'What the cloud cost and what was saved, from the local usage history')
             [CompletionResult]::new('eval', 'eval', [CompletionResultType]::ParameterValue, 'Measure the semantic cache on labelled pairs or a replayed trace')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)')
@@ -268,6 +269,17 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
         'isartor;cache;help;help' {
             break
         }
+        'isartor;usage' {
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'How far back to count: minutes, hours, days or weeks (90m, 24h, 7d, 4w), or all')
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'One line per client, model, session or UTC day')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON instead of a table')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'isartor;eval' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -330,6 +342,7 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests')
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'See into and steer the caches: list, explain misses, forget, clear, export, import')
+            [CompletionResult]::new('usage', 'usage', [CompletionResultType]::ParameterValue, 'What the cloud cost and what was saved, from the local usage history')
             [CompletionResult]::new('eval', 'eval', [CompletionResultType]::ParameterValue, 'Measure the semantic cache on labelled pairs or a replayed trace')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)')
@@ -395,6 +408,9 @@ Register-ArgumentCompleter -Native -CommandName 'isartor' -ScriptBlock {
             break
         }
         'isartor;help;cache;import' {
+            break
+        }
+        'isartor;help;usage' {
             break
         }
         'isartor;help;eval' {

@@ -49,6 +49,9 @@ _isartor() {
             isartor,update)
                 cmd="isartor__subcmd__update"
                 ;;
+            isartor,usage)
+                cmd="isartor__subcmd__usage"
+                ;;
             isartor__subcmd__cache,clear)
                 cmd="isartor__subcmd__cache__subcmd__clear"
                 ;;
@@ -166,6 +169,9 @@ _isartor() {
             isartor__subcmd__help,update)
                 cmd="isartor__subcmd__help__subcmd__update"
                 ;;
+            isartor__subcmd__help,usage)
+                cmd="isartor__subcmd__help__subcmd__usage"
+                ;;
             isartor__subcmd__help__subcmd__cache,clear)
                 cmd="isartor__subcmd__help__subcmd__cache__subcmd__clear"
                 ;;
@@ -206,7 +212,7 @@ _isartor() {
 
     case "${cmd}" in
         isartor)
-            opts="-h -V --config --help --version up stop status stats top connect cache eval completions update help"
+            opts="-h -V --config --help --version up stop status stats top connect cache usage eval completions update help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -764,7 +770,7 @@ _isartor() {
             return 0
             ;;
         isartor__subcmd__help)
-            opts="up stop status stats top connect cache eval completions update help"
+            opts="up stop status stats top connect cache usage eval completions update help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1085,6 +1091,20 @@ _isartor() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        isartor__subcmd__help__subcmd__usage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         isartor__subcmd__stats)
             opts="-h -V --json --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1192,6 +1212,32 @@ _isartor() {
             case "${prev}" in
                 --version)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        isartor__subcmd__usage)
+            opts="-h -V --since --by --json --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --by)
+                    COMPREPLY=($(compgen -W "client model session day" -- "${cur}"))
                     return 0
                     ;;
                 --config)

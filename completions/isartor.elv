@@ -30,6 +30,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
             cand connect 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)'
             cand cache 'See into and steer the caches: list, explain misses, forget, clear, export, import'
+            cand usage 'What the cloud cost and what was saved, from the local usage history'
             cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
             cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
             cand update 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)'
@@ -233,6 +234,16 @@ set edit:completion:arg-completer[isartor] = {|@words|
         }
         &'isartor;cache;help;help'= {
         }
+        &'isartor;usage'= {
+            cand --since 'How far back to count: minutes, hours, days or weeks (90m, 24h, 7d, 4w), or all'
+            cand --by 'One line per client, model, session or UTC day'
+            cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'isartor;eval'= {
             cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
             cand -h 'Print help'
@@ -288,6 +299,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand top 'A live dashboard: per-layer deflection, latency, tokens saved, recent requests'
             cand connect 'Point Claude Code, Copilot or Antigravity at the daemon (or undo it with --disconnect)'
             cand cache 'See into and steer the caches: list, explain misses, forget, clear, export, import'
+            cand usage 'What the cloud cost and what was saved, from the local usage history'
             cand eval 'Measure the semantic cache on labelled pairs or a replayed trace'
             cand completions 'Print the shell completion script (bash, zsh, fish, powershell, elvish)'
             cand update 'Upgrade this binary from the project''s releases (checksum-verified, with rollback)'
@@ -336,6 +348,8 @@ set edit:completion:arg-completer[isartor] = {|@words|
         &'isartor;help;cache;export'= {
         }
         &'isartor;help;cache;import'= {
+        }
+        &'isartor;help;usage'= {
         }
         &'isartor;help;eval'= {
             cand semantic 'The semantic cache: serving rates on labelled pairs, and/or a replayed trace'

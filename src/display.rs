@@ -63,6 +63,17 @@ pub fn redacted_url(url: &str) -> String {
     printable(&format!("{scheme}://{host}{tail}")).into_owned()
 }
 
+/// A Unix time in milliseconds as RFC 3339 UTC (`2026-12-01T00:00:00Z`).
+pub fn rfc3339(ms: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
 /// `3725` → `1h 02m 05s`.
 pub fn human_duration(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);

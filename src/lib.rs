@@ -68,7 +68,10 @@
 //! * [`telemetry`] defines the request event ([`telemetry::events`]) and the bus that fans each
 //!   one out ([`telemetry::bus`]): Prometheus metrics (`GET /metrics`), live stats, one log
 //!   line and, with `enable_monitoring`, an OpenTelemetry trace and metrics. Each event is priced
-//!   on the way out ([`telemetry::prices`]: what an L3 call spent, what a deflection saved).
+//!   on the way out ([`telemetry::prices`]: what an L3 call spent, what a deflection saved),
+//!   counted against the configured spending limits ([`telemetry::budgets`], which the pipeline
+//!   asks before a request runs) and kept in the local usage history ([`telemetry::usage`], a
+//!   SQLite file written by a thread of its own; `isartor usage` reads it).
 
 //! ## Around the request path
 //!

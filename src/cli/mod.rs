@@ -11,6 +11,7 @@ pub mod stop;
 pub mod top;
 pub mod up;
 pub mod update;
+pub mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +65,8 @@ pub enum Command {
     Connect(connect::ConnectArgs),
     /// See into and steer the caches: list, explain misses, forget, clear, export, import
     Cache(cache::CacheArgs),
+    /// What the cloud cost and what was saved, from the local usage history
+    Usage(usage::UsageArgs),
     /// Measure the semantic cache on labelled pairs or a replayed trace
     Eval(eval::EvalArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Top(args) => top::run(&ctx, args),
         Command::Cache(args) => cache::run(&ctx, args),
         Command::Eval(args) => eval::run(&ctx, args),
+        Command::Usage(args) => usage::run(&ctx, args),
         Command::Connect(args) => connect::run(&ctx, args),
         Command::Update(args) => update::run(&ctx, args),
         Command::Completions(_) => unreachable!("answered before the context is built"),

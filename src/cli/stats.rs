@@ -137,9 +137,30 @@ pub fn render(s: &Snapshot, addr: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "tokens saved: {} (about ${:.2}); spent at the cloud: ${:.2}",
-        s.tokens_saved, s.cost_saved_usd, s.cost_spent_usd
+        "tokens saved: {} (about ${:.2}); spent at the cloud: ${:.2}; saved by the provider's \
+         prompt cache: ${:.2}",
+        s.tokens_saved, s.cost_saved_usd, s.cost_spent_usd, s.provider_cache_saved_usd
     );
+    for b in &s.budgets {
+        let _ = writeln!(
+            out,
+            "budget {:?} ({}, {}): ${:.2} of ${:.2} this {}{}",
+            crate::display::printable(&b.name),
+            crate::display::printable(&b.scope),
+            b.action.as_str(),
+            b.spent_usd,
+            b.limit_usd,
+            match b.period {
+                crate::config::Period::Day => "day",
+                crate::config::Period::Month => "month",
+            },
+            if b.spent_usd >= b.limit_usd {
+                " (spent)"
+            } else {
+                ""
+            }
+        );
+    }
     if !s.sessions.is_empty() {
         let _ = writeln!(out, "provider prompt cache, recent sessions:");
         for v in s.sessions.iter().take(5) {

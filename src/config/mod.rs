@@ -13,10 +13,12 @@ use toml::{Table, Value};
 mod provider;
 mod proxy;
 mod server;
+mod usage;
 
 pub use provider::{Provider, ProviderConfig, ProviderSettings};
 pub use proxy::{DEFAULT_INTERCEPT_HOSTS, Override, ProxyConfig, host_matches};
 pub use server::ServerConfig;
+pub use usage::{BudgetAction, BudgetConfig, Period, Price, Scope, UsageConfig, validate_budgets};
 
 /// The prefix of configuration environment variables; sections and keys are joined by `__`.
 pub const ENV_PREFIX: &str = "ISARTOR__";
@@ -224,7 +226,7 @@ pub struct Config {
     /// Prompt-cache breakpoints in requests translated into Anthropic Messages.
     pub anthropic_prompt_cache: bool,
     /// Prices per model-name prefix, over the shipped table (`[prices."gpt-4o"]`).
-    pub prices: std::collections::BTreeMap<String, crate::telemetry::prices::Price>,
+    pub prices: std::collections::BTreeMap<String, Price>,
     pub enable_slm_router: bool,
     pub inference_engine: InferenceEngine,
     pub router_backend: RouterBackend,
@@ -236,6 +238,9 @@ pub struct Config {
     pub update: UpdateConfig,
     pub proxy: ProxyConfig,
     pub server: ServerConfig,
+    pub usage: UsageConfig,
+    /// Spending limits on the cloud (`[[budgets]]`).
+    pub budgets: Vec<BudgetConfig>,
 }
 
 impl Default for Config {
@@ -286,6 +291,8 @@ impl Default for Config {
             update: UpdateConfig::default(),
             proxy: ProxyConfig::default(),
             server: ServerConfig::default(),
+            usage: UsageConfig::default(),
+            budgets: Vec::new(),
         }
     }
 }
@@ -421,7 +428,9 @@ impl Config {
                 self.cost_per_1k_tokens
             )));
         }
+        usage::validate_budgets(&self.budgets)?;
         for (key, value) in [
+            ("usage.retention_days", self.usage.retention_days),
             ("cache_ttl_secs", self.cache_ttl_secs),
             ("cache_max_capacity", self.cache_max_capacity),
             ("stale_ttl_secs", self.stale_ttl_secs),
@@ -619,9 +628,9 @@ fn env_overrides(env: impl IntoIterator<Item = (String, String)>) -> Result<Tabl
     for (var, raw) in vars {
         let rest = &var[ENV_PREFIX.len()..];
         let dotted = rest.to_ascii_lowercase().replace("__", ".");
-        if dotted == "fallback_providers" {
+        if dotted == "fallback_providers" || dotted == "budgets" {
             return Err(err(format!(
-                "{var}: fallback providers are tables; set them as [[fallback_providers]] in isartor.toml"
+                "{var}: {dotted} are tables; set them as [[{dotted}]] in isartor.toml"
             )));
         }
         let Some((_, default)) = keys.iter().find(|(k, _)| *k == dotted) else {

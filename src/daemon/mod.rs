@@ -82,10 +82,7 @@ pub async fn start(config: Config, paths: &Paths) -> Result<Daemon> {
         Some(addr) => Some(bind(addr, "proxy_port")?),
         None => None,
     };
-    let bus = Bus::default().with_prices(crate::telemetry::prices::PriceBook::new(
-        &config.prices,
-        config.cost_per_1k_tokens,
-    ));
+    let bus = telemetry_bus(&config, paths)?;
     let otel = if config.enable_monitoring {
         let done = CancellationToken::new();
         let task =
@@ -224,7 +221,47 @@ impl Daemon {
             done.cancel();
             let _ = task.await;
         }
+        let bus = self.bus.clone();
+        let _ = tokio::task::spawn_blocking(move || bus.close_usage()).await;
     }
+}
+
+/// The request-event bus: prices, the usage history (`usage.enabled`) and the budgets, which
+/// start from what the history says their current period has spent.
+fn telemetry_bus(config: &Config, paths: &Paths) -> Result<Bus> {
+    use crate::telemetry::{budgets::Budgets, prices::PriceBook, unix_ms, usage};
+    let scopes = crate::config::validate_budgets(&config.budgets)?;
+    let history = paths.data_dir.join(usage::FILE);
+    let mut bus =
+        Bus::default().with_prices(PriceBook::new(&config.prices, config.cost_per_1k_tokens));
+    if !config.budgets.is_empty() {
+        let db = match config.usage.enabled {
+            true => usage::open(&history)
+                .map_err(|e| {
+                    tracing::warn!(
+                        "usage history {}: {e}; budgets start from zero",
+                        history.display()
+                    )
+                })
+                .ok(),
+            false => {
+                tracing::warn!(
+                    "usage.enabled = false: budgets count from zero each time the daemon starts"
+                );
+                None
+            }
+        };
+        let spent = |scope: &crate::config::Scope, since: u64| {
+            db.as_ref()
+                .and_then(|db| usage::spent_since(db, scope, since).ok())
+                .unwrap_or(0.0)
+        };
+        bus = bus.with_budgets(Budgets::new(&config.budgets, scopes, unix_ms(), spent));
+    }
+    if config.usage.enabled {
+        bus = bus.with_usage(history, config.usage.retention_days);
+    }
+    Ok(bus)
 }
 
 /// Raises the soft limit on open files to the hard limit: every connection, upstream connection

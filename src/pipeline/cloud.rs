@@ -100,12 +100,11 @@ impl Cloud {
     /// Refuses when `offline_mode` keeps every request on this machine.
     fn online(&self) -> Result<(), PipelineError> {
         if self.offline {
-            return Err(PipelineError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: ErrorCode::OfflineMode,
-                message: "cache miss and offline_mode is on: the request was not sent to the cloud"
-                    .into(),
-            });
+            return Err(PipelineError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::OfflineMode,
+                "cache miss and offline_mode is on: the request was not sent to the cloud",
+            ));
         }
         Ok(())
     }
@@ -236,14 +235,14 @@ impl Cloud {
                 ),
             ),
             ChainError::Transport(e) => transport_error(e),
-            ChainError::BadModel { model } => PipelineError {
-                status: StatusCode::BAD_REQUEST,
-                code: ErrorCode::InvalidModel,
-                message: format!(
+            ChainError::BadModel { model } => PipelineError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidModel,
+                format!(
                     "model {model:?} cannot be sent to a gemini provider: a model name has only \
                      letters, digits, '.', '_' and '-'"
                 ),
-            },
+            ),
         })?;
         let status = answer.response.status();
         if status.is_server_error() || (answer.wire == Wire::Translated && !status.is_success()) {
@@ -252,11 +251,7 @@ impl Cloud {
             let message = format!("{name} answered {status}: {snippet}");
             return Err(match status.is_server_error() {
                 true => PipelineError::bad_gateway(ErrorCode::UpstreamError, message),
-                false => PipelineError {
-                    status,
-                    code: ErrorCode::UpstreamError,
-                    message,
-                },
+                false => PipelineError::new(status, ErrorCode::UpstreamError, message),
             });
         }
         Ok(answer)

@@ -29,6 +29,7 @@ use crate::config::{CacheMode, Config, ConfigError, Settings};
 use crate::exchange::key::{self, CacheKey};
 use crate::exchange::{Exchange, Message, Reply, estimate_tokens};
 use crate::store::{Meta, Rendered, ReplyStore, Stored};
+use crate::telemetry::budgets::Refusal;
 use crate::telemetry::stats::Verdict;
 use crate::telemetry::{Bus, ErrorCode, Layer, LayerOutcome, Tracker};
 use semantic::Lookup;
@@ -88,6 +89,8 @@ pub struct PipelineError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds the client should wait before trying again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl PipelineError {
@@ -97,12 +100,29 @@ impl PipelineError {
         self.status.is_server_error() || self.code == ErrorCode::OfflineMode
     }
 
-    /// A 502: the provider failed us, in the way `code` names.
-    pub fn bad_gateway(code: ErrorCode, message: impl Into<String>) -> PipelineError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> PipelineError {
         PipelineError {
-            status: StatusCode::BAD_GATEWAY,
+            status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A 502: the provider failed us, in the way `code` names.
+    pub fn bad_gateway(code: ErrorCode, message: impl Into<String>) -> PipelineError {
+        PipelineError::new(StatusCode::BAD_GATEWAY, code, message)
+    }
+
+    /// A 429: a spent budget refuses the request until its next period.
+    pub fn budget(refusal: Refusal) -> PipelineError {
+        PipelineError {
+            retry_after: Some(refusal.retry_after_secs),
+            ..PipelineError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::BudgetExceeded,
+                refusal.message,
+            )
         }
     }
 }
@@ -251,6 +271,18 @@ impl Pipeline {
     pub async fn handle(&self, exchange: Exchange, mut tracker: Tracker) -> Outcome {
         let prompt = exchange.last_user_turn().and_then(Message::first_text);
         tracker.describe(exchange.format, &exchange.model, prompt.unwrap_or(""));
+        let mut cloud_refused = None;
+        if !self.bus.budgets().is_empty() {
+            let (client, model, _) = tracker.who();
+            let standing = self
+                .bus
+                .budgets()
+                .standing(client, model, crate::telemetry::unix_ms());
+            if let Some(refusal) = standing.blocked {
+                return self.refuse(refusal, tracker);
+            }
+            cloud_refused = standing.cloud_refused;
+        }
         let key = key::exact_key(&exchange);
         let policy = exchange.cache;
         let mut remember = Remember {
@@ -475,6 +507,9 @@ impl Pipeline {
             None => conversation(&prefix),
         };
         tracker.session(&session, prefix);
+        if let Some(refusal) = cloud_refused {
+            return self.refuse(refusal, tracker);
+        }
         let outcome = self.cloud.answer(exchange, remember, tracker).await;
         match (outcome, stale) {
             (
@@ -501,6 +536,16 @@ impl Pipeline {
                 }
             }
             (outcome, _) => outcome,
+        }
+    }
+
+    /// Refuses a request for a spent budget (a 429 that names it and when it resets).
+    fn refuse(&self, refusal: Refusal, tracker: Tracker) -> Outcome {
+        self.bus.metrics().budget_refusal(&refusal.budget);
+        Outcome::Failed {
+            layer: Layer::L3,
+            error: PipelineError::budget(refusal),
+            tracker,
         }
     }
 

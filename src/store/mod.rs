@@ -129,13 +129,7 @@ impl Rendered {
     }
 }
 
-/// Unix time in milliseconds.
-pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::telemetry::unix_ms;
 
 /// Key → complete canonical reply, with the store's own TTL and capacity.
 pub trait ReplyStore: Send + Sync + 'static {

@@ -187,8 +187,26 @@ pub async fn run(pipeline: &Pipeline, decoded: Decoded) -> Response<Body> {
         stream: exchange.stream,
         stream_usage: exchange.stream_usage,
     };
+    // Who the request is, for `X-Isartor-Budget-Remaining` (only when budgets are set).
+    let budgets = pipeline.bus().budgets();
+    let who = (!budgets.is_empty()).then(|| {
+        // The model as the event records it (the pipeline describes the request later).
+        let model = crate::display::printable(&exchange.model).into_owned();
+        (tracker.who().0.to_string(), model)
+    });
     let outcome = pipeline.handle(exchange, tracker).await;
     // The request's bytes have gone upstream or been answered from here: release them.
     drop(hold);
-    respond::outcome(render, outcome)
+    let mut response = respond::outcome(render, outcome);
+    if let Some((client, model)) = who
+        && let Some(left) = budgets
+            .standing(&client, &model, crate::telemetry::unix_ms())
+            .remaining
+        && let Ok(v) = http::HeaderValue::from_str(&format!("{left:.4}"))
+    {
+        response
+            .headers_mut()
+            .insert("x-isartor-budget-remaining", v);
+    }
+    response
 }

@@ -158,13 +158,17 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             tracker,
         } => {
             tracker.finish(Some(layer), error.status.as_u16(), Some(error.code));
-            let r = self::error(
+            let mut r = self::error(
                 render.format,
                 error.status,
                 error.code,
                 &error.message,
                 None,
             );
+            if let Some(secs) = error.retry_after {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
             with_layer(r, layer, false)
         }
     }

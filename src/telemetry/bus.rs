@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
+use super::budgets::Budgets;
 use super::events::{ErrorCode, Layer, LayerOutcome, LayerTiming, RequestEvent};
 use super::metrics::Metrics;
 use super::prices::{PriceBook, Tokens};
 use super::stats::{Snapshot, Stats, Verdict};
+use super::usage::Recorder;
 use crate::exchange::{Format, Surface, Usage};
 
 /// The broadcast bus of request events. Slow subscribers lag and lose events; senders never wait.
@@ -23,6 +25,9 @@ pub struct Bus {
     metrics: Arc<Metrics>,
     stats: Arc<Mutex<Stats>>,
     prices: Arc<PriceBook>,
+    budgets: Arc<Budgets>,
+    /// The usage history's writer (`usage.enabled`).
+    usage: Option<Arc<Recorder>>,
 }
 
 impl Default for Bus {
@@ -40,6 +45,37 @@ impl Bus {
             metrics: Arc::new(Metrics::new()),
             stats: Arc::new(Mutex::new(Stats::default())),
             prices: Arc::new(PriceBook::default()),
+            budgets: Arc::new(Budgets::default()),
+            usage: None,
+        }
+    }
+
+    /// The same bus, counting L3 spend against `budgets`.
+    pub fn with_budgets(mut self, budgets: Budgets) -> Bus {
+        // The gauges start from what the budgets read back.
+        for b in budgets.views(super::unix_ms()) {
+            self.metrics.budget(&b.name, b.spent_usd, b.limit_usd);
+        }
+        self.budgets = Arc::new(budgets);
+        self
+    }
+
+    /// The same bus, writing every event's row to the usage history at `path`.
+    pub fn with_usage(mut self, path: std::path::PathBuf, retention_days: u64) -> Bus {
+        let recorder = Recorder::start(path, retention_days, self.metrics.clone());
+        self.usage = Some(Arc::new(recorder));
+        self
+    }
+
+    /// The budgets requests are checked against.
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    /// Writes the usage history's queued rows and stops its writer (blocking; at shutdown).
+    pub fn close_usage(&self) {
+        if let Some(usage) = &self.usage {
+            usage.close();
         }
     }
 
@@ -51,10 +87,13 @@ impl Bus {
 
     /// The live aggregates now.
     pub fn snapshot(&self) -> Snapshot {
-        self.stats
+        let mut snapshot = self
+            .stats
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .snapshot()
+            .snapshot();
+        snapshot.budgets = self.budgets.views(super::unix_ms());
+        snapshot
     }
 
     /// The metrics every published event is counted in.
@@ -92,10 +131,7 @@ impl Bus {
 
     /// Starts tracking a request that just arrived.
     pub fn track(&self, surface: Surface, client: &str) -> Tracker {
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let at_ms = super::unix_ms();
         Tracker {
             bus: self.clone(),
             started: Instant::now(),
@@ -119,6 +155,7 @@ impl Bus {
                 tokens_saved: 0,
                 cost_usd: 0.0,
                 saved_usd: 0.0,
+                provider_saved_usd: 0.0,
                 error: None,
                 provider: None,
                 preview: String::new(),
@@ -146,8 +183,17 @@ impl Bus {
                 event.saved_usd = usd;
             } else {
                 event.cost_usd = usd;
+                event.provider_saved_usd =
+                    PriceBook::provider_cache_saving(found.map(|(_, p)| p), tokens);
             }
             self.metrics.money(&event, found.map(|(name, _)| name));
+            self.budgets.spend(
+                &event.client,
+                &event.model,
+                event.cost_usd,
+                super::unix_ms(),
+                |name, spent, limit| self.metrics.budget(name, spent, limit),
+            );
         }
         self.metrics.record(&event);
         let broke = {
@@ -160,8 +206,12 @@ impl Bus {
         }
         event.cache_break = broke;
         super::logs::log_event(&event);
+        let event = Arc::new(event);
+        if let Some(usage) = &self.usage {
+            usage.record(&event);
+        }
         // No subscribers is fine: the event was logged.
-        let _ = self.tx.send(Arc::new(event));
+        let _ = self.tx.send(event);
     }
 }
 

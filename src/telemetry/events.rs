@@ -138,6 +138,8 @@ pub enum ErrorCode {
     ClientClosed,
     /// The local model's streamed answer broke off.
     LocalStreamFailed,
+    /// A spent `cache-only` or `block` budget refused the request.
+    BudgetExceeded,
 }
 
 impl ErrorCode {
@@ -172,6 +174,7 @@ impl ErrorCode {
             ErrorCode::UpstreamStreamIncomplete => "upstream_stream_incomplete",
             ErrorCode::ClientClosed => "client_closed",
             ErrorCode::LocalStreamFailed => "l2_stream_failed",
+            ErrorCode::BudgetExceeded => "budget_exceeded",
         }
     }
 }
@@ -210,6 +213,10 @@ pub struct RequestEvent {
     /// Dollars a deflected request saved: its answer's tokens at the request's model price.
     #[serde(default)]
     pub saved_usd: f64,
+    /// Dollars the provider's prompt cache saved an L3 call (its cache reads, at the input price
+    /// less the cache-read price).
+    #[serde(default)]
+    pub provider_saved_usd: f64,
     /// A short error class (`unauthorized`, `bad_request`, `upstream_timeout`, …).
     pub error: Option<String>,
     /// The cloud provider that answered (L3 only).

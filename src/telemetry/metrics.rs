@@ -5,6 +5,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
@@ -93,6 +94,12 @@ struct RuleLabel {
     rule: &'static str,
 }
 
+/// A budget's name: the operator's own text from isartor.toml, never a client's.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BudgetLabel {
+    budget: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     layer: &'static str,
@@ -115,6 +122,10 @@ pub struct Metrics {
     money: Family<MoneyLabels, Counter<f64, AtomicU64>>,
     cache_read: Family<ClientLabel, Counter>,
     breaks: Family<BreakLabels, Counter>,
+    budget_spent: Family<BudgetLabel, Gauge<f64, AtomicU64>>,
+    budget_limit: Family<BudgetLabel, Gauge<f64, AtomicU64>>,
+    budget_refusals: Family<BudgetLabel, Counter>,
+    usage_lost: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -139,6 +150,30 @@ impl Metrics {
         let money = Family::<MoneyLabels, Counter<f64, AtomicU64>>::default();
         let cache_read = Family::<ClientLabel, Counter>::default();
         let breaks = Family::<BreakLabels, Counter>::default();
+        let budget_spent = Family::<BudgetLabel, Gauge<f64, AtomicU64>>::default();
+        let budget_limit = Family::<BudgetLabel, Gauge<f64, AtomicU64>>::default();
+        let budget_refusals = Family::<BudgetLabel, Counter>::default();
+        let usage_lost = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "budget_spent_usd",
+            "Dollars of cloud spend counted against each budget in its current period",
+            budget_spent.clone(),
+        );
+        registry.register(
+            "budget_limit_usd",
+            "Each budget's limit in dollars per period",
+            budget_limit.clone(),
+        );
+        registry.register(
+            "budget_refusals",
+            "Requests refused (429) because a cache-only or block budget was spent",
+            budget_refusals.clone(),
+        );
+        registry.register(
+            "usage_rows_lost",
+            "Request rows the usage history could not keep: queue_full (the writer fell behind) or database (a locked, full or unreadable database)",
+            usage_lost.clone(),
+        );
         registry.register(
             "provider_cache_read_tokens",
             "Prompt tokens of L3 calls the provider read from its own prompt cache",
@@ -151,7 +186,7 @@ impl Metrics {
         );
         registry.register(
             "cost_usd",
-            "Dollars spent by L3 calls (kind=spent) and saved by deflected requests (kind=saved), by client and priced model",
+            "Dollars spent by L3 calls (kind=spent), saved by deflected requests (kind=saved) and saved by the provider's prompt cache on L3 calls (kind=provider_cache_saved: cache reads at the input price less their cache-read price), by client and priced model",
             money.clone(),
         );
         registry.register(
@@ -213,7 +248,36 @@ impl Metrics {
             money,
             cache_read,
             breaks,
+            budget_spent,
+            budget_limit,
+            budget_refusals,
+            usage_lost,
         }
+    }
+
+    /// Sets a budget's limit and what its period has spent so far.
+    pub fn budget(&self, name: &str, spent: f64, limit: f64) {
+        let label = BudgetLabel {
+            budget: name.to_string(),
+        };
+        self.budget_spent.get_or_create(&label).set(spent);
+        self.budget_limit.get_or_create(&label).set(limit);
+    }
+
+    /// Counts a request a spent budget refused.
+    pub fn budget_refusal(&self, name: &str) {
+        self.budget_refusals
+            .get_or_create(&BudgetLabel {
+                budget: name.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts request rows the usage history lost (`queue_full` or `database`).
+    pub fn usage_lost(&self, reason: &'static str, rows: u64) {
+        self.usage_lost
+            .get_or_create(&ReasonLabel { reason })
+            .inc_by(rows);
     }
 
     /// Counts one finished request.
@@ -276,7 +340,11 @@ impl Metrics {
     /// Adds what a request spent or saved; `model` is the price table's name for its model.
     pub fn money(&self, e: &RequestEvent, model: Option<&str>) {
         let model = model.map_or("other", |m| super::prices::known_name(m).unwrap_or("other"));
-        for (kind, usd) in [("spent", e.cost_usd), ("saved", e.saved_usd)] {
+        for (kind, usd) in [
+            ("spent", e.cost_usd),
+            ("saved", e.saved_usd),
+            ("provider_cache_saved", e.provider_saved_usd),
+        ] {
             if usd > 0.0 {
                 self.money
                     .get_or_create(&MoneyLabels {
@@ -349,6 +417,7 @@ mod tests {
             tokens_cache_write: 0,
             cost_usd: 0.0,
             saved_usd: 0.0,
+            provider_saved_usd: 0.0,
             tokens_saved: if layer == Some(Layer::L1a) { 10 } else { 0 },
             error: (status >= 400).then(|| "upstream_timeout".to_string()),
             provider: None,

@@ -7,21 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-/// US dollars per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    pub input: f64,
-    pub output: f64,
-    /// Prompt tokens read from the provider's cache (the input price when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_read: Option<f64>,
-    /// Prompt tokens written to the provider's cache (the input price when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_write: Option<f64>,
-}
+pub use crate::config::Price;
 
 const fn price(input: f64, output: f64, read: f64, write: f64) -> Price {
     Price {
@@ -136,6 +122,20 @@ impl PriceBook {
             None => (tokens.input + tokens.output) as f64 / 1000.0 * self.flat_per_1k,
         }
     }
+
+    /// What the provider's prompt cache saved on `tokens`: the cache reads at the input price
+    /// less what they cost at the cache-read price. Zero at the flat rate (it has no cache
+    /// price) and for a price without a cache-read entry. Cache writes cost more than fresh
+    /// input at Anthropic; that premium is in what the call spent, not netted here.
+    pub fn provider_cache_saving(price: Option<Price>, tokens: Tokens) -> f64 {
+        match price {
+            Some(p) => {
+                let discount = (p.input - p.cache_read.unwrap_or(p.input)).max(0.0);
+                tokens.cache_read as f64 * discount / 1e6
+            }
+            None => 0.0,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -187,5 +187,11 @@ mod tests {
         let book = PriceBook::new(&overrides, 0.0);
         assert!((book.cost("claude-sonnet-4-5", t) - 1.0).abs() < 1e-9);
         assert_eq!(book.cost("unknown", t), 0.0);
+        // 800k read at Sonnet's $3 less $0.30 saved $2.16; the flat rate knows no cache.
+        let sonnet = PriceBook::default()
+            .lookup("claude-sonnet-4-5")
+            .map(|(_, p)| p);
+        assert!((PriceBook::provider_cache_saving(sonnet, t) - 2.16).abs() < 1e-9);
+        assert_eq!(PriceBook::provider_cache_saving(None, t), 0.0);
     }
 }

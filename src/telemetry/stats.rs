@@ -89,6 +89,12 @@ pub struct Snapshot {
     /// Dollars L3 calls spent (at the price table's prices).
     #[serde(default)]
     pub cost_spent_usd: f64,
+    /// Dollars the provider's prompt cache saved on L3 calls.
+    #[serde(default)]
+    pub provider_cache_saved_usd: f64,
+    /// Each budget's spend in its current period.
+    #[serde(default)]
+    pub budgets: Vec<super::budgets::BudgetView>,
     pub clients: BTreeMap<String, u64>,
     /// The last seconds, oldest first.
     pub per_second: Vec<Second>,
@@ -152,6 +158,7 @@ pub struct Stats {
     tokens_saved: u64,
     saved_usd: f64,
     spent_usd: f64,
+    provider_saved_usd: f64,
     clients: BTreeMap<String, u64>,
     per_second: VecDeque<Second>,
     recent: VecDeque<Recent>,
@@ -173,6 +180,7 @@ impl Default for Stats {
             latency: [histogram(), histogram(), histogram(), histogram()],
             tokens_saved: 0,
             saved_usd: 0.0,
+            provider_saved_usd: 0.0,
             spent_usd: 0.0,
             clients: BTreeMap::new(),
             per_second: VecDeque::with_capacity(RATE_WINDOW + 1),
@@ -190,6 +198,7 @@ impl Stats {
         }
         self.saved_usd += e.saved_usd;
         self.spent_usd += e.cost_usd;
+        self.provider_saved_usd += e.provider_saved_usd;
         if e.status >= 400 || e.layer.is_none() {
             self.errors += 1;
         }
@@ -282,6 +291,8 @@ impl Stats {
             tokens_saved: self.tokens_saved,
             cost_saved_usd: self.saved_usd,
             cost_spent_usd: self.spent_usd,
+            provider_cache_saved_usd: self.provider_saved_usd,
+            budgets: Vec::new(),
             clients: self.clients.clone(),
             per_second: self.per_second.iter().copied().collect(),
             recent: self.recent.iter().cloned().collect(),
@@ -352,6 +363,7 @@ mod tests {
             } else {
                 0.0
             },
+            provider_saved_usd: 0.0,
             error: None,
             provider: None,
             preview: "hello".into(),

@@ -13,10 +13,19 @@ Tool round trip (Anthropic Messages): when the last user turn mentions RUN_TOOL 
 offered, the answer is a tool_use of the first tool named Bash, running `echo isartor-tool-ok`;
 when the last user turn carries a tool_result, the answer quotes it ("tool said: ...").
 
+Prompt cache (Anthropic Messages): the usage reports what Anthropic's cache would have done, at
+4 bytes a token. The prompt is read in Anthropic's order (tools, system, messages) block by
+block; each block marked `cache_control` is a breakpoint whose prefix is written to the cache;
+the longest prefix written before is read back (`cache_read_input_tokens`), what lies between it
+and the last breakpoint is written (`cache_creation_input_tokens`), the rest is `input_tokens`.
+Claude Code's per-request billing hash (`cch=`) is left out, as the provider leaves it out.
+
 Usage: python3 mock_cloud.py [PORT]   (prints "listening on PORT" once ready; 0 picks a port)
 """
 
+import hashlib
 import json
+import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +35,34 @@ COUNT = 0
 OTHER = []
 LAST = []
 CARRIERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+# Prefix digests of every breakpoint seen: the stand-in's prompt cache (it never expires).
+PROMPT_CACHE = set()
+
+
+def anthropic_usage(request):
+    """Input, cache-read and cache-write tokens of an Anthropic request (see the docstring)."""
+    blocks = list(request.get("tools") or [])
+    system = request.get("system") or []
+    blocks += [{"type": "text", "text": system}] if isinstance(system, str) else system
+    for m in request.get("messages", []):
+        content = m.get("content")
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}]
+        blocks += [dict(b, role=m.get("role")) for b in content or []]
+    digest, size, breakpoints = hashlib.sha256(), 0, []
+    for block in blocks:
+        text = json.dumps({k: v for k, v in block.items() if k != "cache_control"}, sort_keys=True)
+        text = re.sub(r"cch=[0-9a-fA-F]+;", "cch=;", text)
+        digest.update(text.encode())
+        size += len(text)
+        if "cache_control" in block:
+            breakpoints.append((digest.hexdigest(), size))
+    with LOCK:
+        read = max((at for d, at in breakpoints if d in PROMPT_CACHE), default=0)
+        PROMPT_CACHE.update(d for d, _ in breakpoints)
+    written = max((breakpoints[-1][1] if breakpoints else 0) - read, 0)
+    return {"input_tokens": max((size - read - written) // 4, 1),
+            "cache_read_input_tokens": read // 4, "cache_creation_input_tokens": written // 4}
 
 
 def text_of(content):
@@ -187,8 +224,7 @@ class Handler(BaseHTTPRequestHandler):
         elif "RUN_TOOL" in content and any(t.get("name") == "Bash" for t in request.get("tools", [])):
             tool = {"type": "tool_use", "id": f"toolu_stand_in_{n}", "name": "Bash",
                     "input": {"command": "echo isartor-tool-ok", "description": "Print a marker"}}
-        usage = {"input_tokens": 9, "output_tokens": 5,
-                 "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
+        usage = dict(anthropic_usage(request), output_tokens=5)
         message = {"id": f"msg_stand_in_{n}", "type": "message", "role": "assistant",
                    "model": request.get("model", "stand-in"), "stop_sequence": None}
         if not request.get("stream"):

@@ -65,3 +65,20 @@ def test_a_tool_round_trip_works_and_repeats_from_cache(daemon, cloud):
         outputs.append(run.stdout.strip())
     assert outputs == ["tool said: isartor-tool-ok"] * 2
     assert cloud.count() == before + 2, "two turns upstream in the first run, none in the second"
+
+
+@pytest.mark.skipif(not CLAUDE, reason="ISARTOR_CLAUDE_BIN not set (scripts/test.sh installs Claude Code)")
+def test_the_second_turn_reads_the_provider_cache_with_no_break(daemon, cloud):
+    """Claude Code's own cache markers reach the provider byte for byte: in a tool round trip
+    the second turn extends the first, the stand-in cloud (which caches by those markers, as
+    Anthropic does) reports a cache read, and the session shows no break."""
+    reads = 'isartor_provider_cache_read_tokens_total{client="claude-code"}'
+    breaks = 'isartor_prompt_cache_breaks_total{client="claude-code"'
+    before = metric(daemon, reads)
+    home = tempfile.mkdtemp(prefix="claude-cache-")
+    run = claude(daemon, "RUN_TOOL and tell me", home, "--allowedTools", "Bash(echo:*)")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "tool said: isartor-tool-ok"
+    # The system prompt and tools alone are thousands of tokens; the second turn reads them.
+    assert metric(daemon, reads) - before > 1000
+    assert metric(daemon, breaks) == 0

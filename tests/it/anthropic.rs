@@ -10,7 +10,7 @@ use common::*;
 use isartor::config::{Config, Provider};
 use serde_json::json;
 
-fn anthropic_provider(mock: &Mock) -> impl FnOnce(&mut Config) {
+pub(crate) fn anthropic_provider(mock: &Mock) -> impl FnOnce(&mut Config) {
     let base = format!("http://{}", mock.addr);
     move |c: &mut Config| {
         c.llm_provider = Provider::Anthropic;

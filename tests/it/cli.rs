@@ -121,6 +121,9 @@ async fn detach_status_stop_round_trip() {
     let home = Home::new(&mock);
     let (code, v) = home.status().await;
     assert_eq!((code, &v["running"]), (3, &json!(false)));
+    let usage = home.run(&["usage"]).await;
+    assert!(usage.status.success());
+    assert!(text(&usage.stdout).contains("no usage recorded yet"));
 
     let up = home.run(&["up", "--detach"]).await;
     assert!(up.status.success(), "up --detach: {}", text(&up.stderr));
@@ -221,6 +224,19 @@ async fn detach_status_stop_round_trip() {
         log.contains("stop requested over the control socket"),
         "{log}"
     );
+    // The stopped daemon left its history: `usage` reads it without a daemon.
+    let usage = home.run(&["usage", "--json", "--by", "client"]).await;
+    assert!(usage.status.success(), "{}", text(&usage.stderr));
+    let usage: Value = serde_json::from_slice(&usage.stdout).unwrap();
+    assert_eq!(
+        (&usage["total"]["requests"], &usage["total"]["deflected"]),
+        (&json!(2), &json!(1)),
+        "{usage}"
+    );
+    assert_eq!(usage["rows"][0]["key"], "unknown", "{usage}");
+    let bad = home.run(&["usage", "--since", "yesterday"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("expected a number and m, h, d or w"));
     // Stopping again is harmless.
     let again = home.run(&["stop"]).await;
     assert!(again.status.success());

@@ -28,3 +28,4 @@ mod responses;
 mod semantic;
 mod streaming;
 mod update;
+mod usage;

@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use isartor::config::{CacheMode, Config, ProxyConfig, Secret};
+use isartor::config::{CacheMode, Config, ProxyConfig, Secret, UsageConfig};
 use isartor::daemon::{self, Daemon};
 use isartor::paths::Paths;
 use serde_json::{Value, json};
@@ -324,6 +324,11 @@ pub fn config(upstream: &str) -> Config {
         proxy: ProxyConfig {
             enabled: false,
             ..ProxyConfig::default()
+        },
+        // Daemons share `daemon`'s directory; the usage tests give theirs one of its own.
+        usage: UsageConfig {
+            enabled: false,
+            ..UsageConfig::default()
         },
         ..Config::default()
     }
