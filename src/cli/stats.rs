@@ -181,6 +181,13 @@ pub fn render(s: &Snapshot, addr: &str) -> String {
                 v.cache_read_ratio * 100.0,
                 v.breaks
             );
+            if let Some(d) = &v.last_break_diff {
+                for (sign, lines) in [("-", &d.cached), ("+", &d.this)] {
+                    for line in lines.iter().take(2) {
+                        let _ = writeln!(out, "      {} {sign} {line}", d.part);
+                    }
+                }
+            }
         }
     }
     if !s.clients.is_empty() {

@@ -8,6 +8,7 @@ pub mod anthropic;
 pub mod check;
 pub mod cloudcode;
 pub mod collect;
+pub mod compare;
 pub mod gemini;
 pub mod key;
 pub mod native;

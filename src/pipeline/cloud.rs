@@ -132,6 +132,11 @@ impl Cloud {
         };
         let provider = answer.upstream.provider().name();
         tracker.provider(provider);
+        tracker.called(
+            answer
+                .upstream
+                .model_for(&ex.model, answer.wire == Wire::Native),
+        );
         if answer.wire == Wire::Native {
             let source = Source::of(answer.upstream);
             return self.stream(

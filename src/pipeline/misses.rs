@@ -9,17 +9,13 @@ use std::sync::Mutex;
 
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
-use similar::{ChangeTag, TextDiff};
-
+pub use crate::exchange::compare::Difference;
+use crate::exchange::compare::{differences, likeness};
 use crate::exchange::key::{CacheKey, Readable};
+use serde::{Deserialize, Serialize};
 
 /// How many misses are kept.
 pub const RING: usize = 32;
-/// Lines shown per side of one difference.
-const LINES: usize = 8;
-/// Characters shown of one line.
-const LINE_CHARS: usize = 160;
 
 /// One request that missed every cache.
 pub struct Missed {
@@ -27,7 +23,7 @@ pub struct Missed {
     pub key: CacheKey,
     pub client: String,
     pub preview: String,
-    pub readable: Readable,
+    pub readable: std::sync::Arc<Readable>,
     pub semantic: Option<SemanticMiss>,
 }
 
@@ -61,18 +57,6 @@ impl Misses {
         let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         ring.iter().rev().cloned().collect()
     }
-}
-
-/// One part of the request that differs from the nearest cached one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Difference {
-    /// `model`, `parameters`, `tools`, `tool_choice`, `system prompt`, `earlier turns` or
-    /// `last user turn`.
-    pub part: String,
-    /// Lines the cached request had and this one does not.
-    pub cached: Vec<String>,
-    /// Lines this request has and the cached one did not.
-    pub this: Vec<String>,
 }
 
 /// The explanation of one miss.
@@ -163,49 +147,6 @@ impl Why {
     }
 }
 
-/// How alike two requests are: 0 (nothing shared) to 1 (the same), by lines of their text.
-fn likeness(a: &Readable, b: &Readable) -> f32 {
-    if a.namespace != b.namespace {
-        return 0.0;
-    }
-    let whole = |r: &Readable| format!("{}\n{}\n{}\n{}", r.model, r.system, r.earlier, r.last);
-    let (a, b) = (whole(a), whole(b));
-    TextDiff::from_lines(&a, &b).ratio()
-}
-
-/// A line as shown: printable and bounded.
-fn shown(line: &str) -> String {
-    let line = crate::display::printable(line.trim_end());
-    match line.char_indices().nth(LINE_CHARS) {
-        Some((at, _)) => format!("{}…", &line[..at]),
-        None => line.into_owned(),
-    }
-}
-
-/// The line diff of one part, if it differs.
-fn differ(part: &str, cached: &str, this: &str) -> Option<Difference> {
-    if cached == this {
-        return None;
-    }
-    let diff = TextDiff::from_lines(cached, this);
-    let mut d = Difference {
-        part: part.to_string(),
-        cached: Vec::new(),
-        this: Vec::new(),
-    };
-    for change in diff.iter_all_changes() {
-        let side = match change.tag() {
-            ChangeTag::Delete => &mut d.cached,
-            ChangeTag::Insert => &mut d.this,
-            ChangeTag::Equal => continue,
-        };
-        if side.len() < LINES {
-            side.push(shown(change.value()));
-        }
-    }
-    Some(d)
-}
-
 /// Explains `missed` against the nearest of `cached` (recent requests whose entries are still
 /// held).
 pub fn explain(missed: &Missed, cached: &[&Missed]) -> Why {
@@ -216,22 +157,8 @@ pub fn explain(missed: &Missed, cached: &[&Missed]) -> Why {
         .filter(|(score, _)| *score > 0.0)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c);
-    let (a, b) = (nearest.map(|n| &n.readable), &missed.readable);
-    let differences = match a {
-        Some(a) => [
-            ("model", &a.model, &b.model),
-            ("parameters", &a.params, &b.params),
-            ("tools", &a.tools, &b.tools),
-            ("tool_choice", &a.tool_choice, &b.tool_choice),
-            ("system prompt", &a.system, &b.system),
-            ("earlier turns", &a.earlier, &b.earlier),
-            ("last user turn", &a.last, &b.last),
-        ]
-        .into_iter()
-        .filter_map(|(part, cached, this)| differ(part, cached, this))
-        .collect(),
-        None => Vec::new(),
-    };
+    let (a, b) = (nearest.map(|n| &*n.readable), &*missed.readable);
+    let differences = a.map_or_else(Vec::new, |a| differences(a, b));
     Why {
         at_ms: missed.at_ms,
         key: missed.key.to_string(),
@@ -267,7 +194,7 @@ mod tests {
             key: CacheKey([key; 32]),
             client: "curl".into(),
             preview: last.into(),
-            readable: readable(system, last),
+            readable: std::sync::Arc::new(readable(system, last)),
             semantic: None,
         }
     }

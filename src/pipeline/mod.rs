@@ -429,14 +429,17 @@ impl Pipeline {
                 Lookup::Skipped => {}
             }
         }
-        if policy.lookup {
+        // What the key covers, as text: for `cache why`, and for where a session's provider
+        // cache broke (shared, computed once).
+        let readable = policy.lookup.then(|| Arc::new(key::readable(&exchange)));
+        if let Some(readable) = &readable {
             let (client, _, preview) = tracker.who();
             self.misses.record(misses::Missed {
                 at_ms: crate::store::unix_ms(),
                 key,
                 client: client.to_string(),
                 preview: preview.to_string(),
-                readable: key::readable(&exchange),
+                readable: readable.clone(),
                 semantic: semantic_miss,
             });
         }
@@ -506,7 +509,7 @@ impl Pipeline {
             Some(id) => id.clone(),
             None => conversation(&prefix),
         };
-        tracker.session(&session, prefix);
+        tracker.session(&session, prefix, readable);
         if let Some(refusal) = cloud_refused {
             return self.refuse(refusal, tracker);
         }

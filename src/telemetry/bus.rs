@@ -158,12 +158,14 @@ impl Bus {
                 provider_saved_usd: 0.0,
                 error: None,
                 provider: None,
+                called_model: None,
                 preview: String::new(),
                 trace_parent: None,
                 router_decision: None,
                 session: None,
                 cache_break: None,
                 prefix: Vec::new(),
+                readable: None,
             }),
         }
     }
@@ -177,7 +179,8 @@ impl Bus {
         };
         // One price lookup, and only for a request that spent or saved something.
         if event.deflected || event.layer == Some(Layer::L3) {
-            let found = self.prices.lookup(&event.model);
+            let priced = event.called_model.as_deref().unwrap_or(&event.model);
+            let found = self.prices.lookup(priced);
             let usd = self.prices.cost_at(found.map(|(_, p)| p), tokens);
             if event.deflected {
                 event.saved_usd = usd;
@@ -257,8 +260,14 @@ impl Tracker {
 
     /// Records the request's session and prompt-prefix fingerprint (`session` is client text:
     /// printable and bounded here).
-    pub fn session(&mut self, session: &str, prefix: Vec<u64>) {
+    pub fn session(
+        &mut self,
+        session: &str,
+        prefix: Vec<u64>,
+        readable: Option<Arc<crate::exchange::key::Readable>>,
+    ) {
         let e = self.event();
+        e.readable = readable;
         let shown: String = crate::display::printable(session)
             .chars()
             .take(80)
@@ -275,6 +284,15 @@ impl Tracker {
     /// Records the cloud provider that answered.
     pub fn provider(&mut self, name: &str) {
         self.event().provider = Some(name.to_string());
+    }
+
+    /// Records the model the provider was asked for (kept only when it differs from the
+    /// client's, which is what the call is then priced at).
+    pub fn called(&mut self, model: &str) {
+        let e = self.event();
+        if model != e.model {
+            e.called_model = Some(crate::display::printable(model).into_owned());
+        }
     }
 
     /// Records one layer's time and outcome.

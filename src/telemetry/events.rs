@@ -222,6 +222,10 @@ pub struct RequestEvent {
     /// The cloud provider that answered (L3 only).
     #[serde(default)]
     pub provider: Option<String>,
+    /// The model the provider was asked for when it is not the one the client named (an alias,
+    /// a translation to another provider's model): what the call is priced at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_model: Option<String>,
     /// A short redacted preview of the last user turn (for `top`; never logged).
     #[serde(default)]
     pub preview: String,
@@ -239,6 +243,10 @@ pub struct RequestEvent {
     /// where a session's provider cache broke; not serialised.
     #[serde(skip)]
     pub prefix: Vec<u64>,
+    /// What the key covers, as text (when it was computed), for the short diff at a session's
+    /// cache break; not serialised.
+    #[serde(skip)]
+    pub readable: Option<std::sync::Arc<crate::exchange::key::Readable>>,
     /// What L2 decided (`TEMPLATE`, `SNIPPET`, `SIMPLE`, `COMPLEX`, …), when it looked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub router_decision: Option<String>,

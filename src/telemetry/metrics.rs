@@ -421,12 +421,14 @@ mod tests {
             tokens_saved: if layer == Some(Layer::L1a) { 10 } else { 0 },
             error: (status >= 400).then(|| "upstream_timeout".to_string()),
             provider: None,
+            called_model: None,
             preview: String::new(),
             trace_parent: None,
             router_decision: None,
             session: None,
             cache_break: None,
             prefix: Vec::new(),
+            readable: None,
         }
     }
 

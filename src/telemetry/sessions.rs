@@ -4,16 +4,26 @@
 //! session (the client's own id, or its conversation's start) keeps its turns, its input and
 //! cache-read tokens, and its **breaks**: a turn whose cache read fell to near nothing after a
 //! turn long enough to be cached, with where the prompt first changed (the system prompt, the
-//! tools, or message N; "unchanged" when the prefix is intact and the provider dropped it).
+//! tools, or message N; "unchanged" when the prefix is intact and the provider dropped it) and
+//! a short line diff of that part against the previous turn.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::events::{Layer, RequestEvent};
+use crate::exchange::compare::{Difference, differences};
+use crate::exchange::key::Readable;
+
+/// The parts of a prompt a provider caches as a prefix (what a break's diff is looked for in).
+const PREFIX_PARTS: [&str; 4] = ["tools", "tool_choice", "system prompt", "earlier turns"];
 
 /// Sessions kept; the least recently seen goes first.
 pub const KEPT: usize = 256;
+/// Sessions that keep their last turn's text for the diff at a break (the most recently seen:
+/// an agent's prompt can be 100 KB).
+const WITH_TEXT: usize = 32;
 /// Prompts shorter than this are not cached by the providers (Anthropic and OpenAI start at
 /// 1,024 tokens), so a turn after one cannot break anything.
 const CACHEABLE: u64 = 1024;
@@ -34,6 +44,9 @@ pub struct SessionView {
     pub breaks: u64,
     /// Where the last break happened.
     pub last_break: Option<String>,
+    /// What changed there, against the previous turn (`cached`: its lines, `this`: the new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_break_diff: Option<Difference>,
     pub last_seen_ms: u64,
 }
 
@@ -41,6 +54,8 @@ struct Session {
     view: SessionView,
     prefix: Vec<u64>,
     last_input: u64,
+    /// The last turn's readable form (see `WITH_TEXT`).
+    readable: Option<Arc<Readable>>,
 }
 
 #[derive(Default)]
@@ -84,6 +99,7 @@ impl Sessions {
             },
             prefix: Vec::new(),
             last_input: 0,
+            readable: None,
         });
         let broke = (s.view.turns > 0
             && s.last_input >= CACHEABLE
@@ -99,10 +115,32 @@ impl Sessions {
         if let Some(at) = &broke {
             v.breaks += 1;
             v.last_break = Some(at.clone());
+            v.last_break_diff = match (&s.readable, &e.readable) {
+                (Some(before), Some(now)) => differences(before, now)
+                    .into_iter()
+                    .find(|d| PREFIX_PARTS.contains(&d.part.as_str())),
+                _ => None,
+            };
         }
         s.prefix = e.prefix.clone();
         s.last_input = e.tokens_in;
+        s.readable = e.readable.clone();
+        self.forget_old_text();
         broke
+    }
+
+    /// Keeps the last turn's text only for the `WITH_TEXT` most recently seen sessions.
+    fn forget_old_text(&mut self) {
+        let with_text = self.map.values().filter(|s| s.readable.is_some()).count();
+        if with_text > WITH_TEXT
+            && let Some(oldest) = self
+                .map
+                .values_mut()
+                .filter(|s| s.readable.is_some())
+                .min_by_key(|s| s.view.last_seen_ms)
+        {
+            oldest.readable = None;
+        }
     }
 
     /// The `n` most recently seen sessions, newest first.

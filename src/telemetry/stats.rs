@@ -366,12 +366,14 @@ mod tests {
             provider_saved_usd: 0.0,
             error: None,
             provider: None,
+            called_model: None,
             preview: "hello".into(),
             trace_parent: None,
             router_decision: None,
             session: None,
             cache_break: None,
             prefix: Vec::new(),
+            readable: None,
         }
     }
 

@@ -641,7 +641,7 @@ mod tests {
         let mut events = bus.subscribe();
         let mut tracker = bus.track(crate::exchange::Surface::Gateway, client);
         tracker.describe(crate::exchange::Format::OpenAiChat, model, "hello");
-        tracker.session(&format!("s-{client}"), Vec::new());
+        tracker.session(&format!("s-{client}"), Vec::new(), None);
         let layer = if deflected { Layer::L1a } else { Layer::L3 };
         tracker.finish(Some(layer), 200, None);
         let mut e = (*events.try_recv().unwrap()).clone();

@@ -366,6 +366,11 @@ async fn the_provider_cache_is_watched_per_session_and_a_break_says_where() {
     let s = d.bus().snapshot().sessions[0].clone();
     assert_eq!((s.turns, s.breaks), (3, 1));
     assert_eq!(s.last_break.as_deref(), Some("system"));
+    // The short diff names the line that changed.
+    let diff = s.last_break_diff.expect("a diff at the break");
+    assert_eq!(diff.part, "system prompt");
+    assert_eq!(diff.cached, ["You are Claude Code."]);
+    assert_eq!(diff.this, ["You are Claude Code. Run 2."]);
     let metrics = get_text(&base, "/metrics").await;
     assert!(
         metrics.contains(r#"isartor_prompt_cache_breaks_total{client="unknown",at="system"} 1"#),

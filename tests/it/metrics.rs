@@ -187,3 +187,28 @@ async fn requests_are_priced_by_model_and_saved_money_is_counted() {
         "{text}"
     );
 }
+
+/// A call the gateway sends to another model than the client named (here an OpenAI client
+/// translated to an Anthropic provider's own model) is priced at the model that answered, and
+/// the event says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_translated_call_is_priced_at_the_model_called() {
+    let mock = Mock::start().await;
+    let (d, base) = daemon(&mock, |c| {
+        c.llm_provider = isartor::config::Provider::Anthropic;
+        c.external_llm_model = "claude-haiku-4-5".into();
+    })
+    .await;
+    let mut events = d.bus().subscribe();
+    let ask = serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "price the callee"}]});
+    let (status, ..) = post(&base, "/v1/chat/completions", &ask).await;
+    assert_eq!(status, 200);
+    assert_eq!(mock.last().json()["model"], "claude-haiku-4-5");
+    let e = events.recv().await.unwrap();
+    assert_eq!(e.model, "gpt-4o-mini");
+    assert_eq!(e.called_model.as_deref(), Some("claude-haiku-4-5"));
+    // The mock's Anthropic usage: 11 fresh, 40 read, 2 written, 7 out, at Haiku 4.5's $1 / $5,
+    // $0.10 read, $1.25 written per million.
+    let haiku = (11.0 * 1.0 + 40.0 * 0.10 + 2.0 * 1.25 + 7.0 * 5.0) / 1e6;
+    assert!((e.cost_usd - haiku).abs() < 1e-12, "{}", e.cost_usd);
+}
