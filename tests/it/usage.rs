@@ -282,3 +282,40 @@ async fn a_broken_history_never_fails_a_request() {
         bus.metrics().render()
     );
 }
+
+/// OpenAI reports its prompt cache as `prompt_tokens_details.cached_tokens`: those tokens are
+/// priced at the cache-read price, and the saving is counted, in the event, `/metrics` and the
+/// history alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_cached_tokens_are_priced_at_the_cache_read_price() {
+    let root = tempfile::tempdir().unwrap();
+    let paths = paths(root.path());
+    let mock = Mock::start().await;
+    let (d, base) = daemon_in(&mock, &paths, |c| c.usage.enabled = true).await;
+    let mut events = d.bus().subscribe();
+    // 200 fresh and 1,800 cached prompt tokens, 7 out, at gpt-4o's $2.50 / $10 ($1.25 cached).
+    mock.set(Mode::CacheUsage(200, 1800, 0));
+    let ask = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "cached"}]});
+    let (status, ..) = post(&base, "/v1/chat/completions", &ask).await;
+    assert_eq!(status, 200);
+    let e = events.recv().await.unwrap();
+    assert_eq!((e.tokens_in, e.tokens_cache_read), (2000, 1800));
+    let spent = (200.0 * 2.50 + 1800.0 * 1.25 + 7.0 * 10.0) / 1e6;
+    let saved = 1800.0 * (2.50 - 1.25) / 1e6;
+    assert!(
+        close(e.cost_usd, spent) && close(e.provider_saved_usd, saved),
+        "{e:?}"
+    );
+    let metrics = get_text(&base, "/metrics").await;
+    assert!(close(
+        metric_sum(&metrics, "isartor_cost_usd_total", "provider_cache_saved"),
+        saved
+    ));
+    d.stop().await;
+    let total = usage_cli(root.path(), &[])["total"].clone();
+    assert_eq!(total["cache_read_tokens"], 1800);
+    assert!(close(
+        total["provider_cache_saved_usd"].as_f64().unwrap(),
+        saved
+    ));
+}

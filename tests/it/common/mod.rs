@@ -185,7 +185,14 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         return anthropic_answer(&request, n, mode);
     }
     let text = format!("echo #{n}: {last_user}");
-    // Chat completions answer as an echo whatever usage an Anthropic answer would report.
+    // Chat completions answer as an echo; `CacheUsage(fresh, read, _)` reports OpenAI's own
+    // way: `prompt_tokens` with the cached ones among them in `prompt_tokens_details`.
+    let usage = match mode {
+        Mode::CacheUsage(fresh, read, _) => json!({"prompt_tokens": fresh + read,
+            "completion_tokens": 7, "total_tokens": fresh + read + 7,
+            "prompt_tokens_details": {"cached_tokens": read}}),
+        _ => json!({"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}),
+    };
     let mode = match mode {
         Mode::CacheUsage(..) => Mode::Echo,
         other => other,
@@ -217,7 +224,7 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
             };
             let body = json!({"id": id, "object": "chat.completion", "created": 1700000000u64,
                 "model": "mock-model", "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
+                "usage": usage});
             full(200, "application/json", body.to_string())
         }
         Mode::Echo | Mode::ToolCall | Mode::StreamHeld | Mode::Truncated | Mode::CacheUsage(..) => {
