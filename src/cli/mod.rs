@@ -207,4 +207,86 @@ mod tests {
         }
         assert!(checked >= 10, "only {checked} commands found");
     }
+
+    /// Every measured figure in docs/tuning.md (a number with a unit: µs, ms, s, MB, GB, %,
+    /// req/s, tok/s) stands in a paragraph or table that names the script printing it
+    /// (`scripts/…`, which must exist; a table may be named by the paragraph above it), so the
+    /// guide cannot drift from what the code measures unnoticed. Settings and commands in
+    /// backticks and fenced blocks are not figures.
+    #[test]
+    fn every_figure_in_the_tuning_guide_names_the_script_that_prints_it() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("docs/tuning.md")).unwrap();
+        let units = [
+            "µs", "us", "ms", "s", "MB", "GB", "%", "req/s", "tok/s", "x", "×",
+        ];
+        let mut figures = 0;
+        let mut fenced = false;
+        let mut blocks: Vec<Vec<&str>> = vec![Vec::new()];
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                continue;
+            }
+            match (fenced, line.trim().is_empty()) {
+                (true, _) => {}
+                (false, true) => blocks.push(Vec::new()),
+                (false, false) => blocks.last_mut().unwrap().push(line),
+            }
+        }
+        let blocks: Vec<&Vec<&str>> = blocks.iter().filter(|b| !b.is_empty()).collect();
+        for (n, block) in blocks.iter().enumerate() {
+            let joined = block.join("\n");
+            // A table is named by its own rows or by the paragraph just above it.
+            let caption = match (n, block[0].starts_with('|')) {
+                (1.., true) => blocks[n - 1].join("\n"),
+                _ => String::new(),
+            };
+            let named = format!("{caption}\n{joined}");
+            let scripts: Vec<&str> = named
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|q| q.starts_with("scripts/"))
+                .map(|q| q.split_whitespace().next().unwrap_or(q))
+                .collect();
+            for script in &scripts {
+                assert!(
+                    root.join(script).exists(),
+                    "docs/tuning.md names {script}, which does not exist"
+                );
+            }
+            // The text outside backticks: where figures are.
+            let prose: String = joined.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+            let words: Vec<&str> = prose
+                .split(|c: char| c.is_whitespace() || "|(),;".contains(c))
+                .filter(|w| !w.is_empty())
+                .collect();
+            for (i, w) in words.iter().enumerate() {
+                let digits = w.trim_start_matches(['~', '+', '-', '≤', '≥', '<', '>']);
+                let number_end = digits
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+                    .unwrap_or(digits.len());
+                if number_end == 0 || !digits.starts_with(|c: char| c.is_ascii_digit()) {
+                    continue;
+                }
+                let unit = &digits[number_end..];
+                let next = words.get(i + 1).copied().unwrap_or("");
+                let measured = (!unit.is_empty()
+                    && units.contains(&unit.trim_end_matches(['.', ':'])))
+                    || (unit.is_empty() && units.contains(&next.trim_end_matches(['.', ':'])));
+                if measured {
+                    figures += 1;
+                    assert!(
+                        !scripts.is_empty(),
+                        "docs/tuning.md: the figure {w:?} stands in a block that names no script:\n{joined}"
+                    );
+                }
+            }
+        }
+        assert!(
+            figures >= 20,
+            "only {figures} figures found in docs/tuning.md"
+        );
+    }
 }

@@ -94,7 +94,10 @@ pub async fn replay(mut config: Config, lines: &[Line]) -> Result<Report> {
     config.offline_mode = false;
     config.enable_monitoring = false;
     config.proxy.enabled = false;
-    // With the proxy off, nothing is written under these paths.
+    // A replay is not usage: no history, no budgets.
+    config.usage.enabled = false;
+    config.budgets.clear();
+    // With the proxy and the history off, nothing is written under these paths.
     let unused = crate::paths::Paths::under(&std::env::temp_dir());
     let daemon = crate::daemon::start(config, &unused).await?;
     let base = format!("http://{}", daemon.addr());

@@ -267,7 +267,13 @@ impl SemanticLayer {
         let mut rejected = None;
         let mut shadow = None;
         for c in candidates {
-            match guard::verify(&c.text, text) {
+            let verdict = match guard::verify(&c.text, text) {
+                Ok(()) if !self.differing_parts_agree(embedder, &c.text, text).await => {
+                    Err(guard::Reject::SharedText)
+                }
+                other => other,
+            };
+            match verdict {
                 Ok(()) if self.mode == SemanticMode::Shadow => {
                     shadow = Some(c.reply);
                     break;
@@ -300,6 +306,19 @@ impl SemanticLayer {
             best,
             rejected,
             shadow,
+        }
+    }
+
+    /// For two prompts that share most of their text (a pasted document around a question):
+    /// whether the parts that differ match on their own, embedded alone. `true` when they do not
+    /// share most of their text; `false` when the embedder cannot tell.
+    async fn differing_parts_agree(&self, embedder: &Embedder, stored: &str, new: &str) -> bool {
+        let Some((a, b)) = guard::shared::differing_spans(stored, new) else {
+            return true;
+        };
+        match (embedder.embed(&a).await, embedder.embed(&b).await) {
+            (Ok(x), Ok(y)) => crate::store::vectors::dot(&x, &y) >= self.threshold,
+            _ => false,
         }
     }
 

@@ -514,3 +514,41 @@ async fn the_pooling_a_sentence_transformer_names_is_used() {
         "the first token's state is not the mean"
     );
 }
+
+/// Two long prompts around one pasted document embed alike whatever their question: the guard
+/// judges the questions on their own (rule `shared_text`), so another question goes to the
+/// cloud and the same question in other casing and punctuation is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_document_does_not_make_different_questions_alike() {
+    let mock = Mock::start().await;
+    let (_d, base) = semantic(&mock, |_| {}).await;
+    let doc = "Isartor configuration, excerpt. cache_mode chooses the caches: exact (a hash of \
+        the canonical request), semantic (an embedding of the last user turn) or both (the \
+        default). similarity_threshold is the cosine similarity a semantic candidate needs; a \
+        guard then refuses candidates that differ in a number or a negation. cache_ttl_secs is \
+        how long an answer is served; cache_max_capacity bounds the exact cache.";
+    let ask = |q: &str| chat(&format!("{doc}\n\nQuestion: {q}"));
+    let (_, h, _) = post(
+        &base,
+        "/v1/chat/completions",
+        &ask("What does cache_mode both mean?"),
+    )
+    .await;
+    assert_eq!(layer(&h), "l3");
+    let other = ask("How long is a cached answer served?");
+    let (_, h, _) = post(&base, "/v1/chat/completions", &other).await;
+    assert_eq!(layer(&h), "l3", "another question about the same document");
+    let (_, h, body) = post(
+        &base,
+        "/v1/chat/completions",
+        &ask("what does cache_mode both mean"),
+    )
+    .await;
+    assert_eq!(layer(&h), "l1b", "the same question, other casing");
+    assert!(answer(&body).contains("What does cache_mode both mean?"));
+    let metrics = get_text(&base, "/metrics").await;
+    assert!(
+        metrics.contains(r#"isartor_semantic_guard_refusals_total{rule="shared_text"} 1"#),
+        "{metrics}"
+    );
+}

@@ -27,6 +27,7 @@
 
 mod lexicon;
 mod morphology;
+pub mod shared;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -46,6 +47,9 @@ pub enum Reject {
     Scope,
     /// The prompts are the same words but one, and that one is not a typo of the other.
     Word,
+    /// The prompts share most of their text (a pasted document) and the parts that differ do
+    /// not match on their own (see [`shared`]).
+    SharedText,
 }
 
 impl Reject {
@@ -60,6 +64,7 @@ impl Reject {
             Reject::Inverse => "inverse",
             Reject::Scope => "scope",
             Reject::Word => "word",
+            Reject::SharedText => "shared_text",
         }
     }
 }
