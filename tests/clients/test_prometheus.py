@@ -165,7 +165,8 @@ def test_alert_rules_and_dashboard_evaluate(daemon, prometheus):
         lambda: [r for g in prometheus.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]],
         "the alert rules to load")
     assert {r["name"] for r in rules} == {
-        "IsartorDown", "IsartorHighErrorRate", "IsartorSlowP95", "IsartorLowDeflection"}
+        "IsartorDown", "IsartorHighErrorRate", "IsartorSlowP95", "IsartorLowDeflection",
+        "IsartorBudgetNearlySpent", "IsartorUsageRowsLost", "IsartorPromptCacheBreaking"}
     evaluated = prometheus.wait_for(
         lambda: all(r.get("lastEvaluation", "").startswith("2") and r["health"] == "ok"
                     for g in prometheus.get("/api/v1/rules")["data"]["groups"]
