@@ -433,7 +433,11 @@ impl SemanticLayer {
     }
 
     pub fn health(&self) -> LayerHealth {
-        let entries = self.index.read().map(|i| i.len()).unwrap_or(0);
+        let (entries, evicted) = self
+            .index
+            .read()
+            .map(|i| (i.len(), i.evicted()))
+            .unwrap_or((0, 0));
         let (status, detail) = match self.embedder.status() {
             (LayerStatus::Loading, _) => (
                 LayerStatus::Loading,
@@ -453,7 +457,7 @@ impl SemanticLayer {
                 None => (
                     LayerStatus::Ready,
                     format!(
-                        "{}, threshold {}, {entries} entries{}",
+                        "{}, threshold {}, {entries} entries, {evicted} evicted for room{}",
                         self.embedder.get().map_or("", |e| e.model()),
                         self.threshold,
                         if self.shared.is_some() {

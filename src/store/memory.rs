@@ -2,11 +2,13 @@
 //! (TinyLFU admission, LRU eviction).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use moka::future::Cache;
+use moka::notification::RemovalCause;
 
 use super::{Listed, Meta, ReplyStore, StoreError, Stored};
 use crate::exchange::Reply;
@@ -14,6 +16,8 @@ use crate::exchange::key::CacheKey;
 
 pub struct MemoryStore {
     cache: Cache<CacheKey, Held>,
+    /// Entries moka removed to make room (capacity reached), since the store was made.
+    evicted: Arc<AtomicU64>,
     ttl: Duration,
     /// How long an entry is kept after it went stale (stale-if-error).
     stale: Duration,
@@ -44,11 +48,19 @@ impl moka::Expiry<CacheKey, Held> for PerEntry {
 
 impl MemoryStore {
     pub fn new(ttl: Duration, capacity: u64) -> MemoryStore {
+        let evicted = Arc::new(AtomicU64::new(0));
+        let count = evicted.clone();
         MemoryStore {
             cache: Cache::builder()
                 .max_capacity(capacity)
                 .expire_after(PerEntry)
+                .eviction_listener(move |_key, _value, cause| {
+                    if cause == RemovalCause::Size {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
                 .build(),
+            evicted,
             ttl,
             stale: Duration::ZERO,
         }
@@ -137,6 +149,14 @@ impl ReplyStore for MemoryStore {
     fn backend(&self) -> &'static str {
         "memory"
     }
+
+    fn detail(&self) -> String {
+        format!(
+            "memory store, {} entries, {} evicted for room",
+            self.len(),
+            self.evicted.load(Ordering::Relaxed)
+        )
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +182,14 @@ mod tests {
         }
         store.sync().await;
         assert!(store.len() <= 10, "len {}", store.len());
+        // Every entry that made way (or was refused a place) is counted, and `/health` says so.
+        let evicted = store.evicted.load(Ordering::Relaxed);
+        assert_eq!(evicted + store.len(), 50, "{}", store.detail());
+        assert!(
+            store
+                .detail()
+                .ends_with(&format!("{evicted} evicted for room"))
+        );
         let k = CacheKey([200; 32]);
         store.put(k, reply("kept"), meta(), None).await.unwrap();
         assert_eq!(store.get(&k).await.unwrap().unwrap().reply.text(), "kept");

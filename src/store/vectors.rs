@@ -81,6 +81,8 @@ pub struct VectorIndex {
     expiry: BTreeMap<(Instant, u64), u32>,
     next_generation: u64,
     live: usize,
+    /// Entries removed to make room before their time (capacity reached).
+    evicted: u64,
 }
 
 /// The dot product of two equal-length vectors, in eight independent lanes so the compiler
@@ -118,6 +120,7 @@ impl VectorIndex {
             expiry: BTreeMap::new(),
             next_generation: 0,
             live: 0,
+            evicted: 0,
         }
     }
 
@@ -132,6 +135,11 @@ impl VectorIndex {
 
     pub fn is_empty(&self) -> bool {
         self.live == 0
+    }
+
+    /// Entries removed to make room (the index was full), since it was made.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Adds an entry that lives for the TTL, evicting expired ones and then the least recently
@@ -163,6 +171,7 @@ impl VectorIndex {
             && let Some((_, slot)) = self.lru.pop_first()
         {
             self.remove(slot);
+            self.evicted += 1;
         }
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -415,7 +424,7 @@ mod tests {
         let a = ix.search(&G, &unit(&[1.0, 0.0]), 0.9, 1, t0).remove(0);
         ix.touch(a.slot, a.generation);
         ix.insert(item(G, "c"), &unit(&[1.0, 1.0]), t0).unwrap();
-        assert_eq!(ix.len(), 2);
+        assert_eq!((ix.len(), ix.evicted()), (2, 1));
         assert!(
             ix.search(&G, &unit(&[0.0, 1.0]), 0.99, 1, t0).is_empty(),
             "b evicted"
