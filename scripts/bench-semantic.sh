@@ -4,7 +4,8 @@
 # cache_mode=exact and one with cache_mode=both. Each prompt is new, so both daemons miss; the
 # difference is the L1b step (embed + search + guard).
 #
-# Usage: [ISARTOR_BIN=path] scripts/bench-semantic.sh [PROMPTS=60]
+# Usage: [ISARTOR_BIN=path] [CPUS=0 | CPUS=0,1] scripts/bench-semantic.sh [PROMPTS=60]
+# CPUS pins both daemons to those cores (taskset), to see what the embedding gets from a core.
 # Needs the embedding model (scripts/fetch-models.sh, run here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,12 @@ scripts/fetch-models.sh >/dev/null
 . scripts/bench-common.sh
 need curl python3 nginx
 bin="$(isartor_bin)"
+pin=()
+if [ -n "${CPUS:-}" ]; then
+  need taskset
+  pin=(taskset -c "$CPUS")
+  echo "daemons pinned to cores $CPUS"
+fi
 
 work=$(mktemp -d)
 mock_port=$(free_port)
@@ -30,7 +37,7 @@ start() { # mode: a daemon in that cache mode; sets $port
     ISARTOR__PROXY__ENABLED=false RUST_LOG=warn \
     ISARTOR__EXTERNAL_LLM_URL="http://127.0.0.1:$mock_port/v1" \
     XDG_DATA_HOME="$dir" XDG_RUNTIME_DIR="$dir" XDG_CONFIG_HOME="$dir" \
-    "$bin" up > "$dir/isartor.log" 2>&1 &
+    "${pin[@]}" "$bin" up > "$dir/isartor.log" 2>&1 &
   pids+=($!)
 }
 start exact

@@ -247,8 +247,8 @@ mod tests {
                 .split('`')
                 .skip(1)
                 .step_by(2)
-                .filter(|q| q.starts_with("scripts/"))
-                .map(|q| q.split_whitespace().next().unwrap_or(q))
+                .flat_map(str::split_whitespace)
+                .filter(|w| w.starts_with("scripts/"))
                 .collect();
             for script in &scripts {
                 assert!(
