@@ -96,6 +96,18 @@ pub struct Row {
     pub provider_saved_usd: f64,
 }
 
+/// Longest model name kept (a client names the model: a megabyte-long name must not become a
+/// megabyte per row and per hour).
+const MODEL_CHARS: usize = 128;
+
+/// `model` cut to [`MODEL_CHARS`] characters.
+fn clipped(model: &str) -> &str {
+    match model.char_indices().nth(MODEL_CHARS) {
+        Some((at, _)) => &model[..at],
+        None => model,
+    }
+}
+
 /// The provider-cache tokens an event counts: a deflected answer carries its original call's,
 /// but only a call the provider served read or wrote its cache.
 fn provider_cache(e: &RequestEvent) -> (u64, u64) {
@@ -111,7 +123,7 @@ impl Row {
         Row {
             at_ms: e.at_ms,
             client: e.client.clone(),
-            model: e.model.clone(),
+            model: clipped(&e.model).to_string(),
             session: e.session.clone(),
             layer: e.layer.map(|l| l.as_str()),
             status: e.status,
@@ -200,10 +212,11 @@ impl Gathered {
             clients.insert(e.client.clone(), HashMap::new());
         }
         let models = clients.get_mut(&e.client).expect("inserted above");
-        if !models.contains_key(&e.model) {
-            models.insert(e.model.clone(), Sum::default());
+        let model = clipped(&e.model);
+        if !models.contains_key(model) {
+            models.insert(model.to_string(), Sum::default());
         }
-        let s = models.get_mut(&e.model).expect("inserted above");
+        let s = models.get_mut(model).expect("inserted above");
         s.requests += 1;
         s.deflected += i64::from(e.deflected);
         s.errors += i64::from(e.status >= 400);
@@ -694,6 +707,20 @@ mod tests {
         assert_eq!(sessions.len(), 2);
         let spent = spent_since(&db, &Scope::Model("gpt-5".into()), t).unwrap();
         assert!((spent - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_long_model_name_is_kept_short() {
+        let mut gathered = Gathered::default();
+        let long = "m".repeat(100_000);
+        gathered.add(&event(1_796_040_000_000, "curl", &long, 0.1, false));
+        assert_eq!(gathered.rows[0].model.len(), MODEL_CHARS);
+        let models = gathered.sums.values().next().unwrap()["curl"].keys();
+        assert!(models.map(String::len).all(|n| n == MODEL_CHARS));
+        assert_eq!(
+            clipped("é".repeat(200).as_str()).chars().count(),
+            MODEL_CHARS
+        );
     }
 
     #[test]
