@@ -150,10 +150,7 @@ pub fn render(s: &Snapshot, addr: &str) -> String {
             b.action.as_str(),
             b.spent_usd,
             b.limit_usd,
-            match b.period {
-                crate::config::Period::Day => "day",
-                crate::config::Period::Month => "month",
-            },
+            b.period.as_str(),
             if b.spent_usd >= b.limit_usd {
                 " (spent)"
             } else {

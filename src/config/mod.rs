@@ -18,7 +18,9 @@ mod usage;
 pub use provider::{Provider, ProviderConfig, ProviderSettings};
 pub use proxy::{DEFAULT_INTERCEPT_HOSTS, Override, ProxyConfig, host_matches};
 pub use server::ServerConfig;
-pub use usage::{BudgetAction, BudgetConfig, Period, Price, Scope, UsageConfig, validate_budgets};
+pub use usage::{
+    BudgetAction, BudgetConfig, Period, Price, Scope, UsageConfig, bare_model, validate_budgets,
+};
 
 /// The prefix of configuration environment variables; sections and keys are joined by `__`.
 pub const ENV_PREFIX: &str = "ISARTOR__";

@@ -46,6 +46,15 @@ pub enum Period {
     Month,
 }
 
+impl Period {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Month => "month",
+        }
+    }
+}
+
 /// What happens to requests in a budget's scope once it is spent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -89,6 +98,16 @@ fn all() -> String {
     "all".into()
 }
 
+/// A model name as prices and budget scopes match it: lowercased, past any `provider/` or
+/// `models/` prefix.
+pub fn bare_model(model: &str) -> String {
+    let model = model.to_lowercase();
+    match model.rsplit_once('/') {
+        Some((_, bare)) => bare.to_string(),
+        None => model,
+    }
+}
+
 /// What a budget's `scope` covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -106,11 +125,7 @@ impl Scope {
         match self {
             Scope::All => true,
             Scope::Client(c) => client.eq_ignore_ascii_case(c),
-            Scope::Model(prefix) => {
-                let model = model.to_ascii_lowercase();
-                let bare = model.rsplit('/').next().unwrap_or(&model);
-                bare.starts_with(prefix.as_str())
-            }
+            Scope::Model(prefix) => bare_model(model).starts_with(prefix.as_str()),
         }
     }
 }
@@ -135,9 +150,7 @@ impl BudgetConfig {
         match scope.split_once(':') {
             None if scope == "all" => Ok(Scope::All),
             Some(("client", c)) if !c.trim().is_empty() => Ok(Scope::Client(c.trim().into())),
-            Some(("model", m)) if !m.trim().is_empty() => {
-                Ok(Scope::Model(m.trim().to_ascii_lowercase()))
-            }
+            Some(("model", m)) if !m.trim().is_empty() => Ok(Scope::Model(m.trim().to_lowercase())),
             _ => Err(err(format!(
                 "{at}.scope = {:?}: expected \"all\", \"client:<name>\" or \"model:<prefix>\"",
                 self.scope

@@ -316,7 +316,8 @@ impl SemanticLayer {
         let Some((a, b)) = guard::shared::differing_spans(stored, new) else {
             return true;
         };
-        match (embedder.embed(&a).await, embedder.embed(&b).await) {
+        // Asked together, the embedder runs both in one forward pass.
+        match tokio::join!(embedder.embed(&a), embedder.embed(&b)) {
             (Ok(x), Ok(y)) => crate::store::vectors::dot(&x, &y) >= self.threshold,
             _ => false,
         }

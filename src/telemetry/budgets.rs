@@ -101,10 +101,7 @@ impl Budget {
     }
 
     fn refusal(&self, spent: f64, next_ms: u64, now_ms: u64) -> Refusal {
-        let period = match self.config.period {
-            Period::Day => "day",
-            Period::Month => "month",
-        };
+        let period = self.config.period.as_str();
         Refusal {
             budget: self.config.name.clone(),
             message: format!(

@@ -50,17 +50,14 @@ impl Gathered {
         }
     }
 
-    fn write_out(&self, bytes: &[u8]) {
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = out.write_all(bytes);
-        let _ = out.flush();
-    }
-
-    /// Takes what is gathered and writes it.
+    /// Takes what is gathered and writes it. The output is held from the take to the write,
+    /// so batches taken by different threads reach it in the order they were taken.
     fn flush(&self) {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         let taken = std::mem::take(&mut *self.lines.lock().unwrap_or_else(|p| p.into_inner()));
         if !taken.is_empty() {
-            self.write_out(&taken);
+            let _ = out.write_all(&taken);
+            let _ = out.flush();
         }
     }
 }
@@ -89,10 +86,10 @@ impl Drop for Line {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         lines.extend_from_slice(&self.bytes);
-        if lines.len() >= FLUSH_AT {
-            let full = std::mem::take(&mut *lines);
-            drop(lines);
-            self.gathered.write_out(&full);
+        let full = lines.len() >= FLUSH_AT;
+        drop(lines);
+        if full {
+            self.gathered.flush();
         }
     }
 }

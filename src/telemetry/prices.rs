@@ -94,8 +94,7 @@ impl PriceBook {
     /// The table entry for `model` (`models/…` and `provider/…` prefixes are looked past), and
     /// its name; `None` for a model the table does not know.
     pub fn lookup(&self, model: &str) -> Option<(&str, Price)> {
-        let model = model.to_lowercase();
-        let bare = model.rsplit('/').next().unwrap_or(&model);
+        let bare = crate::config::bare_model(model);
         self.table
             .iter()
             .find(|(prefix, _)| bare.starts_with(prefix.as_str()))
