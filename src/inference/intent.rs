@@ -6,6 +6,7 @@
 use anyhow::Result;
 
 use super::embedder::Embedder;
+use super::scope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
@@ -230,29 +231,6 @@ const EXAMPLES: &[(Intent, &str)] = &[
     ),
 ];
 
-/// Extensions of source files: a request naming one (`utils.js`, `config.py`) is about the
-/// user's own code, which the local model never sees.
-const SOURCE_EXTENSIONS: &[&str] = &[
-    "py", "js", "ts", "tsx", "jsx", "rs", "go", "java", "rb", "cs", "cpp", "c", "h", "php", "kt",
-    "swift", "scala", "vue",
-];
-
-fn names_a_source_file(request: &str) -> bool {
-    request
-        .split(|c: char| c.is_whitespace() || matches!(c, '`' | '\'' | '"' | ',' | '(' | ')'))
-        .filter_map(|word| word.trim_end_matches(['.', '?', '!', ':']).rsplit_once('.'))
-        .any(|(stem, ext)| {
-            // Capitalised `X.js` is a product (Node.js, Vue.js, Next.js), not a file.
-            let product = ext == "js" && stem.starts_with(|c: char| c.is_uppercase());
-            !stem.is_empty()
-                && !product
-                && stem
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || "_-/".contains(c))
-                && SOURCE_EXTENSIONS.contains(&ext)
-        })
-}
-
 pub struct IntentClassifier {
     embedder: Embedder,
     examples: Vec<(Intent, Vec<f32>)>,
@@ -271,7 +249,7 @@ impl IntentClassifier {
 
     /// The intent of a request, and the similarity of its nearest example.
     pub async fn classify(&self, request: &str) -> Result<(Intent, f32)> {
-        if request.chars().count() > MAX_LOCAL_CHARS || names_a_source_file(request) {
+        if request.chars().count() > MAX_LOCAL_CHARS || scope::beyond_a_local_answer(request) {
             return Ok((Intent::Complex, 0.0));
         }
         let v = self.embedder.embed(request).await?;
@@ -296,26 +274,5 @@ impl IntentClassifier {
             .max_by(|a, b| votes[*a as usize].total_cmp(&votes[*b as usize]))
             .unwrap_or(Intent::Complex);
         Ok((intent, best))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn source_file_names_are_spotted() {
-        assert!(names_a_source_file(
-            "Convert every function in utils.js to promises"
-        ));
-        assert!(names_a_source_file("Add type hints to `config.py`."));
-        assert!(names_a_source_file("fix src/main.rs"));
-        assert!(!names_a_source_file("Generate a tsconfig.json"));
-        assert!(!names_a_source_file(
-            "What is Node.js? Explain e.g. the event loop"
-        ));
-        assert!(!names_a_source_file(
-            "Why does npm generate a package-lock.json file"
-        ));
     }
 }

@@ -1,15 +1,18 @@
 //! Local models: [`embedder`] (the L1b sentence embedder, in-process on candle, over the 8-bit
 //! BERT encoder of [`bert`]), [`models`]
 //! (finding model files in the Hugging Face cache, offline-first), and the two L2 engines:
-//! [`gguf`] (a quantized chat model in-process on candle) and [`sidecar`] (a local model served
+//! [`gguf`] (a quantized chat model in-process on candle, of an architecture and chat template
+//! [`arch`] knows) and [`sidecar`] (a local model served
 //! over HTTP by llama.cpp, vLLM or the like); [`intent`] sorts requests by the work they need
-//! from their sentence embedding.
+//! from their sentence embedding, after [`scope`] has set aside those too big by their words.
 
+pub mod arch;
 pub mod bert;
 pub mod embedder;
 pub mod gguf;
 pub mod intent;
 pub mod models;
+pub mod scope;
 pub mod sidecar;
 
 /// What a local model said, and what it cost.
@@ -20,7 +23,13 @@ pub struct Completion {
     pub output_tokens: u64,
     /// The model that answered, as the server names it.
     pub model: String,
+    /// Why the answer ended before the model finished it (`None`: it finished by itself):
+    /// it reached `layer2.max_answer_tokens`, ran out of time, or went round in a loop.
+    pub cut: Option<&'static str>,
 }
+
+/// [`Completion::cut`]: the answer reached `layer2.max_answer_tokens`.
+pub const CUT_AT_LIMIT: &str = "cut at layer2.max_answer_tokens";
 
 /// Sizes candle's compute thread pools to the cores this process may run on.
 ///

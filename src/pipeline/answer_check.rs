@@ -6,9 +6,13 @@
 //! - A whole answer ([`complete`]) also: its code fences are closed; a fenced block tagged
 //!   `json` or `toml` parses; a request for a JSON file (`tsconfig.json`, "a JSON config") gets
 //!   JSON that parses; a request for a `.gitignore` gets ignore patterns, and the one its
-//!   ecosystem cannot do without (`target` for Rust, `node_modules` for Node, …).
+//!   ecosystem cannot do without (`target` for Rust, `node_modules` for Node, …); a package
+//!   manifest (`package.json`, `requirements.txt`, `Cargo.toml`, …) lists the packages the
+//!   request names ("for an Express server", "served by uvicorn", "depends on serde").
 //!
 //! A streamed answer is checked on its opening only: the client has the rest as it comes.
+
+use crate::inference::scope;
 
 /// Openings of answers that hedge instead of answering.
 const UNCERTAIN: [&str; 12] = [
@@ -45,8 +49,81 @@ const GITIGNORE: [(&[&str], &[&str]); 5] = [
     (&["go", "golang"], &["vendor", ".exe", "bin"]),
 ];
 
-/// The opening of an answer (or a short whole one): long enough and not a hedge.
-pub fn opening(answer: &str) -> Result<(), &'static str> {
+/// Package manifests: a request for one names packages it must list.
+const MANIFESTS: [&str; 7] = [
+    "package.json",
+    "composer.json",
+    "requirements.txt",
+    "pyproject.toml",
+    "cargo.toml",
+    "go.mod",
+    "gemfile",
+];
+
+/// Words after which a lower-case word names a package: "depends on serde", "served by uvicorn".
+const NAMING: [&str; 8] = [
+    "on", "with", "by", "uses", "using", "requires", "and", "for",
+];
+
+/// Capitalised words that name a language, a runtime or a kind of thing, not a package to list.
+const NOT_PACKAGES: [&str; 20] = [
+    "python",
+    "node",
+    "node.js",
+    "javascript",
+    "typescript",
+    "php",
+    "rust",
+    "go",
+    "ruby",
+    "java",
+    "cli",
+    "api",
+    "json",
+    "rest",
+    "http",
+    "ui",
+    "ci",
+    "sql",
+    "sdk",
+    "orm",
+];
+
+/// Lower-case words that follow a [`NAMING`] word without being a package.
+const GENERIC: [&str; 16] = [
+    "a", "an", "the", "my", "our", "small", "simple", "basic", "new", "default", "dev", "tests",
+    "testing", "scripts", "version", "python",
+];
+
+/// The packages a request for a manifest names: capitalised words past its first ("an Express
+/// server", "FastAPI") and lower-case ones after a [`NAMING`] word ("served by uvicorn").
+fn named_packages(request: &str) -> Vec<String> {
+    let words: Vec<&str> = request
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '.'))
+        .collect();
+    let mut names = Vec::new();
+    for (i, word) in words.iter().enumerate().skip(1) {
+        let lower = word.to_lowercase();
+        let capital = word.chars().any(char::is_uppercase);
+        let after_naming = NAMING.contains(&words[i - 1].to_lowercase().as_str());
+        let named = if capital {
+            !NOT_PACKAGES.contains(&lower.as_str())
+        } else {
+            after_naming
+                && lower.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                && !GENERIC.contains(&lower.as_str())
+        };
+        if named && !lower.is_empty() && !lower.contains('.') {
+            names.push(lower);
+        }
+    }
+    names
+}
+
+/// The opening of an answer to `request` (or a short whole one): long enough, not a hedge, and
+/// not the request said back (a small model sometimes restates the question, or asks another).
+pub fn opening(request: &str, answer: &str) -> Result<(), &'static str> {
     let trimmed = answer.trim();
     if trimmed.chars().count() < 10 {
         return Err("too short");
@@ -55,12 +132,22 @@ pub fn opening(answer: &str) -> Result<(), &'static str> {
     if UNCERTAIN.iter().any(|u| lower.starts_with(u)) {
         return Err("uncertain");
     }
+    // Its first eight words (all of a shorter one, from four words up) are the answer's first.
+    let (asked, said) = (scope::words(request), scope::words(trimmed));
+    let head = &asked[..asked.len().min(8)];
+    if head.len() >= 4 && said.starts_with(head) {
+        return Err("restates the question");
+    }
     Ok(())
 }
 
 /// A whole answer to `request`.
 pub fn complete(request: &str, answer: &str) -> Result<(), &'static str> {
-    opening(answer)?;
+    opening(request, answer)?;
+    let trimmed = answer.trim();
+    if trimmed.ends_with('?') && !trimmed.contains("```") && trimmed.lines().count() <= 2 {
+        return Err("a question, not an answer");
+    }
     let blocks = fenced(answer).ok_or("unclosed code fence")?;
     for (tag, body) in &blocks {
         match tag.as_str() {
@@ -73,6 +160,7 @@ pub fn complete(request: &str, answer: &str) -> Result<(), &'static str> {
             _ => {}
         }
     }
+    let asked = request;
     let request = request.to_lowercase();
     let asks = |what: &str| {
         request.split(|c: char| c.is_whitespace()).any(|w| {
@@ -94,16 +182,26 @@ pub fn complete(request: &str, answer: &str) -> Result<(), &'static str> {
             return Err("no JSON that parses for a JSON file");
         }
     }
+    // The files themselves: the fenced blocks, or the whole answer when it has none.
+    let text = if blocks.is_empty() {
+        answer.to_string()
+    } else {
+        blocks
+            .iter()
+            .map(|(_, b)| b.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    if makes && MANIFESTS.iter().any(|m| asks(m)) {
+        let listed = text.to_lowercase();
+        if named_packages(asked)
+            .iter()
+            .any(|name| !listed.contains(name.as_str()))
+        {
+            return Err("a manifest missing a package the request names");
+        }
+    }
     if asks(".gitignore") || asks("gitignore") {
-        let text = if blocks.is_empty() {
-            answer.to_string()
-        } else {
-            blocks
-                .iter()
-                .map(|(_, b)| b.as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
         let patterns: Vec<&str> = text
             .lines()
             .map(str::trim)
@@ -153,14 +251,76 @@ mod tests {
 
     #[test]
     fn openings_refuse_short_and_hedging_answers() {
-        assert_eq!(opening("ok"), Err("too short"));
-        assert_eq!(opening("   yes, it is   "), Ok(()));
-        assert_eq!(opening("I'm not sure, but maybe"), Err("uncertain"));
+        assert_eq!(opening("Is it?", "ok"), Err("too short"));
+        assert_eq!(opening("Is it?", "   yes, it is   "), Ok(()));
         assert_eq!(
-            opening("I\u{2019}m not sure what you mean"),
+            opening("Is it?", "I'm not sure, but maybe"),
             Err("uncertain")
         );
-        assert_eq!(opening("As an AI language model, I"), Err("uncertain"));
+        assert_eq!(
+            opening("Is it?", "I\u{2019}m not sure what you mean"),
+            Err("uncertain")
+        );
+        assert_eq!(
+            opening("Is it?", "As an AI language model, I"),
+            Err("uncertain")
+        );
+    }
+
+    #[test]
+    fn a_manifest_lists_the_packages_the_request_names() {
+        assert_eq!(
+            named_packages("Create a package.json for a small Express server with a start script"),
+            ["express"]
+        );
+        assert_eq!(
+            named_packages("Write a requirements.txt for a FastAPI app served by uvicorn"),
+            ["fastapi", "uvicorn"]
+        );
+        assert_eq!(
+            named_packages(
+                "Write a Cargo.toml for a crate that depends on serde with the derive feature"
+            ),
+            ["serde"]
+        );
+        assert!(named_packages("Create a package.json for a CLI tool in TypeScript").is_empty());
+        let asked = "Write a requirements.txt for a FastAPI app served by uvicorn";
+        assert_eq!(
+            complete(asked, "```\nuvicorn[standard]\n```"),
+            Err("a manifest missing a package the request names")
+        );
+        assert_eq!(
+            complete(asked, "```\nfastapi==0.115\nuvicorn[standard]\n```"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_question_said_back_is_not_an_answer() {
+        let asked = "How do I create a Python virtual environment?";
+        assert_eq!(
+            complete(asked, "How do I create a Python virtual environment?"),
+            Err("restates the question")
+        );
+        assert_eq!(
+            complete(
+                "How do I read a JSON file in Python?",
+                "How do I handle errors when reading a JSON file in Python?"
+            ),
+            Err("a question, not an answer")
+        );
+        assert_eq!(
+            complete(
+                asked,
+                "Run `python3 -m venv .venv`, then `source .venv/bin/activate`."
+            ),
+            Ok(())
+        );
+        // A short request's words may open a real answer.
+        assert_eq!(
+            opening("Is it stable?", "Is it stable? Yes: sorted() is stable."),
+            Ok(())
+        );
     }
 
     #[test]

@@ -23,7 +23,6 @@ struct State {
     pending: VecDeque<Bytes>,
     remember: Option<Remember>,
     tracker: Option<Tracker>,
-    max_tokens: u64,
     prompt_tokens: u64,
     /// The request's last user turn, for the checks a whole answer must pass to be cached.
     request: String,
@@ -57,10 +56,9 @@ impl State {
                     ..Usage::default()
                 };
                 self.push(Delta::Usage(usage));
-                let finish = if answer.output_tokens >= self.max_tokens {
-                    FinishReason::Length
-                } else {
-                    FinishReason::Stop
+                let finish = match answer.cut {
+                    Some(_) => FinishReason::Length,
+                    None => FinishReason::Stop,
                 };
                 self.push(Delta::Finish {
                     choice: 0,
@@ -72,11 +70,9 @@ impl State {
                 self.pending.extend(out);
                 // The client had it as it came; the caches keep only a whole answer that passes
                 // the checks a non-streamed one must pass.
-                let checked = match finish {
-                    FinishReason::Stop => {
-                        super::answer_check::complete(&self.request, &reply.text())
-                    }
-                    _ => Err("cut at layer2.max_answer_tokens"),
+                let checked = match answer.cut {
+                    None => super::answer_check::complete(&self.request, &reply.text()),
+                    Some(why) => Err(why),
                 };
                 match (self.remember.take(), checked) {
                     (Some(remember), Ok(())) => {
@@ -113,7 +109,6 @@ pub fn outcome(
     opening: String,
     rest: Streaming,
     model: String,
-    max_tokens: u64,
     remember: Remember,
     tracker: Tracker,
 ) -> Outcome {
@@ -126,7 +121,6 @@ pub fn outcome(
         pending: VecDeque::new(),
         remember: Some(remember),
         tracker: Some(tracker),
-        max_tokens,
         prompt_tokens: ex.estimated_prompt_tokens(),
         request: ex.last_user_text().unwrap_or_default(),
     };

@@ -474,7 +474,6 @@ impl Pipeline {
                     opening,
                     rest,
                     model,
-                    max_tokens,
                 } => {
                     // The layer's time is to the first words; the event ends with the stream.
                     tracker.layer(Layer::L2, started.elapsed(), LayerOutcome::Answered);
@@ -484,7 +483,6 @@ impl Pipeline {
                         opening,
                         rest,
                         model,
-                        max_tokens,
                         remember.by("L2"),
                         tracker,
                     );

@@ -56,7 +56,6 @@ pub enum Decision {
         opening: String,
         rest: gguf::Streaming,
         model: String,
-        max_tokens: u64,
     },
     /// Sent on to L3: COMPLEX, an unreadable label, or an answer the guard refused.
     Escalate {
@@ -352,12 +351,10 @@ impl Triage {
         prompt_tokens: u64,
     ) -> Decision {
         self.recovered();
-        if answer.output_tokens < self.max_answer_tokens {
-            self.lengths.learn(label.as_str(), answer.output_tokens);
+        if let Some(why) = answer.cut {
+            return refused(label, why);
         }
-        if answer.output_tokens >= self.max_answer_tokens {
-            return refused(label, "cut at layer2.max_answer_tokens");
-        }
+        self.lengths.learn(label.as_str(), answer.output_tokens);
         if let Err(why) = super::answer_check::complete(request, &answer.text) {
             return refused(label, why);
         }
@@ -403,7 +400,7 @@ impl Triage {
                 }
             }
         }
-        if let Err(why) = super::answer_check::opening(&opening) {
+        if let Err(why) = super::answer_check::opening(request, &opening) {
             return refused(label, why);
         }
         self.recovered();
@@ -412,7 +409,6 @@ impl Triage {
             opening,
             rest: streaming,
             model: generator.model().to_string(),
-            max_tokens: self.max_answer_tokens,
         }
     }
 

@@ -189,3 +189,124 @@ async fn an_answer_that_cannot_finish_in_time_goes_to_the_cloud_at_once() {
     assert_eq!(l2.outcome, isartor::telemetry::LayerOutcome::Miss);
     d.stop().await;
 }
+
+/// The GGUF file of `repo` in the cache `scripts/fetch-models.sh` fills.
+async fn cached(repo: &str, file: &str) -> std::path::PathBuf {
+    use isartor::inference::models::{self, Source};
+    models::resolve(
+        &Source::Hub(repo.into()),
+        &[file],
+        &models::hub_cache_dir(),
+        true,
+    )
+    .await
+    .expect("the model is in the cache (scripts/fetch-models.sh)")
+    .remove(0)
+}
+
+const SMOLLM2: (&str, &str) = (
+    "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
+    "SmolLM2-135M-Instruct.Q4_1.gguf",
+);
+
+/// Token ids from the GGUF files' own tokenizers match llama.cpp's (llama-cpp-python 0.3.36,
+/// `Llama(vocab_only=True).tokenize(text, add_bos=False, special=True)`, recorded here), for the
+/// qwen2 default and for a llama-architecture model whose pre-tokenizer candle lays out wrongly.
+#[tokio::test]
+async fn gguf_tokenizers_split_text_as_llama_cpp_does() {
+    let qwen = cached(
+        isartor::inference::gguf::DEFAULT_REPO,
+        isartor::inference::gguf::DEFAULT_FILE,
+    )
+    .await;
+    let smol = cached(SMOLLM2.0, SMOLLM2.1).await;
+    let digits = "Port 8080 in 2024, listening on 127.0.0.1";
+    let chatml = "<|im_start|>user\nHi<|im_end|>\n";
+    let cases: [(&std::path::Path, &str, &[u32]); 7] = [
+        (
+            &qwen,
+            digits,
+            &[
+                7084, 220, 23, 15, 23, 15, 304, 220, 17, 15, 17, 19, 11, 14289, 389, 220, 16, 17,
+                22, 13, 15, 13, 15, 13, 16,
+            ],
+        ),
+        (&qwen, chatml, &[151644, 872, 198, 13048, 151645, 198]),
+        (
+            &smol,
+            digits,
+            &[
+                16870, 216, 40, 32, 40, 32, 281, 216, 34, 32, 34, 36, 28, 6858, 335, 216, 33, 34,
+                39, 30, 32, 30, 32, 30, 33,
+            ],
+        ),
+        (&smol, chatml, &[1, 4093, 198, 26843, 2, 198]),
+        (
+            &smol,
+            "Write a .gitignore for a Rust project",
+            &[19161, 253, 1673, 16422, 25244, 327, 253, 36828, 1391],
+        ),
+        (
+            &smol,
+            "  indented\n\tcode {x}",
+            &[216, 641, 6574, 198, 197, 4635, 1662, 104, 109],
+        ),
+        (
+            &smol,
+            "naïve café 🚀",
+            &[3546, 46494, 37366, 15107, 244, 218],
+        ),
+    ];
+    for (path, text, want) in cases {
+        let mut file = std::fs::File::open(path).unwrap();
+        let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
+        let tokenizer = isartor::inference::arch::tokenizer(&content).unwrap();
+        let got = tokenizer.encode(text, false).unwrap();
+        assert_eq!(got.get_ids(), want, "{} on {text:?}", path.display());
+    }
+}
+
+/// A llama-architecture model (SmolLM2, ChatML in its vocabulary) loads through
+/// `embedded.model_path`, is named in /health and answers through the pipeline.
+#[tokio::test]
+async fn a_llama_architecture_model_answers_through_the_pipeline() {
+    let mock = Mock::start().await;
+    let path = cached(SMOLLM2.0, SMOLLM2.1).await;
+    let (d, base) = local(&mock, |c| {
+        c.embedded.model_path = path.display().to_string();
+        c.layer2.max_answer_tokens = 60;
+        c.layer2.timeout_seconds = 600;
+    })
+    .await;
+    let (_, health) = get_json(&base, "/health", None).await;
+    let detail = health["layers"]["l2"]["detail"].as_str().unwrap();
+    assert!(detail.contains("smollm2-135m-instruct.q4_1"), "{detail}");
+    let mut events = d.bus().subscribe();
+    let (status, headers, body) = post(
+        &base,
+        "/v1/chat/completions",
+        &chat("What does git stash do?"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:?}");
+    let e = events.recv().await.unwrap();
+    let decision = e.router_decision.clone().unwrap_or_default();
+    // The model generated an answer: served (l2), or refused by a check after generating.
+    match layer(&headers) {
+        "l2" => {
+            let reply = as_json(&body);
+            assert!(
+                reply["model"].as_str().unwrap().contains("smollm2"),
+                "{reply}"
+            );
+            assert!(e.tokens_out > 0);
+            assert_eq!(mock.count(), 0);
+        }
+        other => {
+            assert_eq!(other, "l3");
+            assert!(decision.contains("answer refused"), "{decision}");
+            assert_eq!(mock.count(), 1);
+        }
+    }
+    d.stop().await;
+}

@@ -1,6 +1,7 @@
 //! The embedding classifier of the embedded L2 engine against requests we labelled by hand
 //! (tests/data/l2-labels.jsonl: every fifth distinct prompt of shared/data/coding-trace.jsonl,
-//! plus the two examples). What matters most is local vs cloud: a COMPLEX request
+//! plus the two examples, plus 24 requests of our own, many listing several parts: the
+//! dev set the word rules of `inference::scope` were tuned on). What matters most is local vs cloud: a COMPLEX request
 //! answered locally is a wrong answer, a local-worthy one sent to the cloud only costs money.
 
 use isartor::inference::embedder::{Bert, Embedder};
