@@ -26,7 +26,7 @@ pub const DEFAULT_FILE: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 const QUEUE: usize = 8;
 /// [`Completion::cut`]: the answer was not finished within `layer2.timeout_seconds`.
 pub const OUT_OF_TIME: &str = "not finished within layer2.timeout_seconds";
-/// [`Completion::cut`]: the answer went round in a loop (see [`looping`]).
+/// [`Completion::cut`]: the answer went round in a loop (one stretch of tokens repeated).
 pub const LOOPING: &str = "repeating itself";
 /// A loop is a stretch of at most this many tokens repeated ...
 const LOOP_PERIOD: usize = 64;

@@ -125,7 +125,7 @@ fn start_writer(out: Box<dyn std::io::Write + Send>) -> (Writer, LogGuard) {
 
 /// Installs the global subscriber: `RUST_LOG` if set, else `info`, to stderr, as text or as one
 /// JSON object per line (fields at the top level). Lines are gathered in memory and written by a
-/// background thread every 10 ms ([`Gathered`]), so a request never waits on a `write` syscall
+/// background thread every 10 ms, so a request never waits on a `write` syscall
 /// or wakes a thread; past 1 MiB gathered, the line's own thread writes (back-pressure rather
 /// than dropping lines). hudsucker (the proxy) is held at `warn` unless
 /// `RUST_LOG` names it: its per-connection info spans would otherwise prefix every proxied
