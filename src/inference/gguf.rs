@@ -29,8 +29,11 @@ pub const OUT_OF_TIME: &str = "not finished within layer2.timeout_seconds";
 /// [`Completion::cut`]: the answer went round in a loop (one stretch of tokens repeated).
 pub const LOOPING: &str = "repeating itself";
 /// A loop is a stretch of at most this many tokens repeated ...
-const LOOP_PERIOD: usize = 64;
-/// ... at least three times, and over at least this many tokens.
+const LOOP_PERIOD: usize = 256;
+/// ... three times when it is shorter than this, twice when it is at least this long (a long
+/// stretch said twice word for word is a loop: a block of twenty config lines starting over) ...
+const LONG_STRETCH: usize = 40;
+/// ... and over at least this many tokens.
 const LOOP_SPAN: usize = 48;
 
 struct Job {
@@ -260,11 +263,16 @@ fn with_fast_blocks(
     content: &gguf_file::Content,
     file: &mut std::fs::File,
 ) -> Result<std::io::Cursor<Vec<u8>>> {
+    // With an output matrix of its own, the token embedding is only looked up (candle turns it
+    // into f32 at load): re-quantizing it would cost load time and memory for nothing.
+    let looked_up_only = |name: &str| {
+        name == "token_embd.weight" && content.tensor_infos.contains_key("output.weight")
+    };
     let mut tensors = Vec::with_capacity(content.tensor_infos.len());
     for (name, info) in &content.tensor_infos {
         let tensor = content.tensor(file, name, &Device::Cpu)?;
         let width = info.shape.dims().last().copied().unwrap_or(0);
-        let tensor = if slow(info.ggml_dtype) && width % 32 == 0 {
+        let tensor = if slow(info.ggml_dtype) && width % 32 == 0 && !looked_up_only(name) {
             QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
         } else {
             tensor
@@ -325,12 +333,14 @@ fn run(mut model: Loaded, name: &str, queue: mpsc::Receiver<Job>) {
 }
 
 /// Whether an answer has gone round in a loop: its last tokens are one stretch of at most
-/// [`LOOP_PERIOD`] tokens repeated at least three times and over at least [`LOOP_SPAN`] tokens.
-/// A small model at temperature 0 can repeat a line until it runs out of tokens or time; an
-/// answer like that is not served, so there is no point waiting for its end.
+/// [`LOOP_PERIOD`] tokens repeated (three times, or twice from [`LONG_STRETCH`] tokens up) over
+/// at least [`LOOP_SPAN`] tokens. A small model at temperature 0 can repeat itself until it runs
+/// out of tokens or time; an answer like that is not served, so there is no point waiting for
+/// its end.
 fn looping(tokens: &[u32]) -> bool {
     (1..=LOOP_PERIOD).any(|period| {
-        let span = (period * 3).max(LOOP_SPAN);
+        let times = if period < LONG_STRETCH { 3 } else { 2 };
+        let span = (period * times).max(LOOP_SPAN);
         span <= tokens.len() && {
             let tail = &tokens[tokens.len() - span..];
             tail.iter().zip(&tail[period..]).all(|(a, b)| a == b)
@@ -428,6 +438,17 @@ mod tests {
         short.extend([7, 8, 7, 8, 7, 8]);
         assert!(!looping(&short));
         assert!(!looping(&(0..400).collect::<Vec<u32>>()));
+        // Twenty config lines starting over: a long stretch said twice.
+        let block: Vec<u32> = (1000..1120).collect();
+        let mut config: Vec<u32> = (100..130).collect();
+        config.extend(&block);
+        assert!(!looping(&config));
+        config.extend(&block);
+        assert!(looping(&config));
+        // A short stretch said twice is not yet a loop.
+        let mut twice: Vec<u32> = (100..160).collect();
+        twice.extend((1..=30).chain(1..=30));
+        assert!(!looping(&twice));
         assert!(!looping(&[]));
     }
 }

@@ -44,12 +44,14 @@ async fn local(
     (d, base)
 }
 
+/// Enough tokens for a short explanation, not for a config file; keeps the test to seconds.
+const LIMIT: u64 = 80;
+
 #[tokio::test]
 async fn boilerplate_is_answered_in_process_and_a_feature_goes_to_the_cloud() {
     let mock = Mock::start().await;
     let (d, base) = local(&mock, |c| {
-        // Enough for a short explanation, not for a config file; keeps the test to seconds.
-        c.layer2.max_answer_tokens = 40;
+        c.layer2.max_answer_tokens = LIMIT;
         // The model's speed is measured while other tests load the machine: a generous budget
         // keeps "too slow" (tested on its own below) out of this test.
         c.layer2.timeout_seconds = 600;
@@ -125,7 +127,7 @@ async fn boilerplate_is_answered_in_process_and_a_feature_goes_to_the_cloud() {
     let e = events.recv().await.unwrap();
     assert_eq!(e.layer, Some(Layer::L2));
     assert!(e.tokens_out > 0);
-    assert_eq!(e.tokens_out, 40, "cut at layer2.max_answer_tokens");
+    assert_eq!(e.tokens_out, LIMIT, "cut at layer2.max_answer_tokens");
     // A streamed answer cut at the limit reached its client but is not cached.
     ask["stream"] = false.into();
     let (_, headers, _) = post(&base, "/v1/chat/completions", &ask).await;
