@@ -5,7 +5,9 @@
 use anyhow::{Result, anyhow};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
+use candle_transformers::models::quantized_llama;
+
+use super::qwen2::Qwen2;
 use tokenizers::Tokenizer;
 
 /// The architectures the engine loads (`general.architecture`).
@@ -24,7 +26,8 @@ pub fn check(arch: &str) -> Result<()> {
 
 /// A loaded model of one of the [`SUPPORTED`] architectures.
 pub enum Weights {
-    Qwen2(quantized_qwen2::ModelWeights),
+    /// Our own Qwen2 ([`super::qwen2`]), which keeps the token embedding quantized.
+    Qwen2(Qwen2),
     Llama(quantized_llama::ModelWeights),
 }
 
@@ -42,9 +45,7 @@ impl Weights {
                 content, reader, device,
             )?)
         } else {
-            Weights::Qwen2(quantized_qwen2::ModelWeights::from_gguf(
-                content, reader, device,
-            )?)
+            Weights::Qwen2(Qwen2::from_gguf(content, reader)?)
         })
     }
 
@@ -52,12 +53,7 @@ impl Weights {
     /// forward pass at position 0 starts a new sequence (the cache of the last one is dropped).
     pub fn forward(&mut self, x: &Tensor, position: usize) -> candle_core::Result<Tensor> {
         match self {
-            Weights::Qwen2(m) => {
-                if position == 0 {
-                    m.clear_kv_cache();
-                }
-                m.forward(x, position)
-            }
+            Weights::Qwen2(m) => m.forward(x, position),
             Weights::Llama(m) => {
                 if position == 0 {
                     m.clear_kv_cache();

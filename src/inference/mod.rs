@@ -2,7 +2,7 @@
 //! BERT encoder of [`bert`]), [`models`]
 //! (finding model files in the Hugging Face cache, offline-first), and the two L2 engines:
 //! [`gguf`] (a quantized chat model in-process on candle, of an architecture and chat template
-//! [`arch`] knows) and [`sidecar`] (a local model served
+//! [`arch`] knows; Qwen2 in our own [`qwen2`]) and [`sidecar`] (a local model served
 //! over HTTP by llama.cpp, vLLM or the like); [`intent`] sorts requests by the work they need
 //! from their sentence embedding, after [`scope`] has set aside those too big by their words.
 
@@ -12,6 +12,7 @@ pub mod embedder;
 pub mod gguf;
 pub mod intent;
 pub mod models;
+pub mod qwen2;
 pub mod scope;
 pub mod sidecar;
 

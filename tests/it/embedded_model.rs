@@ -312,3 +312,57 @@ async fn a_llama_architecture_model_answers_through_the_pipeline() {
     }
     d.stop().await;
 }
+
+/// Our Qwen2 (the token embedding kept quantized) computes what candle's `quantized_qwen2`
+/// computes: the same logits for a prompt, and for the next token from the cache.
+#[tokio::test]
+async fn our_qwen2_matches_candles() {
+    use candle_core::quantized::gguf_file::Content;
+    use candle_core::{Device, Tensor};
+    let path = cached(
+        isartor::inference::gguf::DEFAULT_REPO,
+        isartor::inference::gguf::DEFAULT_FILE,
+    )
+    .await;
+    let open = || {
+        let mut file = std::fs::File::open(&path).unwrap();
+        let content = Content::read(&mut file).unwrap();
+        (content, file)
+    };
+    let (content, mut file) = open();
+    let mut ours = isartor::inference::qwen2::Qwen2::from_gguf(content, &mut file).unwrap();
+    let (content, mut file) = open();
+    let mut theirs = candle_transformers::models::quantized_qwen2::ModelWeights::from_gguf(
+        content,
+        &mut file,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let prompt = Tensor::new(&[151644u32, 872, 198, 13048, 151645, 198], &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let next = Tensor::new(&[[9707u32]], &Device::Cpu).unwrap();
+    for (ids, position) in [(&prompt, 0), (&next, 6)] {
+        let a = ours.forward(ids, position).unwrap().flatten_all().unwrap();
+        let b = theirs
+            .forward(ids, position)
+            .unwrap()
+            .flatten_all()
+            .unwrap();
+        let gap: f32 = (&a - &b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(
+            gap < 1e-3,
+            "logits differ by up to {gap} at position {position}"
+        );
+        let top = |t: &Tensor| t.argmax(0).unwrap().to_scalar::<u32>().unwrap();
+        assert_eq!(top(&a), top(&b));
+    }
+}
