@@ -51,19 +51,43 @@ impl Embedding {
     }
 }
 
+/// Tokens in one pass from which a block's matrix products run on its weights turned into f32
+/// for the pass (candle's f32 products are tiled for the CPU's widest vectors; its quantized
+/// ones take one 32-value block at a time, which a prompt pass pays for every token).
+const WIDE_PASS: usize = 16;
+
+/// A block's weight matrix, quantized at rest.
+struct Linear(QMatMul);
+
+impl Linear {
+    fn new(weight: QTensor) -> Result<Linear> {
+        Ok(Linear(QMatMul::from_qtensor(weight)?))
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let tokens = x.elem_count() / x.dim(D::Minus1)?;
+        match &self.0 {
+            QMatMul::QTensor(w) if tokens >= WIDE_PASS => {
+                QMatMul::Tensor(w.dequantize(&Device::Cpu)?).forward(x)
+            }
+            product => product.forward(x),
+        }
+    }
+}
+
 /// One transformer block: attention with grouped keys and values, then a gated MLP.
 struct Block {
-    q: QMatMul,
-    k: QMatMul,
-    v: QMatMul,
+    q: Linear,
+    k: Linear,
+    v: Linear,
     q_bias: Tensor,
     k_bias: Tensor,
     v_bias: Tensor,
-    out: QMatMul,
+    out: Linear,
     attention_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     mlp_norm: RmsNorm,
     /// Keys and values of the positions seen so far.
     cache: Option<(Tensor, Tensor)>,
@@ -126,17 +150,17 @@ impl Qwen2 {
         for i in 0..depth {
             let mut weight = |part: &str| tensor(&format!("blk.{i}.{part}"));
             blocks.push(Block {
-                q: QMatMul::from_qtensor(weight("attn_q.weight")?)?,
-                k: QMatMul::from_qtensor(weight("attn_k.weight")?)?,
-                v: QMatMul::from_qtensor(weight("attn_v.weight")?)?,
+                q: Linear::new(weight("attn_q.weight")?)?,
+                k: Linear::new(weight("attn_k.weight")?)?,
+                v: Linear::new(weight("attn_v.weight")?)?,
                 q_bias: weight("attn_q.bias")?.dequantize(device)?,
                 k_bias: weight("attn_k.bias")?.dequantize(device)?,
                 v_bias: weight("attn_v.bias")?.dequantize(device)?,
-                out: QMatMul::from_qtensor(weight("attn_output.weight")?)?,
+                out: Linear::new(weight("attn_output.weight")?)?,
                 attention_norm: RmsNorm::from_qtensor(weight("attn_norm.weight")?, eps)?,
-                gate: QMatMul::from_qtensor(weight("ffn_gate.weight")?)?,
-                up: QMatMul::from_qtensor(weight("ffn_up.weight")?)?,
-                down: QMatMul::from_qtensor(weight("ffn_down.weight")?)?,
+                gate: Linear::new(weight("ffn_gate.weight")?)?,
+                up: Linear::new(weight("ffn_up.weight")?)?,
+                down: Linear::new(weight("ffn_down.weight")?)?,
                 mlp_norm: RmsNorm::from_qtensor(weight("ffn_norm.weight")?, eps)?,
                 cache: None,
             });

@@ -343,7 +343,14 @@ async fn our_qwen2_matches_candles() {
         .unsqueeze(0)
         .unwrap();
     let next = Tensor::new(&[[9707u32]], &Device::Cpu).unwrap();
-    for (ids, position) in [(&prompt, 0), (&next, 6)] {
+    // A pass of 16 tokens or more runs on weights turned into f32 (`qwen2::WIDE_PASS`), where
+    // candle rounds the activations to 8 bits: the logits agree to rounding, the top token exactly.
+    let long: Vec<u32> = (0..40).map(|i| 1000 + i * 37).collect();
+    let long = Tensor::new(long.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    for (ids, position) in [(&prompt, 0), (&next, 6), (&long, 0)] {
         let a = ours.forward(ids, position).unwrap().flatten_all().unwrap();
         let b = theirs
             .forward(ids, position)
@@ -358,9 +365,11 @@ async fn our_qwen2_matches_candles() {
             .unwrap()
             .to_scalar()
             .unwrap();
+        let tokens = ids.dim(1).unwrap();
+        let tolerance = if tokens >= 16 { 0.5 } else { 1e-3 };
         assert!(
-            gap < 1e-3,
-            "logits differ by up to {gap} at position {position}"
+            gap < tolerance,
+            "{tokens} tokens at {position}: logits differ by up to {gap}"
         );
         let top = |t: &Tensor| t.argmax(0).unwrap().to_scalar::<u32>().unwrap();
         assert_eq!(top(&a), top(&b));
