@@ -38,6 +38,8 @@ if [ ${#pin[@]} -gt 0 ]; then
 fi
 start_stack ISARTOR__ENABLE_SLM_ROUTER=true ISARTOR__OFFLINE_MODE=false ISARTOR__PROXY__ENABLED=false \
   ISARTOR__USAGE__ENABLED=false RUST_LOG=info "$@"
+# The pinning wrapper has exec'd the daemon: it is not needed any more.
+if [ ${#pin[@]} -gt 0 ]; then rm -f "$ISARTOR_BIN"; fi
 for _ in $(seq 3000); do
   status=$(curl -sf "http://127.0.0.1:$gw_port/health" 2>/dev/null || true)
   case "$status" in *'"l2":{'*'"status":"loading"'*|"") sleep 0.1 ;; *) break ;; esac

@@ -12,10 +12,9 @@ use anyhow::{Context, Result, anyhow};
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
 use tokenizers::Tokenizer;
-
-use super::arch::{self, Template, Weights};
 use tokio::sync::oneshot;
 
+use super::arch::{self, Template, Weights};
 use super::{CUT_AT_LIMIT, Completion};
 
 /// The default model: Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (scripts/fetch-models.sh lays it out).
@@ -263,8 +262,9 @@ fn with_fast_blocks(
     content: &gguf_file::Content,
     file: &mut std::fs::File,
 ) -> Result<std::io::Cursor<Vec<u8>>> {
-    // With an output matrix of its own, the token embedding is only looked up (candle turns it
-    // into f32 at load): re-quantizing it would cost load time and memory for nothing.
+    // With an output matrix of its own, the token embedding is only looked up, a row at a time
+    // (and candle's llama turns it into f32 at load): re-quantizing it would cost load time and
+    // memory for nothing.
     let looked_up_only = |name: &str| {
         name == "token_embd.weight" && content.tensor_infos.contains_key("output.weight")
     };

@@ -70,7 +70,11 @@ impl Sidecar {
                 input_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
                 output_tokens: v["usage"]["completion_tokens"].as_u64().unwrap_or(0),
                 model: v["model"].as_str().unwrap_or(&self.model).to_string(),
-                cut: (v["choices"][0]["finish_reason"] == "length").then_some(super::CUT_AT_LIMIT),
+                // Cut by the limit: said so, or as long as the limit (a server that leaves
+                // `finish_reason` out must not get a truncated answer served).
+                cut: (v["choices"][0]["finish_reason"] == "length"
+                    || v["usage"]["completion_tokens"].as_u64() >= Some(max_tokens))
+                .then_some(super::CUT_AT_LIMIT),
             })
         };
         tokio::time::timeout(self.timeout, call)
