@@ -73,3 +73,8 @@ CONF
   fi
   nginx_pid=$!
 }
+
+# The hyper_floor bench's executable (benches/hyper_floor.rs), built if needed.
+floor_bin() {
+  cargo bench --locked --bench hyper_floor --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1
+}

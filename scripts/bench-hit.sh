@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Exact-cache hit latency and throughput over HTTP, side by side with nginx answering a canned
 # body, in one run on this machine. nginx doubles as the upstream: Isartor's first request goes
-# through L3 to it and is cached; wrk then measures L1a hits. The daemon and nginx are pinned to
-# core 0 (one worker each), wrk to core 1.
+# through L3 to it and is cached; wrk then measures L1a hits. Beside them, "floor" is our HTTP
+# stack alone (benches/hyper_floor.rs: the daemon's hyper settings and runtime answering the same
+# body with no work behind it), the most an exact hit could reach without replacing hyper and
+# tokio. All three servers are pinned to core 0 (one worker each), wrk to core 1.
 #
 # Usage: [ISARTOR_BIN=path] scripts/bench-hit.sh [SECONDS=10] [CONNECTIONS=32]
 # Needs: wrk and nginx (Debian: apt-get install wrk nginx-light), python3, curl.
@@ -14,13 +16,16 @@ conns="${2:-32}"
 . scripts/bench-common.sh
 need wrk nginx curl python3 taskset
 bin="$(isartor_bin)"
+floor="$(floor_bin)"
 
 tmp="$(mktemp -d)"
 nginx_pid=""
 isartor_pid=""
+floor_pid=""
 cleanup() {
-  [ -n "$isartor_pid" ] && kill "$isartor_pid" 2>/dev/null && wait "$isartor_pid" 2>/dev/null || true
-  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
+  for p in "$isartor_pid" "$nginx_pid" "$floor_pid"; do
+    if [ -n "$p" ] && kill "$p" 2>/dev/null; then wait "$p" 2>/dev/null || true; fi
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -39,13 +44,19 @@ RUST_LOG="${RUST_LOG:-info}" \
   taskset -c 0 "$bin" up > "$tmp/isartor.log" 2>&1 &
 isartor_pid=$!
 
+printf '%s' "$canned_reply" > "$tmp/reply.json"
+taskset -c 0 "$floor" "$tmp/reply.json" > "$tmp/floor.out" &
+floor_pid=$!
+for _ in $(seq 200); do grep -q listening "$tmp/floor.out" && break; sleep 0.05; done
+floor_addr="$(awk '/listening on/{print $3}' "$tmp/floor.out")"
+
 for _ in $(seq 200); do
   curl -sf "http://127.0.0.1:$isa_port/healthz" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$ngx_port/" >/dev/null 2>&1 && break
   sleep 0.05
 done
 layer() { curl -s -o /dev/null -D - "http://127.0.0.1:$isa_port/v1/chat/completions" -H 'content-type: application/json' -d "$request" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-isartor-layer"{print $2}'; }
 first="$(layer)"; second="$(layer)"
-[ "$first" = l3 ] && [ "$second" = l1a ] || { echo "warm-up failed: $first then $second"; cat "$tmp/isartor.log"; exit 1; }
+if [ "$first" != l3 ] || [ "$second" != l1a ]; then echo "warm-up failed: $first then $second"; cat "$tmp/isartor.log"; exit 1; fi
 
 cat > "$tmp/post.lua" <<LUA
 wrk.method = "POST"
@@ -67,11 +78,17 @@ run() { # name url connections
 echo "exact-hit benchmark: ${secs}s per run, server on core 0, wrk on core 1"
 for c in 1 "$conns"; do
   run nginx "http://127.0.0.1:$ngx_port/v1/chat/completions" "$c"
+  run floor "http://$floor_addr/v1/chat/completions" "$c"
   run isartor-l1a "http://127.0.0.1:$isa_port/v1/chat/completions" "$c"
 done
 echo
 awk '
   $1=="nginx" {n50[$2]=$3; n99[$2]=$4; nr[$2]=$5}
   $1=="isartor-l1a" {i50[$2]=$3; i99[$2]=$4; ir[$2]=$5}
-  END { for (c in n50) printf "ratio isartor/nginx c=%-4s p50 %.2fx   p99 %.2fx   req/s %.2fx\n", c, i50[c]/n50[c], i99[c]/n99[c], ir[c]/nr[c] }
+  $1=="floor" {f50[$2]=$3; f99[$2]=$4; fr[$2]=$5}
+  END { for (c in n50) {
+    printf "ratio isartor/nginx c=%-4s p50 %.2fx   p99 %.2fx   req/s %.2fx\n", c, i50[c]/n50[c], i99[c]/n99[c], ir[c]/nr[c]
+    printf "ratio floor/nginx   c=%-4s p50 %.2fx   p99 %.2fx   req/s %.2fx\n", c, f50[c]/n50[c], f99[c]/n99[c], fr[c]/nr[c]
+    printf "ratio isartor/floor c=%-4s p50 %.2fx   p99 %.2fx   req/s %.2fx\n", c, i50[c]/f50[c], i99[c]/f99[c], ir[c]/fr[c]
+  } }
 ' "$tmp/results"

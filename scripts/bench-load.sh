@@ -9,6 +9,10 @@
 # Each prints p50/p99 and req/s; Isartor cases also CPU time per request (from /proc) and RSS.
 # Then the ratios b/a and the added latency c-a, d-a. With a `litellm` command on PATH
 # (pip install 'litellm[proxy]'), LiteLLM's proxy in front of the same nginx is measured too.
+# Then pass-through one request at a time (1 connection, each request a new prompt), Isartor
+# side by side with nginx as a reverse proxy (keep-alive upstream, unbuffered for SSE) in front
+# of the same nginx: added p50 over direct and CPU per request of the proxy, and what Isartor adds
+# per streamed event over nginx (an upper bound: its whole extra latency spread over the events).
 # Last, a, b and c again at a constant rate (RATE req/s, open loop: benches/loadgen.rs, wrk2-style
 # latency from each request's due time), where the comparison is latency at equal load.
 #
@@ -26,7 +30,7 @@ bin="$(isartor_bin)"
 tmp="$(mktemp -d)"
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do if kill "$p" 2>/dev/null; then wait "$p" 2>/dev/null || true; fi; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -53,6 +57,32 @@ http {
 CONF
 taskset -c 0 nginx -c "$tmp/nginx.conf" -p "$tmp" &
 pids+=($!)
+# nginx as a reverse proxy in front of the first: one process (master_process off), so its CPU
+# time per request is read from /proc like Isartor's.
+ngxp="$(free_port)"
+mkdir -p "$tmp/proxy"
+cat > "$tmp/proxy.conf" <<CONF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $tmp/proxy.pid;
+error_log $tmp/proxy-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream provider { server 127.0.0.1:$ngx; keepalive 64; }
+  server {
+    listen 127.0.0.1:$ngxp;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    location /sse/ { proxy_pass http://provider; proxy_buffering off; }
+    location / { proxy_pass http://provider; }
+  }
+}
+CONF
+taskset -c 0 nginx -c "$tmp/proxy.conf" -p "$tmp/proxy" &
+ngxp_pid=$!
+pids+=("$ngxp_pid")
 
 # start NAME UPSTREAM_PATH: an Isartor (exact cache only) in front of nginx; sets $port, $pid.
 start() {
@@ -93,9 +123,9 @@ LUA
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # run CASE URL SCRIPT [PID]: prints p50, p99, req/s (and CPU µs/request, RSS for a PID).
 run() {
-  local before=0 out p50 p99 rps reqs extra=""
+  local before=0 out p50 p99 rps reqs extra="" cpu=0
   [ -n "${4:-}" ] && before="$(cpu_ticks "$4")"
-  out="$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$3" "$2")"
+  out="$(taskset -c 1 wrk -t1 -c"${c:-$conns}" -d"${secs}s" --latency -s "$3" "$2")"
   p50="$(echo "$out" | awk '$1=="50%"{print $2}' | to_us)"
   p99="$(echo "$out" | awk '$1=="99%"{print $2}' | to_us)"
   rps="$(echo "$out" | awk '/Requests\/sec/{print $2}')"
@@ -104,11 +134,12 @@ run() {
     local ticks hz
     ticks=$(( $(cpu_ticks "$4") - before ))
     hz="$(getconf CLK_TCK)"
-    extra="$(awk -v t="$ticks" -v hz="$hz" -v n="$reqs" -v pid="$4" 'BEGIN{printf "  CPU %6.1f us/req", t/hz*1e6/n}')"
+    cpu="$(awk -v t="$ticks" -v hz="$hz" -v n="$reqs" 'BEGIN{printf "%.1f", t/hz*1e6/n}')"
+    extra="  CPU $(printf '%6.1f' "$cpu") us/req"
     extra="$extra  RSS $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' "/proc/$4/status")"
   fi
   printf '%-28s p50 %8.1f us   p99 %8.1f us   %8.0f req/s%s\n' "$1" "$p50" "$p99" "$rps" "$extra"
-  echo "$1|$p50|$p99|$rps" >> "$tmp/results"
+  echo "$1|$p50|$p99|$rps|$cpu" >> "$tmp/results"
 }
 
 request='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"How do I undo the last git commit but keep my changes?"}]}'
@@ -118,8 +149,10 @@ python3 -c 'import sys; print("wrk.method=\"POST\"\nwrk.headers[\"Content-Type\"
 lua unique false > "$tmp/miss.lua"
 lua unique true > "$tmp/stream.lua"
 
-for _ in $(seq 500); do curl -sf "http://127.0.0.1:$ngx/" >/dev/null 2>&1 && break; sleep 0.01; done
-curl -sf "http://127.0.0.1:$ngx/" >/dev/null || { echo "nginx did not start:"; cat "$tmp/nginx-error.log"; exit 1; }
+for port in "$ngx" "$ngxp"; do
+  for _ in $(seq 500); do curl -sf "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.01; done
+  curl -sf "http://127.0.0.1:$port/" >/dev/null || { echo "nginx did not start:"; cat "$tmp"/*error.log; exit 1; }
+done
 start json /v1
 json_port="$port"; json_pid="$pid"
 start stream /sse/v1
@@ -154,6 +187,17 @@ else
   echo "(LiteLLM not measured: no litellm command; pip install 'litellm[proxy]' to compare)"
 fi
 
+# Pass-through one request at a time: the proxy's own cost, nginx's against Isartor's.
+events="$(printf '%s' "$sse" | grep -o 'data:' | wc -l)"
+echo
+echo "pass-through, 1 connection (each request a new prompt), ${secs}s per case"
+c=1 run "Sa nginx direct" "http://127.0.0.1:$ngx/v1/chat/completions" "$tmp/miss.lua"
+c=1 run "Sg nginx reverse proxy" "http://127.0.0.1:$ngxp/v1/chat/completions" "$tmp/miss.lua" "$ngxp_pid"
+c=1 run "Sc isartor miss (JSON)" "http://127.0.0.1:$json_port/v1/chat/completions" "$tmp/miss.lua" "$json_pid"
+c=1 run "Sn nginx direct (SSE)" "http://127.0.0.1:$ngx/sse/v1/chat/completions" "$tmp/stream.lua"
+c=1 run "Sh nginx reverse proxy (SSE)" "http://127.0.0.1:$ngxp/sse/v1/chat/completions" "$tmp/stream.lua" "$ngxp_pid"
+c=1 run "Sd isartor miss (SSE)" "http://127.0.0.1:$stream_port/v1/chat/completions" "$tmp/stream.lua" "$stream_pid"
+
 # Constant rate: latency at the same offered load (not at each server's own saturation).
 rate="${RATE:-1000}"
 loadgen="$(cargo bench --locked --bench loadgen --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)"
@@ -172,8 +216,8 @@ steady "b isartor exact hit" "http://127.0.0.1:$json_port/v1/chat/completions" "
 steady "c isartor miss (JSON)" "http://127.0.0.1:$json_port/v1/chat/completions" "$tmp/numbered.json"
 
 echo
-awk -F'|' -v rate="$rate" '
-  { k = ($1 ~ /^R/) ? substr($1,1,2) : substr($1,1,1); p50[k]=$2; p99[k]=$3; rps[k]=$4 }
+awk -F'|' -v rate="$rate" -v events="$events" '
+  { k = ($1 ~ /^[RS]/) ? substr($1,1,2) : substr($1,1,1); p50[k]=$2; p99[k]=$3; rps[k]=$4; cpu[k]=$5 }
   END {
     printf "exact hit vs nginx (b/a):      p50 %.2fx  p99 %.2fx  req/s %.2fx\n", p50["b"]/p50["a"], p99["b"]/p99["a"], rps["b"]/rps["a"]
     printf "pass-through adds (c-a):       p50 %+.0f us  p99 %+.0f us\n", p50["c"]-p50["a"], p99["c"]-p99["a"]
@@ -181,4 +225,7 @@ awk -F'|' -v rate="$rate" '
     if ("f" in p50) printf "litellm miss vs isartor miss:  p50 %.1fx  req/s %.2fx\n", p50["f"]/p50["c"], rps["f"]/rps["c"]
     printf "at %s req/s: hit vs nginx       p50 %.2fx  p99 %.2fx (hit p99 %d us)\n", rate, p50["Rb"]/p50["Ra"], p99["Rb"]/p99["Ra"], p99["Rb"]
     printf "at %s req/s: pass-through adds  p50 %+.0f us  p99 %+.0f us\n", rate, p50["Rc"]-p50["Ra"], p99["Rc"]-p99["Ra"]
+    printf "1 connection, added p50 over direct: nginx proxy %+.0f us, isartor %+.0f us (%.2fx)\n", p50["Sg"]-p50["Sa"], p50["Sc"]-p50["Sa"], (p50["Sc"]-p50["Sa"])/(p50["Sg"]-p50["Sa"])
+    printf "1 connection, CPU per request: nginx proxy %.1f us, isartor %.1f us (%.2fx)\n", cpu["Sg"], cpu["Sc"], cpu["Sc"]/cpu["Sg"]
+    printf "1 connection, SSE (%d events): nginx proxy adds %+.0f us, isartor %+.0f us; isartor over nginx %+.1f us and %+.1f us CPU per event\n", events, p50["Sh"]-p50["Sn"], p50["Sd"]-p50["Sn"], (p50["Sd"]-p50["Sh"])/events, (cpu["Sd"]-cpu["Sh"])/events
   }' "$tmp/results"

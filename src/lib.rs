@@ -30,7 +30,8 @@
 //!   passed-through reply for the cache, translating a provider's stream for a client of another
 //!   family, and replaying a cached reply are the same decoder → builder → encoder path, so they
 //!   cannot drift. [`exchange::key`] hashes what changes the answer into the exact-cache key;
-//!   [`exchange::check`] holds each format's field types; [`exchange::translate`] maps tools and
+//!   [`exchange::check`] holds each format's field types; [`exchange::names`] the header names
+//!   read and written on every request; [`exchange::translate`] maps tools and
 //!   parameters between families. `Format::from_path` is the one path → format table, and
 //!   [`exchange::CachePolicy`] is what a request asks of the caches (`Cache-Control`,
 //!   `X-Isartor-Cache-TTL`), read by the intake and honoured by the pipeline.

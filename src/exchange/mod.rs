@@ -11,6 +11,7 @@ pub mod collect;
 pub mod compare;
 pub mod gemini;
 pub mod key;
+pub mod names;
 pub mod native;
 pub mod openai;
 mod policy;
@@ -275,7 +276,9 @@ impl ClientInfo {
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
         let mut info = ClientInfo::from_user_agent(ua);
-        if headers.contains_key("x-interaction-type") || headers.contains_key("x-initiator") {
+        if headers.contains_key(names::X_INTERACTION_TYPE)
+            || headers.contains_key(names::X_INITIATOR)
+        {
             info.tool = "copilot".into();
         }
         info

@@ -45,7 +45,7 @@ impl CachePolicy {
             }
         }
         policy.ttl = headers
-            .get("x-isartor-cache-ttl")
+            .get(super::names::X_ISARTOR_CACHE_TTL)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|n| *n > 0);

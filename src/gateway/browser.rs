@@ -77,7 +77,7 @@ impl BrowserPolicy {
         }
         let origin = headers.get(header::ORIGIN);
         let fetch_site = headers
-            .get("sec-fetch-site")
+            .get(crate::exchange::names::SEC_FETCH_SITE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_ascii_lowercase);
         match origin {

@@ -1,25 +1,26 @@
 //! Gateway authentication and tenancy: the key check (X-API-Key or Bearer, constant time) and the
 //! cache tenant derived from the caller's credential.
 
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, HeaderName, Uri, header};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::CacheScope;
+use crate::exchange::names;
 
 /// The credential a client presented: `x-api-key`, `Authorization: Bearer`, azure `api-key`,
 /// Gemini `x-goog-api-key`, or Gemini's `?key=` query parameter.
 pub fn presented<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
-    let header = |name: &str| {
+    let header = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    header("x-api-key")
+    header(&names::X_API_KEY)
         .or_else(|| {
-            header("authorization").and_then(|v| {
+            header(&header::AUTHORIZATION).and_then(|v| {
                 let (scheme, token) = v.split_once(' ')?;
                 scheme
                     .eq_ignore_ascii_case("bearer")
@@ -27,8 +28,8 @@ pub fn presented<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
                     .filter(|t| !t.is_empty())
             })
         })
-        .or_else(|| header("api-key"))
-        .or_else(|| header("x-goog-api-key"))
+        .or_else(|| header(&names::API_KEY))
+        .or_else(|| header(&names::X_GOOG_API_KEY))
         .or_else(|| crate::upstream::credential::query_key(uri))
 }
 

@@ -8,7 +8,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
-use crate::exchange::{self, Format, anthropic, gemini, native, openai};
+use crate::exchange::{self, Format, anthropic, gemini, names, native, openai};
 use crate::pipeline::{ByteStream, Outcome};
 use crate::telemetry::{ErrorCode, Layer};
 
@@ -78,10 +78,13 @@ pub fn error(
 
 fn with_layer(mut r: Response<Body>, layer: Layer, ok: bool) -> Response<Body> {
     let h = r.headers_mut();
-    h.insert("x-isartor-layer", HeaderValue::from_static(layer.as_str()));
+    h.insert(
+        names::X_ISARTOR_LAYER,
+        HeaderValue::from_static(layer.as_str()),
+    );
     let deflected = ok && layer.deflects();
     h.insert(
-        "x-isartor-deflected",
+        names::X_ISARTOR_DEFLECTED,
         HeaderValue::from_static(if deflected { "true" } else { "false" }),
     );
     r
@@ -91,7 +94,7 @@ fn with_layer(mut r: Response<Body>, layer: Layer, ok: bool) -> Response<Body> {
 fn with_provider(mut r: Response<Body>, provider: Option<&'static str>) -> Response<Body> {
     if let Some(p) = provider {
         r.headers_mut()
-            .insert("x-isartor-provider", HeaderValue::from_static(p));
+            .insert(names::X_ISARTOR_PROVIDER, HeaderValue::from_static(p));
     }
     r
 }
@@ -126,7 +129,7 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             if stale {
                 response
                     .headers_mut()
-                    .insert("x-isartor-stale", HeaderValue::from_static("true"));
+                    .insert(names::X_ISARTOR_STALE, HeaderValue::from_static("true"));
             }
             if let Some(age) = age {
                 response
@@ -136,7 +139,9 @@ pub fn outcome(render: Render, outcome: Outcome) -> Response<Body> {
             if let Some(score) = similarity
                 && let Ok(v) = http::HeaderValue::from_str(&format!("{score:.4}"))
             {
-                response.headers_mut().insert("x-isartor-similarity", v);
+                response
+                    .headers_mut()
+                    .insert(names::X_ISARTOR_SIMILARITY, v);
             }
             response
         }

@@ -7,6 +7,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Uri};
 
 use crate::config::Provider;
+use crate::exchange::names;
 
 /// Every header in which some client or provider carries an API key.
 pub const CARRIERS: &[&str] = &["authorization", "x-api-key", "api-key", "x-goog-api-key"];
@@ -22,9 +23,9 @@ pub fn is_carrier(name: &HeaderName) -> bool {
 /// The header a provider takes its key in.
 fn scheme(provider: Provider) -> HeaderName {
     match provider {
-        Provider::Azure => HeaderName::from_static("api-key"),
-        Provider::Anthropic => HeaderName::from_static("x-api-key"),
-        Provider::Gemini => HeaderName::from_static("x-goog-api-key"),
+        Provider::Azure => names::API_KEY,
+        Provider::Anthropic => names::X_API_KEY,
+        Provider::Gemini => names::X_GOOG_API_KEY,
         Provider::Openai | Provider::Xai | Provider::Ollama => header::AUTHORIZATION,
     }
 }
