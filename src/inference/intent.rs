@@ -20,6 +20,13 @@ pub enum Intent {
 
 /// Requests longer than this carry context (code, logs) that a small model should not judge.
 const MAX_LOCAL_CHARS: usize = 600;
+
+/// Whether a request is COMPLEX before any model looks at it: too long to judge, or beyond a
+/// local answer by the word rules of [`scope`]. Both engines ask this first (a sidecar model
+/// labels only what passes).
+pub fn complex_on_its_face(request: &str) -> bool {
+    request.chars().count() > MAX_LOCAL_CHARS || scope::beyond_a_local_answer(request)
+}
 /// Neighbours that vote.
 const K: usize = 3;
 /// The nearest example must be at least this close, or the request is unlike all of them.
@@ -249,7 +256,7 @@ impl IntentClassifier {
 
     /// The intent of a request, and the similarity of its nearest example.
     pub async fn classify(&self, request: &str) -> Result<(Intent, f32)> {
-        if request.chars().count() > MAX_LOCAL_CHARS || scope::beyond_a_local_answer(request) {
+        if complex_on_its_face(request) {
             return Ok((Intent::Complex, 0.0));
         }
         let v = self.embedder.embed(request).await?;

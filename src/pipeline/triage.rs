@@ -220,6 +220,9 @@ impl Triage {
                     (Intent::Snippet, _) => Label::Snippet,
                 }))
             }
+            Engine::Http(_) if crate::inference::intent::complex_on_its_face(request) => {
+                Ok(Some(Label::Complex))
+            }
             Engine::Http(sidecar) => {
                 let prompt = classify_prompt(self.mode);
                 let shown = format!(

@@ -131,10 +131,27 @@ async fn easy_requests_are_answered_locally_and_complex_ones_go_to_the_cloud() {
     );
     let _ = events.recv().await.unwrap();
 
+    // A request the word rules call COMPLEX (it names one of the user's source files) goes to
+    // the cloud without the model being asked, even one that would have called it TEMPLATE.
+    let asked = calls.lock().unwrap().len();
+    let own = "Generate a tsconfig.json that compiles src/server.ts";
+    let (_, h, body) = post(&base, "/v1/chat/completions", &chat(own)).await;
+    assert_eq!(
+        (layer(&h), content(&body)),
+        ("l3", format!("echo #1: {own}"))
+    );
+    assert_eq!(
+        calls.lock().unwrap().len(),
+        asked,
+        "the model was not asked"
+    );
+    let e = events.recv().await.unwrap();
+    assert_eq!(e.router_decision.as_deref(), Some("COMPLEX"));
+
     let big = "Build a full CRUD API with tests across five files";
     let (status, h, body) = post(&base, "/v1/chat/completions", &chat(big)).await;
     assert_eq!((status.as_u16(), layer(&h)), (200, "l3"));
-    assert_eq!(content(&body), format!("echo #1: {big}"));
+    assert_eq!(content(&body), format!("echo #2: {big}"));
     let e = events.recv().await.unwrap();
     assert_eq!(e.router_decision.as_deref(), Some("COMPLEX"));
     let l2 = e.layers.iter().find(|t| t.layer == Layer::L2).unwrap();
