@@ -17,6 +17,25 @@ pub fn scope(w: &str) -> Option<&'static str> {
     })
 }
 
+/// What a request does to the thing it is about: the four operations on data (create, read,
+/// update, delete), for the verbs that name one and nothing else. A closed class: verbs that
+/// can name several (`get`, `make`, `run`, `set up`) are left out, and so are those that are as
+/// often nouns (`list`, `view`, `search`). Matched as written, so a plural noun (`changes`) is
+/// no verb.
+pub fn operation(w: &str) -> Option<&'static str> {
+    Some(match w {
+        "create" | "add" | "insert" | "install" | "init" | "initialize" | "initialise" => "create",
+        "find" | "show" | "read" | "see" | "display" | "print" | "check" | "select" | "fetch"
+        | "inspect" | "lookup" | "locate" => "read",
+        "update" | "change" | "modify" | "edit" | "rename" | "alter" | "replace" | "amend" => {
+            "update"
+        }
+        "delete" | "remove" | "drop" | "erase" | "clear" | "purge" | "uninstall" | "destroy"
+        | "prune" | "wipe" | "discard" | "unset" => "delete",
+        _ => return None,
+    })
+}
+
 /// Negation markers, folded.
 pub fn negation(w: &str) -> Option<&'static str> {
     Some(match w {
@@ -314,6 +333,13 @@ pub const OPPOSITES: &[(&[&str], &[&str])] = &[
     (&["upgrade", "upgrades"], &["downgrade", "downgrades"]),
     (&["install", "installing"], &["uninstall", "uninstalling"]),
     (&["older"], &["newer"]),
+    // Size and amount, comparatives included (the bound of "files over 100 MB").
+    (
+        &["small", "smaller", "less", "fewer", "under", "shorter"],
+        &[
+            "big", "bigger", "large", "larger", "greater", "more", "over", "longer",
+        ],
+    ),
     (
         &["allow", "allowed", "whitelist"],
         &["deny", "denied", "block", "blacklist"],
@@ -388,7 +414,9 @@ pub fn technology(w: &str) -> Option<&'static str> {
         "pandas" => "pandas",
         "numpy" => "numpy",
         "polars" => "polars",
-        "docker" | "dockerfile" | "docker-compose" => "docker",
+        "docker" | "docker-compose" => "docker",
+        // The build file is not the command line: an option of `docker run` is no instruction of it.
+        "dockerfile" => "dockerfile",
         "podman" => "podman",
         "kubernetes" | "k8s" | "kubectl" => "kubernetes",
         "helm" => "helm",

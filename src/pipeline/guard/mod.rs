@@ -12,6 +12,8 @@
 //!   synonyms folded (`js` = `javascript`, `postgres` = `postgresql`);
 //! - **identifiers**: code-shaped tokens (paths, file names, flags, `snake_case`, `camelCase`,
 //!   dotted names, `@decorators`, `ENV_VARS`, calls) must appear in the other prompt;
+//! - **operations**: what each prompt does to its object (create, read, update, delete) must
+//!   overlap when both say ("find the duplicates" / "delete the duplicates");
 //! - **inverse operations**, by the words' form (the `morphology` module): `mount` / `unmount`,
 //!   `attach` / `detach`, `upload` / `download`;
 //! - **direction**: the side of each opposite pair (ascending/descending, encode/decode, …), and
@@ -31,7 +33,7 @@ pub mod shared;
 
 use std::collections::{BTreeSet, HashMap};
 
-use lexicon::{OPPOSITES, negation, number_word, scope, stop_word, technology, unit};
+use lexicon::{OPPOSITES, negation, number_word, operation, scope, stop_word, technology, unit};
 
 /// Why a candidate was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,6 +46,9 @@ pub enum Reject {
     Direction,
     /// An operation against its inverse, told by the words' form (`mount` / `unmount`).
     Inverse,
+    /// Each prompt does something to its object that the other does not (find the duplicates /
+    /// delete them).
+    Operation,
     Scope,
     /// The prompts are the same words but one, and that one is not a typo of the other.
     Word,
@@ -62,6 +67,7 @@ impl Reject {
             Reject::Identifier => "identifier",
             Reject::Direction => "direction",
             Reject::Inverse => "inverse",
+            Reject::Operation => "operation",
             Reject::Scope => "scope",
             Reject::Word => "word",
             Reject::SharedText => "shared_text",
@@ -110,6 +116,9 @@ pub fn verify(stored: &str, new: &str) -> Result<(), Reject> {
     }
     if inverted(&a, &b) {
         return Err(Reject::Inverse);
+    }
+    if !a.ops.is_empty() && !b.ops.is_empty() && a.ops.is_disjoint(&b.ops) {
+        return Err(Reject::Operation);
     }
     if a.scope != b.scope || wider(&a, &b) || wider(&b, &a) {
         return Err(Reject::Scope);
@@ -230,6 +239,8 @@ struct Features {
     /// (`from` marks a source, `to`/`into`/`as`/… a target); only in prompts that have a cue.
     roles: HashMap<String, Role>,
     scope: BTreeSet<&'static str>,
+    /// What the request does to its object: create, read, update, delete.
+    ops: BTreeSet<&'static str>,
     /// Clause joiners: `and`, `, with`, `as well as`, `plus`, `then`, `vs`.
     clauses: usize,
     /// The words that are not stop words, lowercased, in order.
@@ -387,6 +398,9 @@ impl Features {
         }
         if let Some(s) = scope(lower) {
             self.scope.insert(s);
+        }
+        if let Some(op) = operation(lower) {
+            self.ops.insert(op);
         }
         if tech.is_none() && is_identifier(raw, token) {
             self.identifiers.insert(lower.to_string());

@@ -25,6 +25,11 @@ fn the_same_request_passes() {
             "Explain the event loop in Node.js",
             "explain the event loop in nodejs",
         ),
+        // The same operation in other words.
+        (
+            "Remove a stopped container",
+            "delete a container that has exited",
+        ),
     ] {
         assert_eq!(verify(a, b), Ok(()), "{a} / {b}");
     }
@@ -87,6 +92,21 @@ fn each_trap_kind_is_refused() {
             "Python regex to match lines that contain \"ERROR\"",
             "Python regex to match lines that contain \"WARN\"",
             Reject::Code,
+        ),
+        (
+            "Show the rows with a NULL email in the users table",
+            "Delete the rows with a NULL email from the users table",
+            Reject::Operation,
+        ),
+        (
+            "List the log files bigger than 1 GB",
+            "list the log files smaller than 1 GB",
+            Reject::Direction,
+        ),
+        (
+            "How do I expose a port in a Dockerfile?",
+            "How do I expose a port with docker run?",
+            Reject::Technology,
         ),
     ] {
         assert_eq!(verify(a, b), Err(why), "{a} / {b}");
