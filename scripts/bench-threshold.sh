@@ -2,8 +2,9 @@
 # The similarity_threshold table of docs/tuning.md: per threshold, the share of same-answer
 # pairs the semantic cache serves and of look-alike traps it serves wrongly, with the guard and
 # without it ("plain"), on a labelled set the guard was never tuned on (tests/data/
-# heldout2-pairs.jsonl, written for this check), then the support-bot scenario trace replayed
-# at the same thresholds (deflection and wrong answers of a whole day).
+# heldout2-pairs.jsonl, written for this check), then the support-bot scenario trace and the
+# held-out coding day (tests/data/heldout-trace-4.jsonl) replayed at the same thresholds
+# (deflection and wrong answers of a whole day).
 #
 # Usage: [ISARTOR_BIN=path] scripts/bench-threshold.sh [THRESHOLD...]  (default 0.75 0.8 0.85 0.9 0.95)
 # Needs the embedding model (scripts/fetch-models.sh, run here when missing).
@@ -21,11 +22,18 @@ quiet=(env XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" RUST_LOG=warn
 "${quiet[@]}" "$bin" eval semantic --pairs tests/data/heldout2-pairs.jsonl --thresholds "$(IFS=,; echo "$*")" |
   sed -n '/^ *threshold/,/^$/p'
 [ -f tests/data/scenarios/support-bot.jsonl ] || python3 scripts/scenarios.py
-echo "support-bot trace (tests/data/scenarios/support-bot.jsonl) per threshold:"
-for t in "$@"; do
-  out="$("${quiet[@]}" ISARTOR__SIMILARITY_THRESHOLD="$t" "$bin" eval semantic \
-    --trace tests/data/scenarios/support-bot.jsonl)"
-  printf '%9s  deflection %-20s wrong %s\n' "$t" \
-    "$(echo "$out" | sed -n 's/^deflection rate: \(.*\)$/\1/p')" \
-    "$(echo "$out" | sed -n 's/^wrong hits: \([0-9]*\).*/\1/p')"
-done
+# replay TRACE THRESHOLD...: deflection and wrong answers of a whole day, per threshold.
+replay() {
+  local trace="$1" t out
+  shift
+  echo "$trace per threshold:"
+  for t in "$@"; do
+    out="$("${quiet[@]}" ISARTOR__SIMILARITY_THRESHOLD="$t" "$bin" eval semantic --trace "$trace")"
+    printf '%9s  deflection %-20s wrong %s\n' "$t" \
+      "$(echo "$out" | sed -n 's/^deflection rate: \(.*\)$/\1/p')" \
+      "$(echo "$out" | sed -n 's/^wrong hits: \([0-9]*\).*/\1/p')"
+  done
+}
+replay tests/data/scenarios/support-bot.jsonl "$@"
+# A coding day written before the guard's last round of rules and run once after them.
+replay tests/data/heldout-trace-4.jsonl "$@"
