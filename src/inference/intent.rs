@@ -27,6 +27,7 @@ const MAX_LOCAL_CHARS: usize = 600;
 pub fn complex_on_its_face(request: &str) -> bool {
     request.chars().count() > MAX_LOCAL_CHARS || scope::beyond_a_local_answer(request)
 }
+
 /// Neighbours that vote.
 const K: usize = 3;
 /// The nearest example must be at least this close, or the request is unlike all of them.
