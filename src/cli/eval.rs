@@ -207,11 +207,21 @@ fn print_trace(path: &std::path::Path, threshold: f64, r: &trace::Report) {
             crate::display::micros(l.percentile(0.95)),
         );
     }
+    let share = |n: usize| 100.0 * n as f64 / r.lines.max(1) as f64;
+    let a = r.answerable;
     println!(
-        "deflection rate: {:.1}% ({} of {})",
-        100.0 * r.served as f64 / r.lines.max(1) as f64,
+        "answerable from earlier lines: {:.1}% ({} of {}; {} of them word for word)",
+        share(a.lines),
+        a.lines,
+        r.lines,
+        a.word_for_word
+    );
+    println!(
+        "deflection rate: {:.1}% ({} of {}), {:.1}% of the answerable",
+        share(r.served),
         r.served,
-        r.lines
+        r.lines,
+        100.0 * r.served as f64 / a.lines.max(1) as f64
     );
     println!(
         "wrong hits: {} ({:.2}% of served, {:.2}% of lines)",

@@ -57,10 +57,39 @@ pub struct Report {
     pub layers: BTreeMap<String, LayerLine>,
     /// Served before L3.
     pub served: usize,
+    /// Lines an earlier line of the same class could answer, and of those, the repeats of an
+    /// earlier line word for word (what an exact cache alone can serve).
+    pub answerable: Answerable,
     /// Served with the answer stored for another class: line, prompt, the answer, the layer.
     pub wrong: Vec<(u64, String, String, String)>,
     /// With `semantic_mode = shadow`: what the daemon counted.
     pub shadow: Option<ShadowStats>,
+}
+
+/// How much of a trace earlier lines can answer: the most any cache can deflect.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Answerable {
+    pub lines: usize,
+    pub word_for_word: usize,
+}
+
+impl Answerable {
+    pub fn of(lines: &[Line]) -> Answerable {
+        let mut classes = std::collections::HashSet::new();
+        let mut prompts = std::collections::HashSet::new();
+        let mut a = Answerable::default();
+        for l in lines {
+            if !classes.insert(l.class.as_str()) {
+                a.lines += 1;
+                if !prompts.insert(l.prompt.as_str()) {
+                    a.word_for_word += 1;
+                }
+            } else {
+                prompts.insert(l.prompt.as_str());
+            }
+        }
+        a
+    }
 }
 
 /// The answer the echo provider gives every prompt of a class.
@@ -106,6 +135,7 @@ pub async fn replay(mut config: Config, lines: &[Line]) -> Result<Report> {
 
     let mut report = Report {
         lines: lines.len(),
+        answerable: Answerable::of(lines),
         ..Report::default()
     };
     for line in lines {
@@ -219,5 +249,34 @@ async fn serve_echo(listener: TcpListener, answers: std::sync::Arc<HashMap<Strin
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answerable_lines_are_repeats_of_a_class_seen_before() {
+        let line = |i, prompt: &str, class: &str| Line {
+            i,
+            prompt: prompt.into(),
+            class: class.into(),
+        };
+        let lines = [
+            line(1, "undo a commit", "a"),
+            line(2, "sort a list", "b"),
+            line(3, "undo a commit", "a"),
+            line(4, "revert my last commit", "a"),
+            line(5, "sort a list descending", "c"),
+            line(6, "undo a commit", "a"),
+        ];
+        assert_eq!(
+            Answerable::of(&lines),
+            Answerable {
+                lines: 3,
+                word_for_word: 2
+            }
+        );
     }
 }
