@@ -8,7 +8,9 @@
 //!   JSON that parses; a request for a `.gitignore` gets ignore patterns, and the one its
 //!   ecosystem cannot do without (`target` for Rust, `node_modules` for Node, …); a package
 //!   manifest (`package.json`, `requirements.txt`, `Cargo.toml`, …) lists the packages the
-//!   request names ("for an Express server", "served by uvicorn", "depends on serde").
+//!   request names ("for an Express server", "served by uvicorn", "depends on serde"); a
+//!   settings file (a JSON, YAML, TOML or INI block) names what the request lists after "with",
+//!   "that", "which" or "where" ("with single quotes and no semicolons": `singleQuote`, `semi`).
 //!
 //! A streamed answer is checked on its opening only: the client has the rest as it comes.
 
@@ -94,6 +96,125 @@ const GENERIC: [&str; 16] = [
     "a", "an", "the", "my", "our", "small", "simple", "basic", "new", "default", "dev", "tests",
     "testing", "scripts", "version", "python",
 ];
+
+/// Fenced block languages of settings files: keys and values, where what a request asks for has
+/// a name of its own.
+const SETTINGS: [&str; 9] = [
+    "json",
+    "jsonc",
+    "yaml",
+    "yml",
+    "toml",
+    "ini",
+    "editorconfig",
+    "properties",
+    "conf",
+];
+
+/// Words after which a request lists what a file must do.
+const ASKING: [&str; 4] = ["with", "that", "which", "where"];
+
+/// Words after which the next one names what a file must leave out (so it need not appear).
+const LEAVING_OUT: [&str; 2] = ["without", "except"];
+
+/// Words of such a list that name no setting: the list's own joints, and verbs that say a file
+/// does something without naming what (`uses`, `sets`, `runs`).
+const NO_SETTING: [&str; 58] = [
+    "with",
+    "that",
+    "which",
+    "where",
+    "file",
+    "files",
+    "config",
+    "configuration",
+    "project",
+    "projects",
+    "setting",
+    "settings",
+    "enabled",
+    "enable",
+    "support",
+    "supports",
+    "default",
+    "defaults",
+    "basic",
+    "simple",
+    "only",
+    "just",
+    "also",
+    "both",
+    "each",
+    "every",
+    "when",
+    "then",
+    "into",
+    "from",
+    "have",
+    "should",
+    "must",
+    "will",
+    "your",
+    "this",
+    "these",
+    "those",
+    "what",
+    "using",
+    "like",
+    "some",
+    "make",
+    "need",
+    "uses",
+    "sets",
+    "runs",
+    "contains",
+    "includes",
+    "defines",
+    "adds",
+    "gives",
+    "provides",
+    "named",
+    "called",
+    "does",
+    "makes",
+    "used",
+];
+
+/// A word that ends the list: what follows says what the file is for, not what it holds
+/// ("… that extends eslint:recommended for a Node project").
+const PURPOSE: [&str; 1] = ["for"];
+
+/// What a settings file asked for in `request` must name: each word after the first
+/// [`ASKING`] word, as the start of its stem (`semicolons`: `semi`; `source maps`: `sour`,
+/// `map`), and numbers whole (`ES2020`, `python:3.12`).
+fn asked_settings(request: &str) -> Vec<String> {
+    let words = scope::words(request);
+    let Some(at) = words.iter().position(|w| ASKING.contains(&w.as_str())) else {
+        return Vec::new();
+    };
+    let mut needles = Vec::new();
+    for (i, w) in words.iter().enumerate().skip(at + 1) {
+        if PURPOSE.contains(&w.as_str()) {
+            break;
+        }
+        if LEAVING_OUT.contains(&w.as_str()) || LEAVING_OUT.contains(&words[i - 1].as_str()) {
+            continue;
+        }
+        if w.chars().any(|c| c.is_ascii_digit()) {
+            needles.push(w.clone());
+        } else if w.len() >= 4
+            && w.chars().all(|c| c.is_ascii_alphabetic())
+            && !NO_SETTING.contains(&w.as_str())
+        {
+            let stem = ["ing", "es", "ed", "s"]
+                .iter()
+                .find_map(|s| w.strip_suffix(s).filter(|r| r.len() >= 3))
+                .unwrap_or(w);
+            needles.push(stem.chars().take(4).collect());
+        }
+    }
+    needles
+}
 
 /// The packages a request for a manifest names: capitalised words past its first ("an Express
 /// server", "FastAPI") and lower-case ones after a [`NAMING`] word ("served by uvicorn").
@@ -199,6 +320,19 @@ pub fn complete(request: &str, answer: &str) -> Result<(), &'static str> {
             .any(|name| !listed.contains(name.as_str()))
         {
             return Err("a manifest missing a package the request names");
+        }
+    }
+    if makes
+        && blocks
+            .iter()
+            .any(|(tag, _)| SETTINGS.contains(&tag.as_str()))
+    {
+        let named = text.to_lowercase();
+        if asked_settings(asked)
+            .iter()
+            .any(|needle| !named.contains(needle.as_str()))
+        {
+            return Err("a settings file missing something the request asks for");
         }
     }
     if asks(".gitignore") || asks("gitignore") {
@@ -348,6 +482,45 @@ mod tests {
         assert_eq!(
             complete("Write a Cargo.toml", toml),
             Err("a toml block does not parse")
+        );
+    }
+
+    #[test]
+    fn a_settings_file_names_what_the_request_lists() {
+        const MISSED: Result<(), &str> =
+            Err("a settings file missing something the request asks for");
+        let ask = "Give me a .prettierrc with single quotes and no semicolons";
+        let one = "```json\n{\n  \"singleQuote\": true\n}\n```";
+        assert_eq!(complete(ask, one), MISSED);
+        let both = "```json\n{\n  \"singleQuote\": true,\n  \"semi\": false\n}\n```";
+        assert_eq!(complete(ask, both), Ok(()));
+        let ask = "Write a GitLab CI config that runs pytest in a python:3.12 image";
+        let other = "```yaml\ntest:\n  image: python:latest\n  script: pytest\n```";
+        assert_eq!(complete(ask, other), MISSED);
+        let asked = "```yaml\ntest:\n  image: python:3.12\n  script: pytest\n```";
+        assert_eq!(complete(ask, asked), Ok(()));
+        // What the file is for, and what it must leave out, need not be named in it.
+        let eslint = "```json\n{\"extends\": \"eslint:recommended\"}\n```";
+        assert_eq!(
+            complete(
+                "Write an .eslintrc.json that extends eslint:recommended for a Node project",
+                eslint
+            ),
+            Ok(())
+        );
+        let bare = "```yaml\nservices:\n  web:\n    image: nginx\n```";
+        assert_eq!(
+            complete(
+                "Write a docker-compose.yml with nginx without volumes",
+                bare
+            ),
+            Ok(())
+        );
+        // Only settings blocks are held to it.
+        let script = "```sh\nnpm test\n```";
+        assert_eq!(
+            complete("Write a script that runs npm test on pull requests", script),
+            Ok(())
         );
     }
 
