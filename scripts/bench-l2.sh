@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The local model's quality and speed: the prompts of tests/data/l2-bench.jsonl (part A, 66,
 # seen while the word rules and checks were built) and tests/data/l2-bench-b.jsonl (part B, 40,
-# written before those were and held out: report this one) — TEMPLATE, SNIPPET and COMPLEX, each
+# written before those were and held out) and tests/data/l2-bench-c.jsonl (part C, 36, written
+# after the settings-file check and run once after it: report this one) — TEMPLATE, SNIPPET and COMPLEX, each
 # with a machine check of a right answer — sent one at a time to a daemon with the embedded model on, in front of the stand-in
 # cloud (tests/clients/mock_cloud.py). Prints each prompt's layer, time and verdict, then the
 # served-locally rate, the pass rate of what was served, COMPLEX served locally, latency p50/p95
 # and generated tokens/s, per part (scripts/l2_bench.py).
 #
-# Usage: [ISARTOR_BIN=path] [CPUS=0 | CPUS=0,1] [PARTS="a b"] scripts/bench-l2.sh [-v] [ENV=VALUE...]
+# Usage: [ISARTOR_BIN=path] [CPUS=0 | CPUS=0,1] [PARTS="a b c"] scripts/bench-l2.sh [-v] [ENV=VALUE...]
 # Extra settings go to the daemon, e.g. ISARTOR__LAYER2__TIMEOUT_SECONDS=60 or
 # ISARTOR__EMBEDDED__MODEL_PATH=/path/to/other.gguf; -v prints the text of failing answers.
 # Needs the models (scripts/fetch-models.sh, run here when missing), python3 and node.
@@ -47,8 +48,12 @@ done
 python3 -c 'import json,sys; l2=json.load(sys.stdin)["layers"]["l2"]; print("l2:", json.dumps(l2))' <<< "$status"
 grep -h "l2:" "$work/isartor.log" | sed 's/^.*l2:/l2:/' || true
 data=()
-for part in ${PARTS:-a b}; do
-  case "$part" in a) data+=(tests/data/l2-bench.jsonl) ;; b) data+=(tests/data/l2-bench-b.jsonl) ;; esac
+for part in ${PARTS:-a b c}; do
+  case "$part" in
+    a) data+=(tests/data/l2-bench.jsonl) ;;
+    b) data+=(tests/data/l2-bench-b.jsonl) ;;
+    c) data+=(tests/data/l2-bench-c.jsonl) ;;
+  esac
 done
 python3 scripts/l2_bench.py "http://127.0.0.1:$gw_port" "${data[@]}" "${verbose[@]}"
 curl -s "http://127.0.0.1:$gw_port/metrics" | grep -E '^isartor_l2_refused_total' || true
