@@ -49,15 +49,22 @@ start_stack() {
 # A canned OpenAI chat reply (what nginx stands in for a provider with).
 canned_reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Use git reset --soft HEAD~1: it undoes the commit and keeps your changes staged.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":30,"completion_tokens":20,"total_tokens":50},"system_fingerprint":null}'
 
+# nginx_head DIR NAME [DIRECTIVE...]: the start of a one-worker, foreground nginx config whose
+# pid and error log are DIR/NAME.pid and DIR/NAME-error.log, with any extra main directives; the
+# caller writes the http block after it.
+nginx_head() {
+  local dir="$1" name="$2"
+  shift 2
+  printf 'worker_processes 1;\ndaemon off;\n'
+  [ $# -gt 0 ] && printf '%s;\n' "$@"
+  printf 'pid %s/%s.pid;\nerror_log %s/%s-error.log;\nevents { worker_connections 4096; }\n' \
+    "$dir" "$name" "$dir" "$name"
+}
+
 # canned_nginx DIR PORT [CPUS]: nginx (one worker, pinned to CPUS when given) answering every
 # path with $canned_reply, its files under DIR; sets $nginx_pid.
 canned_nginx() {
-  cat > "$1/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $1/nginx.pid;
-error_log $1/nginx-error.log;
-events { worker_connections 4096; }
+  { nginx_head "$1" nginx; cat <<CONF
 http {
   access_log off;
   server {
@@ -66,6 +73,7 @@ http {
   }
 }
 CONF
+  } > "$1/nginx.conf"
   if [ -n "${3:-}" ]; then
     taskset -c "$3" nginx -c "$1/nginx.conf" -p "$1" &
   else

@@ -40,12 +40,7 @@ json='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"mo
 chunk() { printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":%s,"finish_reason":%s}]}\\n\\n' "$1" "$2"; }
 sse="$(chunk '{"role":"assistant","content":""}' null)$(for w in Use git reset --soft HEAD~1 to undo it; do chunk "{\"content\":\"$w \"}" null; done)$(chunk '{}' '"stop"')data: [DONE]\\n\\n"
 
-cat > "$tmp/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-events { worker_connections 4096; }
+{ nginx_head "$tmp" nginx; cat <<CONF
 http {
   access_log off;
   server {
@@ -55,19 +50,14 @@ http {
   }
 }
 CONF
+} > "$tmp/nginx.conf"
 taskset -c 0 nginx -c "$tmp/nginx.conf" -p "$tmp" &
 pids+=($!)
 # nginx as a reverse proxy in front of the first: one process (master_process off), so its CPU
 # time per request is read from /proc like Isartor's.
 ngxp="$(free_port)"
 mkdir -p "$tmp/proxy"
-cat > "$tmp/proxy.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $tmp/proxy.pid;
-error_log $tmp/proxy-error.log;
-events { worker_connections 4096; }
+{ nginx_head "$tmp" proxy "master_process off"; cat <<CONF
 http {
   access_log off;
   upstream provider { server 127.0.0.1:$ngx; keepalive 64; }
@@ -80,6 +70,7 @@ http {
   }
 }
 CONF
+} > "$tmp/proxy.conf"
 taskset -c 0 nginx -c "$tmp/proxy.conf" -p "$tmp/proxy" &
 ngxp_pid=$!
 pids+=("$ngxp_pid")
