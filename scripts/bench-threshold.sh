@@ -29,7 +29,8 @@ replay() {
   echo "$trace per threshold:"
   for t in "$@"; do
     out="$("${quiet[@]}" ISARTOR__SIMILARITY_THRESHOLD="$t" "$bin" eval semantic --trace "$trace")"
-    printf '%9s  deflection %-20s wrong %s\n' "$t" \
+    [ "$t" = "$1" ] && echo "$out" | sed -n 's/^answerable/  answerable/p'
+    printf '%9s  deflection %-44s wrong %s\n' "$t" \
       "$(echo "$out" | sed -n 's/^deflection rate: \(.*\)$/\1/p')" \
       "$(echo "$out" | sed -n 's/^wrong hits: \([0-9]*\).*/\1/p')"
   done

@@ -79,13 +79,11 @@ impl Answerable {
         let mut prompts = std::collections::HashSet::new();
         let mut a = Answerable::default();
         for l in lines {
-            if !classes.insert(l.class.as_str()) {
+            let class_seen = !classes.insert(l.class.as_str());
+            let prompt_seen = !prompts.insert(l.prompt.as_str());
+            if class_seen {
                 a.lines += 1;
-                if !prompts.insert(l.prompt.as_str()) {
-                    a.word_for_word += 1;
-                }
-            } else {
-                prompts.insert(l.prompt.as_str());
+                a.word_for_word += usize::from(prompt_seen);
             }
         }
         a

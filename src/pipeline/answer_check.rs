@@ -117,13 +117,9 @@ const ASKING: [&str; 4] = ["with", "that", "which", "where"];
 /// Words after which the next one names what a file must leave out (so it need not appear).
 const LEAVING_OUT: [&str; 2] = ["without", "except"];
 
-/// Words of such a list that name no setting: the list's own joints, and verbs that say a file
-/// does something without naming what (`uses`, `sets`, `runs`).
-const NO_SETTING: [&str; 58] = [
-    "with",
-    "that",
-    "which",
-    "where",
+/// Words of such a list that name no setting (besides its [`ASKING`] joints): verbs that say a
+/// file does something without naming what (`uses`, `sets`, `runs`), and the like.
+const NO_SETTING: [&str; 54] = [
     "file",
     "files",
     "config",
@@ -180,9 +176,9 @@ const NO_SETTING: [&str; 58] = [
     "used",
 ];
 
-/// A word that ends the list: what follows says what the file is for, not what it holds
+/// The word that ends the list: what follows says what the file is for, not what it holds
 /// ("… that extends eslint:recommended for a Node project").
-const PURPOSE: [&str; 1] = ["for"];
+const PURPOSE: &str = "for";
 
 /// What a settings file asked for in `request` must name: each word after the first
 /// [`ASKING`] word, as the start of its stem (`semicolons`: `semi`; `source maps`: `sour`,
@@ -194,7 +190,7 @@ fn asked_settings(request: &str) -> Vec<String> {
     };
     let mut needles = Vec::new();
     for (i, w) in words.iter().enumerate().skip(at + 1) {
-        if PURPOSE.contains(&w.as_str()) {
+        if w == PURPOSE {
             break;
         }
         if LEAVING_OUT.contains(&w.as_str()) || LEAVING_OUT.contains(&words[i - 1].as_str()) {
@@ -205,6 +201,7 @@ fn asked_settings(request: &str) -> Vec<String> {
         } else if w.len() >= 4
             && w.chars().all(|c| c.is_ascii_alphabetic())
             && !NO_SETTING.contains(&w.as_str())
+            && !ASKING.contains(&w.as_str())
         {
             let stem = ["ing", "es", "ed", "s"]
                 .iter()
