@@ -12,6 +12,7 @@ use super::Context;
 use crate::eval::{pairs, trace};
 use crate::inference::embedder::Bert;
 use crate::inference::models::{self, Source};
+use crate::pipeline::guard::{self, Reject};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -172,7 +173,7 @@ fn print_mistakes(scored: &[pairs::Scored], threshold: f32) {
             ),
             (true, true, Err(why)) => println!(
                 "  refused ({}) {} [{}] {:.3}\n    a: {}\n    b: {}",
-                why.as_str(),
+                refusal(why, &s.pair.a, &s.pair.b),
                 s.pair.id,
                 s.pair.category,
                 s.cosine,
@@ -186,6 +187,15 @@ fn print_mistakes(scored: &[pairs::Scored], threshold: f32) {
             _ => {}
         }
     }
+}
+
+/// A rule's name, and for the unmatched-word rule the words each prompt had no match for.
+fn refusal(why: Reject, a: &str, b: &str) -> String {
+    if why != Reject::Unmatched {
+        return why.as_str().to_string();
+    }
+    let (x, y) = guard::unmatched_words(a, b);
+    format!("{}: {} / {}", why.as_str(), x.join(", "), y.join(", "))
 }
 
 fn print_trace(path: &std::path::Path, threshold: f64, r: &trace::Report) {

@@ -3,7 +3,8 @@
 //! the config loader. Inputs are the seeds in `tests/data/fuzz/` mutated byte by byte, spliced
 //! with each other, or JSON built from the formats' own field names. Each target must never
 //! panic and must keep its invariants (a key is a pure function of the request; an SSE body
-//! decodes the same however it is split; whatever parses renders back as valid JSON or SSE).
+//! decodes the same however it is split; whatever parses renders back as valid JSON or SSE; the
+//! semantic guard passes any text against itself).
 //!
 //! Each target runs `ISARTOR_FUZZ_SECS` seconds (default 2, what `cargo test` spends);
 //! `scripts/fuzz.sh SECONDS` runs them long. A failure prints the shrunk input and its seed.
@@ -20,6 +21,7 @@ use isartor::exchange::{
     self, Family, Format, Origin, Surface, anthropic, cloudcode, gemini, native, openai, responses,
     sse,
 };
+use isartor::pipeline::guard;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunConfig, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value;
@@ -404,6 +406,24 @@ fn fuzz_sse_and_stream_codecs() {
 #[test]
 fn fuzz_reply_parsing_and_rendering() {
     fuzz("replies", "replies", reply_target);
+}
+
+/// The semantic guard on any two texts, in any script: never panics, and passes a text against
+/// itself.
+fn guard_target(input: &[u8]) {
+    let text = String::from_utf8_lossy(input);
+    let half = text.chars().count() / 2;
+    let cut = text.char_indices().nth(half).map_or(0, |(i, _)| i);
+    let (a, b) = text.split_at(cut);
+    let _ = guard::verify(a, b);
+    let _ = guard::unmatched_words(a, b);
+    let _ = guard::shared::differing_spans(a, b);
+    assert_eq!(guard::verify(a, a), Ok(()), "{a:?}");
+}
+
+#[test]
+fn fuzz_the_semantic_guard() {
+    fuzz("prompts", "prompts", guard_target);
 }
 
 #[test]

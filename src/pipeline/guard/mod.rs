@@ -22,7 +22,11 @@
 //! - **scope**: words that widen a request (`all`, `recursively`, `also`, …), and one prompt that
 //!   is the other plus an `and …` clause ("… and backfills it from the sessions table");
 //! - **minimal pairs**: the same words but one, when that one is not a misspelling of the other
-//!   ("list all git remotes" / "list all git branches").
+//!   ("list all git remotes" / "list all git branches");
+//! - **unmatched words**: of the words no rule above judges, each prompt has one the other has
+//!   no match for, not even a synonym (the `synonym` module): "rename a column" / "rename a
+//!   table", "a deep copy" / "a shallow clone". This rule fails closed: a difference it cannot
+//!   explain is refused, where the rules above refuse only the differences they know.
 //!
 //! Every rule is string work on two short texts (microseconds). The rules were chosen and are
 //! measured on labelled pairs with `isartor eval semantic` (docs/semantic-cache.md).
@@ -30,8 +34,9 @@
 mod lexicon;
 mod morphology;
 pub mod shared;
+mod synonym;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use lexicon::{OPPOSITES, negation, number_word, operation, scope, stop_word, technology, unit};
 
@@ -52,6 +57,9 @@ pub enum Reject {
     Scope,
     /// The prompts are the same words but one, and that one is not a typo of the other.
     Word,
+    /// Each prompt has a word the other has no match for, not even a synonym ("rename a column"
+    /// / "rename a table", "a deep copy" / "a shallow clone").
+    Unmatched,
     /// The prompts share most of their text (a pasted document) and the parts that differ do
     /// not match on their own (see [`shared`]).
     SharedText,
@@ -70,6 +78,7 @@ impl Reject {
             Reject::Operation => "operation",
             Reject::Scope => "scope",
             Reject::Word => "word",
+            Reject::Unmatched => "unmatched",
             Reject::SharedText => "shared_text",
         }
     }
@@ -126,7 +135,54 @@ pub fn verify(stored: &str, new: &str) -> Result<(), Reject> {
     if substituted(&a.sequence, &b.sequence) {
         return Err(Reject::Word);
     }
+    if lonely(&a, &b) && lonely(&b, &a) {
+        return Err(Reject::Unmatched);
+    }
     Ok(())
+}
+
+/// The words of each prompt the other has no match for (what [`Reject::Unmatched`] refused on),
+/// for reports.
+pub fn unmatched_words(stored: &str, new: &str) -> (Vec<String>, Vec<String>) {
+    let (a, b) = (Features::of(stored), Features::of(new));
+    (lonely_words(&a, &b), lonely_words(&b, &a))
+}
+
+fn lonely_words(x: &Features, y: &Features) -> Vec<String> {
+    x.meaning
+        .iter()
+        .filter(|(w, word)| !matched(w, word, x, y))
+        .map(|(_, word)| word.written.clone())
+        .collect()
+}
+
+/// Whether `y` has the word `w` of `x`: the word, a synonym, a misspelling, or the word split or
+/// joined (`callback` / `call back`).
+fn matched(w: &str, word: &Word, x: &Features, y: &Features) -> bool {
+    let written = word.written.as_str();
+    y.meaning.contains_key(w)
+        || y.meaning
+            .iter()
+            .any(|(v, other)| word.senses.shared(other.senses) || misspelt(w, v))
+        || y.sequence.windows(2).any(|p| joined(&p[0], &p[1], written))
+        || x.sequence.windows(2).any(|p| {
+            (p[0] == written || p[1] == written)
+                && y.words.iter().any(|whole| joined(&p[0], &p[1], whole))
+        })
+}
+
+/// Whether `whole` is `first` and `second` written as one word.
+fn joined(first: &str, second: &str, whole: &str) -> bool {
+    whole.len() == first.len() + second.len() && whole.starts_with(first) && whole.ends_with(second)
+}
+
+/// Whether `x` has a word (of those no other rule judges) that `y` has no match for: not the
+/// word, a synonym ([`synonym::Senses`]) or a misspelling. A prompt that only adds words
+/// ("curl post json body" / "make a POST request with curl and a JSON body") is not lonely on
+/// the shorter side; two prompts that each have one are about different things, unless the
+/// synonyms pair them. A missing synonym costs a hit, never a wrong answer.
+fn lonely(x: &Features, y: &Features) -> bool {
+    x.meaning.iter().any(|(w, word)| !matched(w, word, x, y))
 }
 
 /// Whether two word sequences are the same but for one word that is not a misspelling of the
@@ -146,14 +202,20 @@ fn substituted(a: &[String], b: &[String]) -> bool {
 /// Whether two words are one misspelt as the other: both at least four letters and at most two
 /// edits apart, or the same stem.
 fn typo(x: &str, y: &str) -> bool {
-    if stem(x) == stem(y) {
-        return true;
-    }
+    stem(x) == stem(y) || x.chars().count().min(y.chars().count()) >= 4 && edits(x, y) <= 2
+}
+
+/// A stricter [`typo`] for words that need not be in the same place: one edit in five letters or
+/// more, two in eight or more (`tags` / `tabs` and `line` / `link` are different words).
+fn misspelt(x: &str, y: &str) -> bool {
+    let shorter = x.len().min(y.len());
+    let allowed = if shorter >= 8 { 2 } else { 1 };
+    shorter >= 5 && x.len().abs_diff(y.len()) <= allowed && edits(x, y) <= allowed
+}
+
+/// The Levenshtein distance, one row at a time.
+fn edits(x: &str, y: &str) -> usize {
     let (x, y): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
-    if x.len().min(y.len()) < 4 {
-        return false;
-    }
-    // Levenshtein distance, one row at a time.
     let mut row: Vec<usize> = (0..=y.len()).collect();
     for (i, cx) in x.iter().enumerate() {
         let mut prev = row[0];
@@ -164,7 +226,7 @@ fn typo(x: &str, y: &str) -> bool {
             prev = here;
         }
     }
-    row[y.len()] <= 2
+    row[y.len()]
 }
 
 /// Whether the prompts take different sides of an opposite pair both mention.
@@ -245,6 +307,26 @@ struct Features {
     clauses: usize,
     /// The words that are not stop words, lowercased, in order.
     sequence: Vec<String>,
+    /// The words no other rule judges (not stop words, framing, technologies, numbers,
+    /// negations, scope words, identifiers, units after a number), as [`synonym::lemma`] gives
+    /// them, each with the word as written; a two-word synonym (`turn on`) is one.
+    meaning: BTreeMap<String, Word>,
+}
+
+/// A word of [`Features::meaning`]: as written, and what it can stand for.
+#[derive(Debug)]
+struct Word {
+    written: String,
+    senses: &'static synonym::Senses,
+}
+
+impl Word {
+    fn new(written: String, lemma: &str) -> Word {
+        Word {
+            written,
+            senses: synonym::Senses::of(lemma),
+        }
+    }
 }
 
 impl Features {
@@ -270,6 +352,13 @@ impl Features {
             ..Features::default()
         };
         let prose = f.take_code(text);
+        // `age > 30` is `more than 30`.
+        for (at, sign) in prose.match_indices(['>', '<']) {
+            let rest = prose[at + 1..].trim_start_matches('=').trim_start();
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                f.opposite(if sign == ">" { "more" } else { "less" });
+            }
+        }
         let tokens: Vec<&str> = prose
             .split(|c: char| c.is_whitespace() || ",;()[]{}\"!?<>=`|".contains(c))
             .filter(|t| !t.is_empty())
@@ -338,7 +427,68 @@ impl Features {
                 }
             }
         }
+        f.meaning_of(&tokens);
         f
+    }
+
+    /// Fills [`Features::meaning`] from the prose's tokens.
+    fn meaning_of(&mut self, tokens: &[&str]) {
+        let clean = |t: &str| {
+            t.trim_matches(|c: char| matches!(c, '.' | ':' | '\'' | '*' | '\u{2019}'))
+                .to_lowercase()
+        };
+        let lower: Vec<String> = tokens.iter().map(|t| clean(t)).collect();
+        let mut i = 0;
+        while i < tokens.len() {
+            let (raw, w) = (tokens[i], lower[i].as_str());
+            let previous = i.checked_sub(1).map(|p| tokens[p]);
+            i += 1;
+            if let Some(p) = lower.get(i).and_then(|next| synonym::phrase(w, next)) {
+                // `regular expression` names a technology, which that rule judges.
+                if technology(p).is_none() {
+                    let written = format!("{w} {}", lower[i]);
+                    self.meaning.insert(p.to_string(), Word::new(written, p));
+                }
+                i += 1;
+                continue;
+            }
+            if is_identifier(raw, w) || technology(w).is_some() {
+                continue;
+            }
+            // `list` opening a request or a clause is the verb ("Git: list the tags", "how do I
+            // list …"); elsewhere it is the noun ("a Python list").
+            if w == "list"
+                && previous.is_none_or(|p| {
+                    p.ends_with([':', ','])
+                        || matches!(clean(p).as_str(), "i" | "to" | "and" | "then")
+                })
+            {
+                self.meaning
+                    .insert("show".into(), Word::new("list".into(), "show"));
+                continue;
+            }
+            let counted = previous.is_some_and(|p| {
+                let p = clean(p);
+                p.chars().all(|c| c.is_ascii_digit() || c == '.') || number_word(&p).is_some()
+            });
+            for part in w.split(['-', '/']) {
+                // `get` is a stop word elsewhere, but here it is the verb that keeps "get the
+                // extension" from matching "strip the extension".
+                let judged = stop_word(part) && part != "get"
+                    || counted && unit(part).is_some()
+                    || part.len() < 2
+                    || part.chars().any(|c| c.is_ascii_digit())
+                    || technology(part).is_some()
+                    || number_word(part).is_some()
+                    || negation(part).is_some()
+                    || scope(part).is_some();
+                let lemma = synonym::lemma(part);
+                if !judged && !synonym::framing(&lemma) {
+                    let word = Word::new(part.to_string(), &lemma);
+                    self.meaning.insert(lemma, word);
+                }
+            }
+        }
     }
 
     /// Collects fenced and inline code and quoted strings (collapsed, lowercased); returns the

@@ -27,7 +27,7 @@ const STEM: usize = 4;
 
 /// A word without its inflection or a final `e` (`unmounting` → `unmount`, `paused` → `paus`,
 /// `compresses` → `compress`), so forms of one verb compare equal.
-fn base(word: &str) -> &str {
+pub fn base(word: &str) -> &str {
     let long = |b: &&str| b.len() >= STEM;
     let w = word
         .strip_suffix("ing")

@@ -132,3 +132,93 @@ fn one_word_swapped_is_refused_but_a_typo_is_not() {
         Ok(())
     );
 }
+
+#[test]
+fn a_word_each_prompt_lacks_is_refused_unless_a_synonym_pairs_them() {
+    // Different objects or qualities in otherwise alike requests.
+    for (a, b) in [
+        (
+            "postgres rename column",
+            "How do I rename a table in PostgreSQL?",
+        ),
+        (
+            "js deep copy an object",
+            "JavaScript: shallow clone an object",
+        ),
+        (
+            "test whether a file exists in a bash script",
+            "Bash: check if a directory exists",
+        ),
+        (
+            "kubectl get pods across all namespaces",
+            "Kubernetes: list all services in every namespace",
+        ),
+        (
+            "How do I undo the last commit but keep the changes staged?",
+            "How do I undo the last commit and discard the changes?",
+        ),
+        (
+            "strip the extension from a filename in bash",
+            "Bash: get the extension of a file name",
+        ),
+        (
+            "SQL: the five customers with the highest total order amount",
+            "Write a SQL query that returns the bottom 5 customers by total order amount",
+        ),
+    ] {
+        assert_eq!(verify(a, b), Err(Reject::Unmatched), "{a} / {b}");
+    }
+    // The same request in other words: synonyms, short forms, phrases, one side saying more.
+    for (a, b) in [
+        ("docker: remove an image", "delete a docker image"),
+        ("show the git tags", "Git: list the tags in a repository"),
+        (
+            "Rust: iterate over a HashMap",
+            "loop through a hashmap in rust",
+        ),
+        (
+            "turn on bash strict mode",
+            "How do I enable strict mode in a bash script?",
+        ),
+        (
+            "How do I flush the DNS cache on macOS?",
+            "macos clear dns cache",
+        ),
+        (
+            "find big files over 100 MB on linux",
+            "How do I find files larger than 100MB on Linux?",
+        ),
+        (
+            "Why is `this` undefined inside my JavaScript callback?",
+            "Why is this undefined inside my javascript call back?",
+        ),
+        (
+            "kill the process on port 3000",
+            "How do I kill the process listening on port 3000?",
+        ),
+    ] {
+        assert_eq!(verify(a, b), Ok(()), "{a} / {b}");
+    }
+    assert_eq!(
+        unmatched_words("postgres rename column", "rename a Postgres table"),
+        (vec!["column".to_string()], vec!["table".to_string()])
+    );
+}
+
+#[test]
+fn a_comparison_sign_is_a_side() {
+    assert_eq!(
+        verify(
+            "mongo query age > 30",
+            "MongoDB: find documents where age is less than 30"
+        ),
+        Err(Reject::Direction)
+    );
+    assert_eq!(
+        verify(
+            "mongo query age > 30",
+            "MongoDB: find documents where age is over 30"
+        ),
+        Ok(())
+    );
+}
