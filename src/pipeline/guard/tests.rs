@@ -158,6 +158,10 @@ fn a_word_each_prompt_lacks_is_refused_unless_a_synonym_pairs_them() {
             "How do I undo the last commit and discard the changes?",
         ),
         (
+            "Node: load a JSON file from disk",
+            "How do I write a JSON file in Node.js?",
+        ),
+        (
             "strip the extension from a filename in bash",
             "Bash: get the extension of a file name",
         ),
