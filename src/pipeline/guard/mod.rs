@@ -459,8 +459,7 @@ impl Features {
             // list …"); elsewhere it is the noun ("a Python list").
             if w == "list"
                 && previous.is_none_or(|p| {
-                    p.ends_with([':', ','])
-                        || matches!(clean(p).as_str(), "i" | "to" | "and" | "then")
+                    p.ends_with(':') || matches!(clean(p).as_str(), "i" | "to" | "and" | "then")
                 })
             {
                 self.meaning
