@@ -91,6 +91,7 @@ const GROUPS: &[&[&str]] = &[
         "serialise",
     ],
     &["combine", "merge"],
+    &["combine", "squash"],
     &["concatenate", "concat", "join"],
     &["copy", "clone", "cp"],
     &["run", "execute", "exec", "invoke"],
@@ -98,7 +99,11 @@ const GROUPS: &[&[&str]] = &[
     &["kill", "terminate"],
     &["quit", "exit", "leave", "stop"],
     &["iterate", "loop", "traverse", "walk", "go through"],
-    &["change", "modify", "edit", "alter"],
+    &["change", "modify", "edit", "alter", "amend"],
+    &["fix", "resolve", "solve"],
+    &["sort", "order"],
+    &["trim", "strip"],
+    &["contain", "include"],
     &["clear", "flush", "empty", "purge", "wipe"],
     &["enable", "activate", "turn on", "switch on"],
     &["disable", "deactivate", "turn off", "switch off"],
@@ -139,6 +144,11 @@ const GROUPS: &[&[&str]] = &[
     &["colour", "color"],
     &["identifier", "id"],
     &["property", "field"],
+    &["integer", "int"],
+    &["character", "char"],
+    &["unique", "distinct"],
+    &["specific", "exact", "particular", "given"],
+    &["link", "hyperlink", "anchor"],
     // Ranks.
     &[
         "largest", "biggest", "highest", "greatest", "maximum", "max", "top",
@@ -213,6 +223,11 @@ pub fn lemma(word: &str) -> String {
     if w.contains(' ') {
         return w.to_string();
     }
+    // `vars`, `runs`, `args`: plurals too short for `base` (which keeps four letters).
+    let w = match w.strip_suffix('s') {
+        Some(b) if b.len() == 3 && !b.ends_with(['s', 'u', 'i']) => b,
+        _ => w,
+    };
     let b = base(w);
     let bytes = b.as_bytes();
     // `stopped` → `stopp` → `stop`; `installed` keeps its `ll`.
@@ -245,6 +260,8 @@ mod tests {
             ("copied", "copy"),
             ("installed", "install"),
             ("france's", "france"),
+            ("vars", "var"),
+            ("runs", "run"),
         ] {
             assert_eq!(lemma(x), lemma(y), "{x} / {y}");
         }
@@ -262,6 +279,7 @@ mod tests {
         assert!(sense("folders", "directory"));
         assert!(sense("dict", "dictionaries"));
         assert!(sense("highest", "top"));
+        assert!(sense("integers", "int") && sense("unique", "distinct"));
         assert!(!sense("grow", "shrink"));
         assert!(!sense("highest", "bottom"));
         assert!(sense("bigger", "over"));
