@@ -363,6 +363,15 @@ impl Features {
             .split(|c: char| c.is_whitespace() || ",;()[]{}\"!?<>=`|".contains(c))
             .filter(|t| !t.is_empty())
             .collect();
+        // Each token without its surrounding punctuation, as written and lowercased.
+        let words: Vec<(&str, String)> = tokens
+            .iter()
+            .map(|raw| {
+                let token =
+                    raw.trim_matches(|c: char| matches!(c, '.' | ':' | '\'' | '*' | '\u{2019}'));
+                (token, token.to_lowercase())
+            })
+            .collect();
         // A leading "git log:" or "Python 3:" names the topic; its words never move.
         let topic = tokens
             .iter()
@@ -373,23 +382,20 @@ impl Features {
         let mut role = None;
         let mut before_cue = Vec::new();
         let mut after_number = false;
-        for (i, raw) in tokens.iter().enumerate() {
-            let token =
-                raw.trim_matches(|c: char| matches!(c, '.' | ':' | '\'' | '*' | '\u{2019}'));
+        for (i, (raw, (token, lower))) in tokens.iter().zip(&words).enumerate() {
             if token.is_empty() {
                 continue;
             }
-            let lower = token.to_lowercase();
-            if !stop_word(&lower) {
+            if !stop_word(lower) {
                 f.sequence.push(lower.clone());
             }
-            if after_number && let Some(u) = unit(&lower) {
+            if after_number && let Some(u) = unit(lower) {
                 f.units.insert(u);
             }
             // A number inside a technology's name (`sqlite3`, `base64`) is part of the name.
-            let number = technology(&lower).is_none() && f.numbers_in(&lower);
-            after_number = number || number_word(&lower).is_some();
-            f.word(raw, token, &lower);
+            let number = technology(lower).is_none() && f.numbers_in(lower);
+            after_number = number || number_word(lower).is_some();
+            f.word(raw, token, lower);
             for part in lower.split(['-', '/']) {
                 f.opposite(part);
             }
@@ -417,8 +423,8 @@ impl Features {
                     }
                 }
                 role = Some(cue);
-            } else if i >= topic && !stop_word(&lower) {
-                let w = stem(&lower);
+            } else if i >= topic && !stop_word(lower) {
+                let w = stem(lower);
                 match role {
                     Some(r) => {
                         f.roles.entry(w).or_insert(r);
@@ -427,48 +433,45 @@ impl Features {
                 }
             }
         }
-        f.meaning_of(&tokens);
+        f.meaning_of(&tokens, &words);
         f
     }
 
     /// Fills [`Features::meaning`] from the prose's tokens.
-    fn meaning_of(&mut self, tokens: &[&str]) {
-        let clean = |t: &str| {
-            t.trim_matches(|c: char| matches!(c, '.' | ':' | '\'' | '*' | '\u{2019}'))
-                .to_lowercase()
-        };
-        let lower: Vec<String> = tokens.iter().map(|t| clean(t)).collect();
+    fn meaning_of(&mut self, tokens: &[&str], words: &[(&str, String)]) {
         let mut i = 0;
         while i < tokens.len() {
-            let (raw, w) = (tokens[i], lower[i].as_str());
-            let previous = i.checked_sub(1).map(|p| tokens[p]);
+            let (raw, w) = (tokens[i], words[i].1.as_str());
+            let previous = i.checked_sub(1).map(|p| (tokens[p], words[p].1.as_str()));
             i += 1;
-            if let Some(p) = lower.get(i).and_then(|next| synonym::phrase(w, next)) {
+            let next = words.get(i).map(|(_, lower)| lower.as_str());
+            if let Some(p) = next.and_then(|next| synonym::phrase(w, next)) {
                 // `regular expression` names a technology, which that rule judges.
                 if technology(p).is_none() {
-                    let written = format!("{w} {}", lower[i]);
+                    let written = format!("{w} {}", next.unwrap_or_default());
                     self.meaning.insert(p.to_string(), Word::new(written, p));
                 }
                 i += 1;
                 continue;
             }
+            // Shaped like code by its punctuation, read lowercased: by its case (`UUID`,
+            // `DataFrame`) it would be a word here and no word in "uuid" / "dataframe".
             if is_identifier(raw, w) || technology(w).is_some() {
                 continue;
             }
             // `list` opening a request or a clause is the verb ("Git: list the tags", "how do I
             // list …"); elsewhere it is the noun ("a Python list").
             if w == "list"
-                && previous.is_none_or(|p| {
-                    p.ends_with(':') || matches!(clean(p).as_str(), "i" | "to" | "and" | "then")
+                && previous.is_none_or(|(raw, p)| {
+                    raw.ends_with(':') || matches!(p, "i" | "to" | "and" | "then")
                 })
             {
                 self.meaning
                     .insert("show".into(), Word::new("list".into(), "show"));
                 continue;
             }
-            let counted = previous.is_some_and(|p| {
-                let p = clean(p);
-                p.chars().all(|c| c.is_ascii_digit() || c == '.') || number_word(&p).is_some()
+            let counted = previous.is_some_and(|(_, p)| {
+                p.chars().all(|c| c.is_ascii_digit() || c == '.') || number_word(p).is_some()
             });
             for part in w.split(['-', '/']) {
                 // `get` is a stop word elsewhere, but here it is the verb that keeps "get the

@@ -196,6 +196,8 @@ fn a_word_each_prompt_lacks_is_refused_unless_a_synonym_pairs_them() {
             "Why is `this` undefined inside my JavaScript callback?",
             "Why is this undefined inside my javascript call back?",
         ),
+        // A word shaped like code only by its case is the same word in lower case.
+        ("Python: generate a UUID", "python make a uuid"),
         (
             "kill the process on port 3000",
             "How do I kill the process listening on port 3000?",
