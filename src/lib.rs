@@ -45,7 +45,8 @@
 //!   [`pipeline::answer_check`] passes it; L3
 //!   ([`pipeline::cloud`]) asks the [`upstream`] provider chain. A provider that speaks the
 //!   client's protocol gets the client's own bytes and its answer streams back through a tee
-//!   that stores the complete reply (in every cache that missed) before the client's body ends;
+//!   that stores the complete reply (in every cache that missed) before the client sees its
+//!   final event (clients stop reading there; the provider may end its body later);
 //!   any other gets a translated request, and its answer is translated back as it streams.
 //!   Background-loaded layers hold their model in a [`pipeline::warm::Warm`] and report one
 //!   [`pipeline::LayerStatus`]. [`pipeline::manage`] answers the cache commands (list, why,

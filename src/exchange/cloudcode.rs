@@ -77,6 +77,10 @@ impl Decoder for StreamDecoder {
     fn ended(&self) -> bool {
         self.0.ended()
     }
+
+    fn final_event(&self) -> bool {
+        self.0.final_event()
+    }
 }
 
 /// Gemini's stream encoder, each chunk wrapped as `{"response": …}` (errors are not wrapped, as

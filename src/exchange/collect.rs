@@ -51,6 +51,15 @@ impl Collector {
         }
     }
 
+    /// Whether an SSE body's final event has arrived (see [`Reader::settled`]); a JSON body is
+    /// whole only when it ends.
+    pub fn settled(&self) -> bool {
+        match self {
+            Collector::Sse(reader) => reader.settled(),
+            Collector::Json { .. } => false,
+        }
+    }
+
     /// The complete reply, if the body held one.
     pub fn finish(self) -> Option<Reply> {
         match self {

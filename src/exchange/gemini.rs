@@ -339,6 +339,10 @@ impl Decoder for StreamDecoder {
     fn ended(&self) -> bool {
         !self.candidates.is_empty() && self.candidates.values().all(|(_, done)| *done)
     }
+
+    fn final_event(&self) -> bool {
+        false
+    }
 }
 
 /// Builds a `generateContent` body from an exchange of another format.

@@ -103,6 +103,13 @@ pub trait Decoder: Send {
     /// Whether the format's terminal event arrived (`[DONE]`, `message_stop`, a final
     /// `response.completed`, Gemini's finish reason).
     fn ended(&self) -> bool;
+    /// Whether that terminal event is the last one the format sends, so that a reply is whole
+    /// as soon as it arrives, before the body ends. Clients stop reading there (the OpenAI SDK
+    /// at `[DONE]`, Codex at `response.completed`) and the provider may end its body later.
+    /// Gemini has no such event: its stream is whole when its body ends.
+    fn final_event(&self) -> bool {
+        true
+    }
 }
 
 /// Writes deltas as one client format's SSE events.
@@ -364,6 +371,12 @@ impl Reader {
         }
     }
 
+    /// Whether the format's final event has arrived: the reply is whole (or never will be), and
+    /// whatever the body still holds is not part of it.
+    pub fn settled(&self) -> bool {
+        self.decoder.final_event() && self.decoder.ended()
+    }
+
     /// The body ended: the last deltas to `each`, then the complete reply or why there is none.
     pub fn finish(&mut self, each: impl FnMut(&Delta)) -> Result<Reply, String> {
         self.sse.finish(&mut self.events);
@@ -390,6 +403,11 @@ impl Translator {
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Bytes>) {
         let client = &mut self.client;
         self.reader.feed(bytes, |d| client.delta(d, out));
+    }
+
+    /// See [`Reader::settled`].
+    pub fn settled(&self) -> bool {
+        self.reader.settled()
     }
 
     /// Ends the client's stream: normally when the provider's stream was complete (the reply is

@@ -1,9 +1,11 @@
 //! The L3 tee: forwards upstream bytes to the client as they arrive (unchanged, or translated
 //! event by event into the client's protocol by a [`Translator`]), rebuilds the reply on the side
-//! ([`Collector`] or the translator), and when the body ends stores a complete reply in the
-//! caches *before* it ends the client's body, so a caller that read the whole reply and asks
-//! again always hits. It also bounds the silence between chunks and publishes the request's
-//! event.
+//! ([`Collector`] or the translator), and stores a complete reply in the caches *before* the
+//! client sees its end, so a caller that read the whole reply and asks again always hits. The
+//! end is the format's final event (`[DONE]`, `message_stop`, `response.completed`) where it
+//! has one, since clients stop reading there and the provider may close its body later; it is
+//! the end of the body otherwise. It also bounds the silence between chunks and publishes the
+//! request's event.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -24,9 +26,31 @@ use crate::telemetry::{ErrorCode, Layer, LayerOutcome, Tracker};
 
 enum State {
     Streaming,
-    /// The body ended; the reply is being stored before the client sees the end.
-    Storing(BoxFuture<'static, ()>),
+    /// The reply is whole; it is being stored before the client sees its end (held in
+    /// `pending`), then the stream goes on to the second state.
+    Storing(BoxFuture<'static, ()>, After),
+    /// The reply was settled at its final event; what the provider sends until its body ends is
+    /// passed on (unchanged) or dropped (translated: the client's stream is already closed).
+    Trailing,
     Done,
+}
+
+/// Where a stream goes once its reply is stored.
+#[derive(Clone, Copy)]
+enum After {
+    /// The provider's body is still open after its final event.
+    Trailing,
+    /// The provider's body ended.
+    Done,
+}
+
+impl From<After> for State {
+    fn from(after: After) -> State {
+        match after {
+            After::Trailing => State::Trailing,
+            After::Done => State::Done,
+        }
+    }
 }
 
 pub struct Tee {
@@ -89,7 +113,27 @@ impl Tee {
         self.state = State::Done;
     }
 
-    /// The body ended cleanly: publish the event and start storing the reply, if complete.
+    /// Whether the final event of the upstream format has arrived (see [`Reader::settled`]).
+    ///
+    /// [`Reader::settled`]: crate::exchange::stream::Reader::settled
+    fn settled(&self) -> bool {
+        match (&self.translator, &self.collector) {
+            (Some(t), _) => t.settled(),
+            (None, Some(c)) => c.settled(),
+            (None, None) => false,
+        }
+    }
+
+    /// The reply is over (its final event arrived, or the body ended): publish the event and
+    /// store the reply, if complete, before the client sees its end.
+    fn settle(&mut self, after: After) {
+        self.state = match self.ended() {
+            Some(store) => State::Storing(store, after),
+            None => after.into(),
+        };
+    }
+
+    /// Publishes the event and returns the store of the reply, if complete.
     fn ended(&mut self) -> Option<BoxFuture<'static, ()>> {
         let reply = match (&mut self.translator, self.collector.take()) {
             (Some(t), _) => {
@@ -130,21 +174,20 @@ impl Stream for Tee {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
+            // The client sees nothing more until the reply is stored.
+            if let State::Storing(fut, after) = &mut this.state {
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(()) => this.state = (*after).into(),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
             if let Some(bytes) = this.pending.pop_front() {
                 return Poll::Ready(Some(Ok(bytes)));
             }
-            match &mut this.state {
+            match this.state {
                 State::Done => return Poll::Ready(None),
-                State::Storing(fut) => {
-                    return match fut.as_mut().poll(cx) {
-                        Poll::Ready(()) => {
-                            this.state = State::Done;
-                            Poll::Ready(None)
-                        }
-                        Poll::Pending => Poll::Pending,
-                    };
-                }
-                State::Streaming => {}
+                State::Trailing => return this.poll_trailing(cx),
+                State::Streaming | State::Storing(..) => {}
             }
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => {
@@ -159,7 +202,10 @@ impl Stream for Tee {
                             t.feed(&bytes, &mut out);
                             this.pending.extend(out);
                         }
-                        None => return Poll::Ready(Some(Ok(bytes))),
+                        None => this.pending.push_back(bytes),
+                    }
+                    if this.settled() {
+                        this.settle(After::Trailing);
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
@@ -174,10 +220,7 @@ impl Stream for Tee {
                     }
                     return Poll::Ready(Some(Err(std::io::Error::other(e))));
                 }
-                Poll::Ready(None) => match this.ended() {
-                    Some(store) => this.state = State::Storing(store),
-                    None => this.state = State::Done,
-                },
+                Poll::Ready(None) => this.settle(After::Done),
                 Poll::Pending => {
                     if this.silence.as_mut().poll(cx).is_ready() {
                         let secs = this.idle.as_secs();
@@ -202,9 +245,38 @@ impl Stream for Tee {
     }
 }
 
+impl Tee {
+    /// After the final event: the provider's remaining bytes until its body ends, a break or a
+    /// silence (either ends the client's body cleanly: the reply is already whole and stored).
+    fn poll_trailing(&mut self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Bytes>>> {
+        loop {
+            match self.inner.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(bytes))) => {
+                    let deadline = tokio::time::Instant::now() + self.idle;
+                    self.silence.as_mut().reset(deadline);
+                    if self.translator.is_none() {
+                        return Poll::Ready(Some(Ok(bytes)));
+                    }
+                }
+                Poll::Ready(Some(Err(_)) | None) => break,
+                Poll::Pending if self.silence.as_mut().poll(cx).is_ready() => break,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.state = State::Done;
+        Poll::Ready(None)
+    }
+}
+
 impl Drop for Tee {
-    /// Dropped before the body ended: the client went away mid-stream (499, nginx's convention).
+    /// Dropped before the reply was over: the client went away mid-stream (499, nginx's
+    /// convention). A store under way still finishes: the reply is whole.
     fn drop(&mut self) {
+        if let State::Storing(store, _) = std::mem::replace(&mut self.state, State::Done)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(store);
+        }
         self.fail(499, ErrorCode::ClientClosed);
     }
 }

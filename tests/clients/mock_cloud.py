@@ -9,6 +9,10 @@ GET /other lists the "METHOD path" of every other request (the calls a proxy mus
 GET /last returns the credential headers (and `key` query parameter) of the last completion
 request, to check that exactly one key arrived.
 
+A stream's body ends a little after its final event (`[DONE]`, `message_stop`,
+`response.completed`), as a provider's does across a network: clients stop reading at that event,
+and a reply must be cached by then.
+
 Tool round trip (Anthropic Messages): when the last user turn mentions RUN_TOOL and tools are
 offered, the answer is a tool_use of the first tool named Bash, running `echo isartor-tool-ok`;
 when the last user turn carries a tool_result, the answer quotes it ("tool said: ...").
@@ -28,6 +32,7 @@ import json
 import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
@@ -176,6 +181,7 @@ class Handler(BaseHTTPRequestHandler):
         return event
 
     def _end_stream(self):
+        time.sleep(END_OF_BODY_DELAY)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
@@ -304,6 +310,10 @@ def responses_reply(handler, request):
     event(json.dumps({"type": "response.completed", "sequence_number": next(seq), "response": response}),
           "response.completed")
     handler._end_stream()
+
+
+# Seconds between a stream's last event and the end of its body.
+END_OF_BODY_DELAY = 0.1
 
 
 def next_count():

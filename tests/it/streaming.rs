@@ -1,6 +1,7 @@
-//! Streaming through L3: bytes reach the client as they arrive, and every way a stream can end
-//! badly (truncated, stalled upstream, client gone) leaves nothing in the cache and still
-//! publishes exactly one event.
+//! Streaming through L3: bytes reach the client as they arrive, a reply is cached at its final
+//! event even when the provider ends its body later, and every way a stream can end badly
+//! (truncated, stalled upstream, client gone) leaves nothing in the cache and still publishes
+//! exactly one event.
 
 use crate::common;
 
@@ -126,4 +127,51 @@ async fn a_client_that_gives_up_while_l3_waits_is_recorded_in_l3() {
     let e = events.recv().await.unwrap();
     assert_eq!((e.status, e.error.as_deref()), (499, Some("client_closed")));
     assert_eq!(e.layer, Some(Layer::L3));
+}
+
+/// A client that stops reading at the final event (the OpenAI SDK at `[DONE]`, Codex at
+/// `response.completed`) while the provider's body is still open: the reply is whole, so it is
+/// stored before that event reaches the client, and the next ask hits. Passed through as chat
+/// chunks, and translated into Anthropic events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_is_cached_at_its_final_event_though_the_provider_ends_its_body_later() {
+    let mock = Mock::start().await;
+    mock.set(Mode::OpenAfterDone);
+    let (d, base) = daemon(&mock, |_| {}).await;
+    let mut events = d.bus().subscribe();
+    let mut chat_body = chat("close late");
+    chat_body["stream"] = json!(true);
+    let mut messages_body = messages("close late too");
+    messages_body["stream"] = json!(true);
+    let asks = [
+        ("/v1/chat/completions", &chat_body, "[DONE]"),
+        ("/v1/messages", &messages_body, "message_stop"),
+    ];
+    // The text a client reads from either event sequence.
+    let text = |path: &str, sse: &str| {
+        let sse = Bytes::from(sse.to_string());
+        match path {
+            "/v1/messages" => anthropic_sse(&sse).0,
+            _ => sse_text(&sse).0,
+        }
+    };
+    for (n, (path, body, last)) in asks.into_iter().enumerate() {
+        let (res, got) = stream_body_until(&base, path, body, last).await;
+        let first = text(path, &got);
+        assert!(
+            first.starts_with(&format!("echo #{}: close late", n + 1)),
+            "{got}"
+        );
+        drop(res);
+        let e = events.recv().await.unwrap();
+        assert_eq!((e.status, e.error.as_deref()), (200, None), "{path}");
+        assert_eq!(e.layer, Some(Layer::L3));
+        let (status, h, again) = post(&base, path, body).await;
+        assert_eq!((status.as_u16(), layer(&h)), (200, "l1a"), "{path}");
+        assert_eq!(text(path, &String::from_utf8_lossy(&again)), first);
+        assert_eq!(mock.count(), n + 1);
+        events.recv().await.unwrap();
+    }
+    mock.release();
+    mock.release();
 }

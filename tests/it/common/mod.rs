@@ -38,6 +38,9 @@ pub enum Mode {
     StreamHeld,
     /// Streams content chunks and then closes without a finish reason or `[DONE]`.
     Truncated,
+    /// Streams the whole reply, `[DONE]` included, then keeps the body open until
+    /// [`Mock::release`]: a provider whose end of body comes after its final event.
+    OpenAfterDone,
     /// Anthropic Messages: echoes, reporting this usage (uncached input, cache read, cache
     /// written), as a provider with a prompt cache does.
     CacheUsage(u64, u64, u64),
@@ -122,7 +125,7 @@ impl Mock {
         self.seen().pop().expect("the mock saw a request")
     }
 
-    /// Lets a [`Mode::StreamHeld`] response finish.
+    /// Lets a [`Mode::StreamHeld`] or [`Mode::OpenAfterDone`] response finish.
     pub fn release(&self) {
         self.state.release.notify_one();
     }
@@ -227,7 +230,12 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
                 "usage": usage});
             full(200, "application/json", body.to_string())
         }
-        Mode::Echo | Mode::ToolCall | Mode::StreamHeld | Mode::Truncated | Mode::CacheUsage(..) => {
+        Mode::Echo
+        | Mode::ToolCall
+        | Mode::StreamHeld
+        | Mode::Truncated
+        | Mode::OpenAfterDone
+        | Mode::CacheUsage(..) => {
             let (tx, rx) = mpsc::channel::<Bytes>(16);
             let usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
             tokio::spawn(async move {
@@ -273,6 +281,9 @@ async fn answer(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
                     let _ = tx.send(Bytes::from(format!("data: {u}\n\n"))).await;
                 }
                 let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
+                if mode == Mode::OpenAfterDone {
+                    st.release.notified().await;
+                }
             });
             let frames = futures_util::stream::unfold(rx, |mut rx| async move {
                 rx.recv()
