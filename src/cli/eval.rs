@@ -75,12 +75,12 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<ExitCode> {
         ))?;
         let bert = Bert::load(&files)?;
         let started = Instant::now();
-        let scored = pairs::score(&bert, &pairs)?;
+        let (scored, embedded) = pairs::score(&bert, &pairs)?;
         println!(
             "{} pairs from {} with {source}: embedded {} prompts in {:.1} s",
             pairs.len(),
             path.display(),
-            pairs.len() * 2,
+            embedded,
             started.elapsed().as_secs_f64()
         );
         print_pairs(&pairs::table(&scored, &args.thresholds));

@@ -1,7 +1,7 @@
 //! Labelled pairs (`{"a", "b", "same"}`, optionally `"category"`): the real embedder and guard on
 //! each pair, and the serving rates per similarity threshold, with and without the guard.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::Result;
@@ -38,24 +38,32 @@ pub fn read(path: &Path) -> Result<Vec<Pair>> {
     super::read_jsonl(path, "a pair")
 }
 
-/// Embeds both sides of every pair (in batches) and runs the guard on each.
-pub fn score(bert: &Bert, pairs: &[Pair]) -> Result<Vec<Scored>> {
-    let mut out = Vec::with_capacity(pairs.len());
-    for chunk in pairs.chunks(16) {
-        let texts: Vec<&str> = chunk
-            .iter()
-            .flat_map(|p| [p.a.as_str(), p.b.as_str()])
-            .collect();
-        let vectors = bert.embed(&texts)?;
-        for (pair, v) in chunk.iter().zip(vectors.chunks(2)) {
-            out.push(Scored {
-                pair: pair.clone(),
-                cosine: dot(&v[0], &v[1]),
-                guard: guard::verify(&pair.a, &pair.b),
+/// Embeds every distinct prompt once (in batches; pairs drawn from a trace share most of theirs)
+/// and runs the guard on each pair. Returns the pairs scored and how many prompts were embedded.
+pub fn score(bert: &Bert, pairs: &[Pair]) -> Result<(Vec<Scored>, usize)> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut texts: Vec<&str> = Vec::new();
+    for p in pairs {
+        for t in [p.a.as_str(), p.b.as_str()] {
+            index.entry(t).or_insert_with(|| {
+                texts.push(t);
+                texts.len() - 1
             });
         }
     }
-    Ok(out)
+    let mut vectors = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(32) {
+        vectors.extend(bert.embed(chunk)?);
+    }
+    let scored = pairs
+        .iter()
+        .map(|pair| Scored {
+            pair: pair.clone(),
+            cosine: dot(&vectors[index[pair.a.as_str()]], &vectors[index[pair.b.as_str()]]),
+            guard: guard::verify(&pair.a, &pair.b),
+        })
+        .collect();
+    Ok((scored, texts.len()))
 }
 
 /// Served / total.
