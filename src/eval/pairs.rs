@@ -59,7 +59,10 @@ pub fn score(bert: &Bert, pairs: &[Pair]) -> Result<(Vec<Scored>, usize)> {
         .iter()
         .map(|pair| Scored {
             pair: pair.clone(),
-            cosine: dot(&vectors[index[pair.a.as_str()]], &vectors[index[pair.b.as_str()]]),
+            cosine: dot(
+                &vectors[index[pair.a.as_str()]],
+                &vectors[index[pair.b.as_str()]],
+            ),
             guard: guard::verify(&pair.a, &pair.b),
         })
         .collect();

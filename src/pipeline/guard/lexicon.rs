@@ -5,8 +5,11 @@
 /// Words that widen or narrow a request, folded into classes.
 pub fn scope(w: &str) -> Option<&'static str> {
     Some(match w {
-        "all" | "every" | "each" | "whole" | "entire" | "everything" | "everywhere"
-        | "globally" | "throughout" => "all",
+        "all" | "every" | "each" | "everything" => "all",
+        "whole" | "entire" => "whole",
+        // `npm list packages` and `npm list global packages` differ; so do a variable and a
+        // global one.
+        "global" | "globally" | "everywhere" | "throughout" => "global",
         "also" | "additionally" | "plus" => "also",
         "recursive" | "recursively" | "subfolders" | "subfolder" | "subdirectories"
         | "subdirectory" => "recursive",
@@ -15,6 +18,34 @@ pub fn scope(w: &str) -> Option<&'static str> {
         "other" | "others" => "other",
         _ => return None,
     })
+}
+
+/// Words that narrow a request to part of what `all` would cover: "the *first* letter" and not
+/// every word, "a *single* package" and not all of them.
+pub fn narrowing(w: &str) -> bool {
+    matches!(
+        w,
+        "one"
+            | "single"
+            | "first"
+            | "last"
+            | "specific"
+            | "particular"
+            | "current"
+            | "currently"
+            | "only"
+            | "certain"
+            | "given"
+            | "individual"
+            | "this"
+            | "some"
+            | "part"
+            | "partial"
+            | "partially"
+            | "few"
+            | "selected"
+            | "specified"
+    )
 }
 
 /// What a request does to the thing it is about: the four operations on data (create, read,
@@ -65,6 +96,15 @@ pub fn number_word(w: &str) -> Option<u32> {
         "million" => Some(1_000_000),
         _ => WORDS.iter().position(|n| *n == w).map(|n| n as u32),
     }
+}
+
+/// Ordinal words from `second` (`first` is left out: "the first letter" is a part more often
+/// than a rank), so "the second highest" and "the 2nd highest" carry the same number.
+pub fn ordinal(w: &str) -> Option<u32> {
+    const WORDS: [&str; 9] = [
+        "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+    ];
+    WORDS.iter().position(|n| *n == w).map(|n| n as u32 + 2)
 }
 
 /// Units of time, size and length, folded (a number's unit changes the answer as much as the

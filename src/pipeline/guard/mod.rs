@@ -38,7 +38,10 @@ mod synonym;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use lexicon::{OPPOSITES, negation, number_word, operation, scope, stop_word, technology, unit};
+use lexicon::{
+    OPPOSITES, narrowing, negation, number_word, operation, ordinal, scope, stop_word, technology,
+    unit,
+};
 
 /// Why a candidate was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -98,6 +101,22 @@ const WIDER_BY: usize = 1;
 enum Role {
     Source,
     Target,
+    /// Both, in one prompt ("a list of *strings* into one *string*"): no side to compare.
+    Both,
+}
+
+impl Role {
+    /// Records that `word` plays `role`.
+    fn play(roles: &mut HashMap<String, Role>, word: String, role: Role) {
+        roles
+            .entry(word)
+            .and_modify(|r| {
+                if *r != role {
+                    *r = Role::Both;
+                }
+            })
+            .or_insert(role);
+    }
 }
 
 /// Whether the answer stored for `stored` may be served for `new`.
@@ -129,7 +148,7 @@ pub fn verify(stored: &str, new: &str) -> Result<(), Reject> {
     if !a.ops.is_empty() && !b.ops.is_empty() && a.ops.is_disjoint(&b.ops) {
         return Err(Reject::Operation);
     }
-    if a.scope != b.scope || wider(&a, &b) || wider(&b, &a) {
+    if (a.scope != b.scope && !all_implied(&a, &b)) || wider(&a, &b) || wider(&b, &a) {
         return Err(Reject::Scope);
     }
     if substituted(&a.sequence, &b.sequence) {
@@ -251,7 +270,12 @@ fn inverted(a: &Features, b: &Features) -> bool {
 fn swapped(a: &Features, b: &Features) -> bool {
     a.roles
         .iter()
-        .any(|(w, ra)| b.roles.get(w).is_some_and(|rb| rb != ra))
+        .filter(|(_, r)| **r != Role::Both)
+        .any(|(w, ra)| {
+            b.roles
+                .get(w)
+                .is_some_and(|rb| rb != ra && *rb != Role::Both)
+        })
 }
 
 /// Whether the technologies differ by a swap: each prompt names one the other does not. (One
@@ -259,6 +283,36 @@ fn swapped(a: &Features, b: &Features) -> bool {
 /// a swap.)
 fn tech_swapped(a: &Features, b: &Features) -> bool {
     !a.tech.is_subset(&b.tech) && !b.tech.is_subset(&a.tech)
+}
+
+/// Whether the scopes differ only by `all` (`every`, `each`) or `whole` on one side, and the
+/// other side does not narrow to a part. "list databases in mysql" asks what "show all
+/// databases" asks, and "read a file" what "read the whole file" asks. But "update a single
+/// package", "the first letter" and "the build folder" (against "every build folder") do not:
+/// against `all`, one of a thing the wide side does not also name as one narrows too.
+fn all_implied(a: &Features, b: &Features) -> bool {
+    let mut differ = a.scope.symmetric_difference(&b.scope);
+    let (Some(only), None) = (differ.next(), differ.next()) else {
+        return false;
+    };
+    let (wide, narrow) = if a.scope.contains(only) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    match *only {
+        "whole" => !narrow.narrowing,
+        "all" => !narrow.narrowing && narrow.singled.is_subset(&wide.singled),
+        _ => false,
+    }
+}
+
+/// Words that make the word after them one of a thing ("*the* build folder").
+const SINGULAR: &[&str] = &["a", "an", "the", "this", "that", "my", "your", "our"];
+
+/// Whether a word reads as a plural (`databases`, not `class`, `status` or `analysis`).
+fn plural(w: &str) -> bool {
+    w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is")
 }
 
 /// Whether `wide` adds a clause to `narrow`: it has more `and`s (or a `, with`), holds nearly
@@ -301,6 +355,11 @@ struct Features {
     /// (`from` marks a source, `to`/`into`/`as`/… a target); only in prompts that have a cue.
     roles: HashMap<String, Role>,
     scope: BTreeSet<&'static str>,
+    /// A word that narrows to a part (`first`, `single`, `current`…) appears.
+    narrowing: bool,
+    /// The words right after `a`, `the`, `this`, `my`…, lowercased, unless plural: one of a
+    /// thing.
+    singled: BTreeSet<String>,
     /// What the request does to its object: create, read, update, delete.
     ops: BTreeSet<&'static str>,
     /// Clause joiners: `and`, `, with`, `as well as`, `plus`, `then`, `vs`.
@@ -373,11 +432,17 @@ impl Features {
             })
             .collect();
         // A leading "git log:" or "Python 3:" names the topic; its words never move.
+        // So does a leading technology the request goes on after ("rust vec into hashset"),
+        // unless a cue follows it ("java to kotlin").
+        let leading_tech = words.first().is_some_and(|(_, w)| technology(w).is_some())
+            && words.get(1).is_some_and(|(_, next)| {
+                next != "from" && next != "->" && !TOWARD.contains(&next.as_str())
+            });
         let topic = tokens
             .iter()
             .take(4)
             .position(|t| t.ends_with(':'))
-            .map_or(0, |p| p + 1);
+            .map_or(usize::from(leading_tech), |p| p + 1);
         // Words before the first cue play the opposite part of the words after it.
         let mut role = None;
         let mut before_cue = Vec::new();
@@ -388,6 +453,18 @@ impl Features {
             }
             if !stop_word(lower) {
                 f.sequence.push(lower.clone());
+            }
+            f.narrowing |= narrowing(lower);
+            // "the second highest" is the 2nd; "a second", "2 second(s)" and "per second" are
+            // time.
+            if let Some(n) = ordinal(lower)
+                && !after_number
+                && (i == 0 || !matches!(words[i - 1].1.as_str(), "a" | "an" | "per" | "one"))
+            {
+                f.numbers.insert(n.to_string());
+            }
+            if i > 0 && SINGULAR.contains(&words[i - 1].1.as_str()) && !plural(lower) {
+                f.singled.insert(lower.clone());
             }
             if after_number && let Some(u) = unit(lower) {
                 f.units.insert(u);
@@ -419,7 +496,7 @@ impl Features {
                         Role::Source
                     };
                     for w in before_cue.drain(..) {
-                        f.roles.entry(w).or_insert(first);
+                        Role::play(&mut f.roles, w, first);
                     }
                 }
                 role = Some(cue);
@@ -427,7 +504,7 @@ impl Features {
                 let w = stem(lower);
                 match role {
                     Some(r) => {
-                        f.roles.entry(w).or_insert(r);
+                        Role::play(&mut f.roles, w, r);
                     }
                     None => before_cue.push(w),
                 }

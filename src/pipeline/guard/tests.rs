@@ -228,3 +228,79 @@ fn a_comparison_sign_is_a_side() {
         Ok(())
     );
 }
+
+#[test]
+fn all_is_implied_unless_the_other_side_narrows_to_a_part() {
+    for (a, b) in [
+        ("list databases in mysql", "MySQL: show all databases"),
+        (
+            "rust read whole file to string",
+            "Rust: read a file into a String",
+        ),
+        (
+            "Kubernetes: restart a deployment",
+            "How do I restart all pods of a deployment?",
+        ),
+    ] {
+        assert_eq!(verify(a, b), Ok(()), "{a} / {b}");
+    }
+    for (a, b) in [
+        (
+            "Delete the build folder",
+            "Delete every build folder in the repo",
+        ),
+        ("npm: update all packages", "npm: update a single package"),
+        (
+            "git: discard all local changes",
+            "git: discard local changes to a file",
+        ),
+        ("capitalize the first letter", "capitalize every word"),
+        // `global` is no `all`: these ask for different lists.
+        ("npm list packages", "npm list globally installed packages"),
+    ] {
+        assert_eq!(verify(a, b), Err(Reject::Scope), "{a} / {b}");
+    }
+}
+
+#[test]
+fn an_ordinal_word_is_its_number() {
+    assert_eq!(
+        verify(
+            "SQL: get the 2nd highest salary",
+            "how do I get the second highest salary in sql"
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        verify(
+            "second highest salary in sql",
+            "third highest salary in sql"
+        ),
+        Err(Reject::Number)
+    );
+    // Time, not a rank.
+    assert_eq!(
+        verify("python sleep for a second", "python sleep for 3 seconds"),
+        Err(Reject::Number)
+    );
+}
+
+#[test]
+fn a_leading_technology_and_a_word_on_both_sides_play_no_part() {
+    for (a, b) in [
+        (
+            "How do I turn a Vec into a HashSet in Rust?",
+            "rust vec into hashset",
+        ),
+        (
+            "How do I turn a list of strings into one string in Python?",
+            "Python: convert a list to a string",
+        ),
+    ] {
+        assert_eq!(verify(a, b), Ok(()), "{a} / {b}");
+    }
+    assert_eq!(
+        verify("java to kotlin converter", "kotlin to java converter"),
+        Err(Reject::Direction)
+    );
+}
