@@ -27,7 +27,7 @@ use crate::telemetry::{ErrorCode, Layer, LayerOutcome, Tracker};
 enum State {
     Streaming,
     /// The reply is whole; it is being stored before the client sees its end (held in
-    /// `pending`), then the stream goes on to the second state.
+    /// `pending`). Then the stream goes on as [`After`] says.
     Storing(BoxFuture<'static, ()>, After),
     /// The reply was settled at its final event; what the provider sends until its body ends is
     /// passed on (unchanged) or dropped (translated: the client's stream is already closed).
