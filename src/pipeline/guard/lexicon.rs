@@ -78,6 +78,8 @@ pub fn negation(w: &str) -> Option<&'static str> {
         "except" | "excluding" | "exclude" | "excludes" => "except",
         "unless" => "unless",
         "ignore" | "ignoring" | "skip" | "skipping" => "ignore",
+        // "prevent the service from starting" does not start it.
+        "prevent" | "prevents" | "preventing" | "avoid" | "avoiding" => "not",
         _ => return None,
     })
 }

@@ -455,6 +455,16 @@ impl Features {
                 f.sequence.push(lower.clone());
             }
             f.narrowing |= narrowing(lower);
+            // "stop a service *from starting*": as "prevent", a negation.
+            if lower.ends_with("ing")
+                && i > 1
+                && words[i - 1].1 == "from"
+                && words[i.saturating_sub(6)..i - 1].iter().any(|(_, w)| {
+                    matches!(w.as_str(), "stop" | "keep" | "block" | "stops" | "keeps")
+                })
+            {
+                f.negations.insert("not");
+            }
             // "the second highest" is the 2nd; "a second", "2 second(s)" and "per second" are
             // time.
             if let Some(n) = ordinal(lower)

@@ -99,6 +99,8 @@ const GROUPS: &[&[&str]] = &[
     &["kill", "terminate"],
     &["quit", "exit", "leave", "stop"],
     &["stop", "halt"],
+    &["extract", "unpack", "unzip", "decompress", "untar"],
+    &["boot", "startup"],
     &["iterate", "loop", "traverse", "walk", "go through"],
     &["change", "modify", "edit", "alter", "amend"],
     &["fix", "resolve", "solve"],

@@ -198,6 +198,7 @@ fn a_word_each_prompt_lacks_is_refused_unless_a_synonym_pairs_them() {
         ),
         // A word shaped like code only by its case is the same word in lower case.
         ("Python: generate a UUID", "python make a uuid"),
+        ("unpack a zip file in python", "python extract a zip file"),
         (
             "kill the process on port 3000",
             "How do I kill the process listening on port 3000?",
@@ -303,4 +304,18 @@ fn a_leading_technology_and_a_word_on_both_sides_play_no_part() {
         verify("java to kotlin converter", "kotlin to java converter"),
         Err(Reject::Direction)
     );
+}
+
+#[test]
+fn stopping_something_from_happening_is_a_negation() {
+    for prevented in [
+        "keep the laptop from sleeping when the lid closes",
+        "prevent the laptop sleeping when the lid closes",
+    ] {
+        assert_eq!(
+            verify("make the laptop sleep when the lid closes", prevented),
+            Err(Reject::Negation),
+            "{prevented}"
+        );
+    }
 }
