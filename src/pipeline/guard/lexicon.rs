@@ -281,6 +281,28 @@ pub fn stop_word(w: &str) -> bool {
 }
 
 /// Opposite pairs: two sides, each a list of forms (the first names the side).
+/// The opposite pairs (by their first word) that qualify how a thing is done, where leaving the
+/// qualifier out means a default: "sort" sorts ascending, "join" is an inner join, "git diff"
+/// shows what is not staged, "delete a branch" deletes a local one. Saying one side where the
+/// other prompt says neither asks for something the default may not be.
+pub fn qualifier(pair: usize) -> bool {
+    OPPOSITES.get(pair).is_some_and(|(left, _)| {
+        matches!(
+            left.first(),
+            Some(
+                &("ascending"
+                    | "sync"
+                    | "horizontal"
+                    | "inner"
+                    | "left"
+                    | "utc"
+                    | "local"
+                    | "stage")
+            )
+        )
+    })
+}
+
 pub const OPPOSITES: &[(&[&str], &[&str])] = &[
     (
         &["ascending", "asc", "increasing"],

@@ -157,6 +157,9 @@ pub fn verify(stored: &str, new: &str) -> Result<(), Reject> {
     if lonely(&a, &b) && lonely(&b, &a) {
         return Err(Reject::Unmatched);
     }
+    if takes_a_side(&a, &b) || takes_a_side(&b, &a) {
+        return Err(Reject::Direction);
+    }
     Ok(())
 }
 
@@ -202,6 +205,19 @@ fn joined(first: &str, second: &str, whole: &str) -> bool {
 /// synonyms pair them. A missing synonym costs a hit, never a wrong answer.
 fn lonely(x: &Features, y: &Features) -> bool {
     x.meaning.iter().any(|(w, word)| !matched(w, word, x, y))
+}
+
+/// Whether `x` adds a word that takes a side of a qualifier pair ([`lexicon::qualifier`]) `y`
+/// leaves unsaid ("sort the dicts by a key *in descending order*" / "sort the dicts by a key"):
+/// what `y` leaves to the default may be the other side. A prompt that only adds words passes
+/// the rule above, so this one looks at what it adds.
+fn takes_a_side(x: &Features, y: &Features) -> bool {
+    x.meaning.iter().any(|(w, word)| {
+        word.senses
+            .pairs()
+            .any(|p| lexicon::qualifier(p) && !y.sides.iter().any(|(q, _)| *q == p))
+            && !matched(w, word, x, y)
+    })
 }
 
 /// Whether two word sequences are the same but for one word that is not a misspelling of the

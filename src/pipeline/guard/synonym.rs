@@ -226,6 +226,11 @@ impl Senses {
         ALL.get(word).unwrap_or(&NONE)
     }
 
+    /// The opposite pairs this word takes a side of.
+    pub fn pairs(&self) -> impl Iterator<Item = usize> + '_ {
+        self.sides.iter().map(|(pair, _)| *pair)
+    }
+
     /// Whether two words share a group or a side.
     pub fn shared(&self, other: &Senses) -> bool {
         self.groups.iter().any(|g| other.groups.contains(g))

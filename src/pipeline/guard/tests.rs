@@ -319,3 +319,24 @@ fn stopping_something_from_happening_is_a_negation() {
         );
     }
 }
+
+#[test]
+fn a_qualifier_one_prompt_adds_is_refused() {
+    for (a, b) in [
+        (
+            "sort a list of tuples by the second item",
+            "sort a list of tuples by the second item in descending order",
+        ),
+        ("git: delete a branch", "git: delete a remote branch"),
+        ("join two tables in sql", "sql left join two tables"),
+    ] {
+        assert_eq!(verify(a, b), Err(Reject::Direction), "{a} / {b}");
+    }
+    assert_eq!(
+        verify(
+            "python sort a list in descending order",
+            "Python: sort a list descending"
+        ),
+        Ok(())
+    );
+}
