@@ -3,7 +3,7 @@
 # pairs the semantic cache serves and of look-alike traps it serves wrongly, with the guard and
 # without it ("plain"), on a labelled set the guard was never tuned on (tests/data/
 # heldout2-pairs.jsonl, written for this check), then the support-bot scenario trace and the
-# latest held-out coding day (tests/data/heldout-trace-9.jsonl) replayed at the same thresholds
+# latest held-out coding day (tests/data/heldout-trace-10.jsonl) replayed at the same thresholds
 # (deflection and wrong answers of a whole day).
 #
 # Usage: [ISARTOR_BIN=path] scripts/bench-threshold.sh [THRESHOLD...]  (default 0.75 0.8 0.85 0.9 0.95)
@@ -37,4 +37,4 @@ replay() {
 }
 replay tests/data/scenarios/support-bot.jsonl "$@"
 # A coding day written after the guard's last change and never tuned on.
-replay tests/data/heldout-trace-9.jsonl "$@"
+replay tests/data/heldout-trace-10.jsonl "$@"

@@ -7,7 +7,8 @@
 //! - **code**: inline code, fenced code and quoted strings of either prompt must appear in the
 //!   other (whitespace and case folded, so backticks alone change nothing);
 //! - **numbers** (digits, versions, number words) and their **units** (`2 weeks` ≠ `2 days`);
-//! - **negations** (`not`, `n't`, `without`, `except`, `never`, …);
+//! - **negations** (`not`, `n't`, `without`, `except`, `never`, `prevent`, "stop … from
+//!   -ing", …);
 //! - **technologies**: languages, frameworks, databases, tools, OSes, clouds, file formats, with
 //!   synonyms folded (`js` = `javascript`, `postgres` = `postgresql`);
 //! - **identifiers**: code-shaped tokens (paths, file names, flags, `snake_case`, `camelCase`,
@@ -19,14 +20,18 @@
 //! - **direction**: the side of each opposite pair (ascending/descending, encode/decode, …), and
 //!   the order of shared words across `to`/`into`/`from`/`reach`/`but` (JSON → YAML vs
 //!   YAML → JSON, "from the host into the container" vs "from the container to the host");
-//! - **scope**: words that widen a request (`all`, `recursively`, `also`, …), and one prompt that
-//!   is the other plus an `and …` clause ("… and backfills it from the sessions table");
+//! - **scope**: words that widen a request (`all`, `recursively`, `also`, …; `all` is implied
+//!   where the other prompt does not narrow to a part), and one prompt that is the other plus an
+//!   `and …` clause ("… and backfills it from the sessions table");
 //! - **minimal pairs**: the same words but one, when that one is not a misspelling of the other
 //!   ("list all git remotes" / "list all git branches");
 //! - **unmatched words**: of the words no rule above judges, each prompt has one the other has
 //!   no match for, not even a synonym (the `synonym` module): "rename a column" / "rename a
 //!   table", "a deep copy" / "a shallow clone". This rule fails closed: a difference it cannot
-//!   explain is refused, where the rules above refuse only the differences they know.
+//!   explain is refused, where the rules above refuse only the differences they know;
+//! - **added qualifiers**: a prompt that only adds words still may not add a side of a pair that
+//!   qualifies how a thing is done (sort order, local/remote, …) where the other leaves the
+//!   default ("sort the numbers" / "sort the numbers in descending order").
 //!
 //! Every rule is string work on two short texts (microseconds). The rules were chosen and are
 //! measured on labelled pairs with `isartor eval semantic` (docs/semantic-cache.md).
