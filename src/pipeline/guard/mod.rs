@@ -735,7 +735,8 @@ impl Features {
             if boundary(before) && boundary(after) {
                 return true;
             }
-            from = start + 1;
+            // On to the next character (not byte: the match may open with a multi-byte one).
+            from = start + self.flat[start..].chars().next().map_or(1, char::len_utf8);
         }
         false
     }

@@ -340,3 +340,11 @@ fn a_qualifier_one_prompt_adds_is_refused() {
         Ok(())
     );
 }
+
+#[test]
+fn a_phrase_that_opens_with_a_multi_byte_character_is_searched_past() {
+    // The first `¥5` is inside a word; the search must step past its two-byte `¥`, not into it
+    // (the fuzz target found the panic).
+    assert!(Features::of("price a¥5 or ¥5").contains_phrase("¥5"));
+    assert!(!Features::of("price a¥5").contains_phrase("¥5"));
+}
