@@ -267,7 +267,10 @@ impl SemanticLayer {
         let mut rejected = None;
         let mut shadow = None;
         for c in candidates {
-            let verdict = match guard::verify(&c.text, text) {
+            // A bug in the guard refuses the candidate (fails closed) instead of taking the
+            // request down with it.
+            let checked = std::panic::catch_unwind(|| guard::verify(&c.text, text));
+            let verdict = match checked.unwrap_or(Err(guard::Reject::Failed)) {
                 Ok(()) if !self.differing_parts_agree(embedder, &c.text, text).await => {
                     Err(guard::Reject::SharedText)
                 }

@@ -71,6 +71,8 @@ pub enum Reject {
     /// The prompts share most of their text (a pasted document) and the parts that differ do
     /// not match on their own (see [`shared`]).
     SharedText,
+    /// The guard itself failed on the pair (a bug): the candidate is refused, never served.
+    Failed,
 }
 
 impl Reject {
@@ -88,6 +90,7 @@ impl Reject {
             Reject::Word => "word",
             Reject::Unmatched => "unmatched",
             Reject::SharedText => "shared_text",
+            Reject::Failed => "failed",
         }
     }
 }
