@@ -141,6 +141,7 @@ pub fn init(json: bool) -> LogGuard {
     {
         filter = filter.add_directive(quiet);
     }
+    install_panic_hook();
     let (writer, guard) = start_writer(Box::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -159,6 +160,28 @@ pub fn init(json: bool) -> LogGuard {
         }
     }
     guard
+}
+
+/// Sends panics to the log as one line with what they say escaped: a panic message can quote
+/// text a client sent (a slicing panic quotes the string), and no client text may break a line.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!("panic{at}: {}", panic_message(info.payload()));
+    }));
+}
+
+/// What a panic says, escaped and bounded ([`crate::display::printable`]).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    crate::display::printable(text).into_owned()
 }
 
 /// Where request lines go when the log is plain text: they are then written by [`log_event`]
@@ -366,5 +389,19 @@ mod tests {
         assert!(!t.ready());
         let open = Throttle::new(Duration::ZERO);
         assert!(open.ready() && open.ready());
+    }
+
+    #[test]
+    fn a_panic_message_cannot_break_a_log_line() {
+        let forged: Box<dyn std::any::Any + Send> =
+            Box::new(String::from("byte index 3 of `a\nINFO forged line`"));
+        assert_eq!(
+            panic_message(forged.as_ref()),
+            "byte index 3 of `a\\nINFO forged line`"
+        );
+        let plain: Box<dyn std::any::Any + Send> = Box::new("static message");
+        assert_eq!(panic_message(plain.as_ref()), "static message");
+        let other: Box<dyn std::any::Any + Send> = Box::new(7u8);
+        assert_eq!(panic_message(other.as_ref()), "(no message)");
     }
 }
