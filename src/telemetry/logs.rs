@@ -171,6 +171,13 @@ fn install_panic_hook() {
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         tracing::error!("panic{at}: {}", panic_message(info.payload()));
+        // With RUST_BACKTRACE set: the frames, one line each (code locations, no client text).
+        let trace = std::backtrace::Backtrace::capture();
+        if trace.status() == std::backtrace::BacktraceStatus::Captured {
+            for frame in trace.to_string().lines() {
+                tracing::error!("  {frame}");
+            }
+        }
     }));
 }
 
