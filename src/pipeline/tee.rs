@@ -280,3 +280,119 @@ impl Drop for Tee {
         self.fail(499, ErrorCode::ClientClosed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures_util::{FutureExt, StreamExt, stream};
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::exchange::key::CacheKey;
+    use crate::exchange::{Format, Surface};
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Listed, Meta, ReplyStore, StoreError, Stored};
+    use crate::telemetry::Bus;
+
+    /// A memory store whose `put` waits until the test opens the gate, and says when it is done.
+    struct Gated {
+        inner: MemoryStore,
+        gate: Notify,
+        stored: Notify,
+    }
+
+    impl ReplyStore for Gated {
+        fn get<'a>(
+            &'a self,
+            key: &'a CacheKey,
+        ) -> BoxFuture<'a, Result<Option<Stored>, StoreError>> {
+            self.inner.get(key)
+        }
+        fn put(
+            &self,
+            key: CacheKey,
+            reply: Arc<crate::exchange::Reply>,
+            meta: Arc<Meta>,
+            ttl: Option<Duration>,
+        ) -> BoxFuture<'_, Result<(), StoreError>> {
+            async move {
+                self.gate.notified().await;
+                let done = self.inner.put(key, reply, meta, ttl).await;
+                self.stored.notify_one();
+                done
+            }
+            .boxed()
+        }
+        fn list(&self) -> BoxFuture<'_, Result<Vec<Listed>, StoreError>> {
+            self.inner.list()
+        }
+        fn forget(&self, keys: Vec<CacheKey>) -> BoxFuture<'_, Result<u64, StoreError>> {
+            self.inner.forget(keys)
+        }
+        fn clear(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+            self.inner.clear()
+        }
+        fn len(&self) -> u64 {
+            self.inner.len()
+        }
+        fn backend(&self) -> &'static str {
+            "gated"
+        }
+    }
+
+    fn chunk(delta: &str, finish: &str) -> reqwest::Result<Bytes> {
+        Ok(Bytes::from(format!(
+            "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\
+             \"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":{finish}}}]}}\n\n"
+        )))
+    }
+
+    /// The final event waits for the store, and a client that hangs up meanwhile (the tee is
+    /// dropped while storing) does not cancel the store.
+    #[tokio::test]
+    async fn a_store_under_way_outlives_a_client_that_hangs_up() {
+        let store = Arc::new(Gated {
+            inner: MemoryStore::new(Duration::from_secs(60), 10),
+            gate: Notify::new(),
+            stored: Notify::new(),
+        });
+        let key = CacheKey([7; 32]);
+        let remember = Remember {
+            exact: Some((store.clone() as Arc<dyn ReplyStore>, key)),
+            ..Remember::default()
+        };
+        // The provider's body stays open after `[DONE]`.
+        let body = stream::iter([
+            chunk(r#"{"role":"assistant","content":"hi"}"#, "null"),
+            chunk("{}", r#""stop""#),
+            Ok(Bytes::from_static(b"data: [DONE]\n\n")),
+        ])
+        .chain(stream::pending());
+        let mut tee = Tee::new(
+            body.boxed(),
+            Some(Collector::new(Format::OpenAiChat, "text/event-stream")),
+            remember,
+            Bus::new(4).track(Surface::Gateway, "test"),
+            StatusCode::OK,
+            Duration::from_secs(60),
+            Instant::now(),
+            1,
+        );
+        let mut got = String::new();
+        while let Some(Some(Ok(bytes))) = tee.next().now_or_never() {
+            got.push_str(std::str::from_utf8(&bytes).unwrap());
+        }
+        assert!(got.contains("\"stop\""), "{got}");
+        assert!(
+            !got.contains("[DONE]"),
+            "the final event waits for the store: {got}"
+        );
+        drop(tee);
+        store.gate.notify_one();
+        tokio::time::timeout(Duration::from_secs(10), store.stored.notified())
+            .await
+            .expect("the store finished after the tee was dropped");
+        assert!(store.inner.get(&key).await.unwrap().is_some());
+    }
+}

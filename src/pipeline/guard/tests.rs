@@ -321,6 +321,16 @@ fn stopping_something_from_happening_is_a_negation() {
 }
 
 #[test]
+fn every_qualifier_names_an_opposite_pair() {
+    // `lexicon::qualifier` names its pairs by their first word: one renamed there would drop out
+    // silently.
+    let named = (0..OPPOSITES.len())
+        .filter(|p| lexicon::qualifier(*p))
+        .count();
+    assert_eq!(named, 8);
+}
+
+#[test]
 fn a_qualifier_one_prompt_adds_is_refused() {
     for (a, b) in [
         (
