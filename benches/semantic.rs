@@ -47,7 +47,7 @@ fn embedding(c: &mut Criterion) {
     let mut g = c.benchmark_group("embed");
     g.sample_size(30).measurement_time(Duration::from_secs(8));
     g.bench_function("short prompt", |b| b.iter(|| bert.embed(&[SHORT]).unwrap()));
-    g.bench_function("200-token prompt (96-token window)", |b| {
+    g.bench_function("200-token prompt (head and tail window)", |b| {
         b.iter(|| bert.embed(&[long.as_str()]).unwrap())
     });
     // The same model with f32 dense layers, for comparison.
@@ -55,9 +55,10 @@ fn embedding(c: &mut Criterion) {
     g.bench_function("short prompt, f32 weights", |b| {
         b.iter(|| f32_bert.embed(&[SHORT]).unwrap())
     });
-    g.bench_function("200-token prompt (96-token window), f32 weights", |b| {
-        b.iter(|| f32_bert.embed(&[long.as_str()]).unwrap())
-    });
+    g.bench_function(
+        "200-token prompt (head and tail window), f32 weights",
+        |b| b.iter(|| f32_bert.embed(&[long.as_str()]).unwrap()),
+    );
     let batch: Vec<String> = (0..32).map(|i| format!("{SHORT} (variant {i})")).collect();
     let texts: Vec<&str> = batch.iter().map(String::as_str).collect();
     g.throughput(Throughput::Elements(32));

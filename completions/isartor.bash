@@ -740,7 +740,7 @@ _isartor() {
             return 0
             ;;
         isartor__subcmd__eval__subcmd__semantic)
-            opts="-h -V --pairs --trace --shadow --thresholds --verbose --config --help --version"
+            opts="-h -V --pairs --trace --shadow --thresholds --verbose --scores --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -755,6 +755,10 @@ _isartor() {
                     return 0
                     ;;
                 --thresholds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scores)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

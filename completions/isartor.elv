@@ -257,6 +257,7 @@ set edit:completion:arg-completer[isartor] = {|@words|
             cand --pairs 'JSON lines {"a", "b", "same", "category"?}: per threshold, same-answer pairs served and traps served wrong, with the guard and with the cosine alone'
             cand --trace 'JSON lines {"i", "prompt", "class"}: replay through the real daemon (echo provider), print deflection per layer and wrong hits'
             cand --thresholds 'Thresholds for --pairs'
+            cand --scores 'With --pairs: also write every pair scored to FILE, as JSON lines {"id", "a", "b", "same", "cosine", "guard"} ("served", or the rule that refused it), for analysis elsewhere'
             cand --config 'Config file [default: isartor.toml in the user config dir, e.g. ~/.config/isartor/]'
             cand --shadow 'With --trace: replay it in shadow mode too (semantic_mode = shadow), and compare what shadow mode reports with the wrong hits serve mode actually made'
             cand --verbose 'With --pairs: list the pairs served wrong and the same-answer pairs refused, at the configured similarity_threshold'

@@ -55,6 +55,11 @@ pub struct SemanticArgs {
     /// configured similarity_threshold
     #[arg(long)]
     pub verbose: bool,
+
+    /// With --pairs: also write every pair scored to FILE, as JSON lines {"id", "a", "b", "same",
+    /// "cosine", "guard"} ("served", or the rule that refused it), for analysis elsewhere
+    #[arg(long, value_name = "FILE", requires = "pairs")]
+    pub scores: Option<PathBuf>,
 }
 
 pub fn run(ctx: &Context, args: EvalArgs) -> Result<ExitCode> {
@@ -90,6 +95,12 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<ExitCode> {
         ));
         if args.verbose {
             print_mistakes(&scored, config.similarity_threshold as f32);
+        }
+        if let Some(out) = &args.scores {
+            let file = std::fs::File::create(out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            pairs::write_scores(&scored, std::io::BufWriter::new(file))
+                .with_context(|| format!("cannot write {}", out.display()))?;
         }
     }
     if let Some(path) = &args.trace {

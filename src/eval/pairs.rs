@@ -2,6 +2,7 @@
 //! each pair, and the serving rates per similarity threshold, with and without the guard.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
@@ -169,6 +170,24 @@ pub fn decisions(scored: &[Scored], threshold: f32) -> Decisions {
     d
 }
 
+/// Writes each scored pair as a JSON line `{"id", "a", "b", "same", "cosine", "guard"}`, where
+/// `guard` is `served` or the label of the rule that refused the pair (whatever its cosine).
+pub fn write_scores(scored: &[Scored], mut out: impl Write) -> Result<()> {
+    for s in scored {
+        let line = serde_json::json!({
+            "id": s.pair.id,
+            "a": s.pair.a,
+            "b": s.pair.b,
+            "same": s.pair.same,
+            "cosine": s.cosine,
+            "guard": s.guard.err().map_or("served", Reject::as_str),
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +230,32 @@ mod tests {
         let refused: usize = d.refused.values().map(|(traps, _)| traps).sum();
         assert_eq!(refused, 2, "{d:?}");
         assert_eq!(d.refused.get("number"), Some(&(1, 0)));
+    }
+
+    #[test]
+    fn scores_name_each_pair_and_the_rule_that_refused_it() {
+        let pairs = [
+            scored("retry 3 times", "retry 5 times", false, 0.5),
+            scored(
+                "how do I undo a commit",
+                "how can I undo a commit",
+                true,
+                0.97,
+            ),
+        ];
+        let mut out = Vec::new();
+        write_scores(&pairs, &mut out).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["guard"], "number");
+        assert_eq!(lines[0]["a"], "retry 3 times");
+        assert_eq!(lines[0]["same"], false);
+        assert!((lines[0]["cosine"].as_f64().unwrap() - 0.5).abs() < 1e-6);
+        assert_eq!(lines[1]["guard"], "served");
+        assert_eq!(lines[1]["b"], "how can I undo a commit");
     }
 }

@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 /// Longest input, in tokens. A longer text is embedded by its first and last `MAX_TOKENS / 2`
 /// tokens (where a prompt states its task and its question), which bounds what a long, unique
 /// prompt pays before it goes on; the guard still compares the whole texts.
-pub const MAX_TOKENS: usize = 96;
+pub const MAX_TOKENS: usize = 64;
 /// Most texts in one forward pass.
 const MAX_BATCH: usize = 32;
 /// Most texts waiting; beyond it a lookup is skipped rather than queued (the request goes on).

@@ -475,6 +475,28 @@ async fn eight_bit_weights_keep_the_embeddings_of_the_f32_model() {
     }
 }
 
+/// A text longer than `MAX_TOKENS` is embedded by its head and tail: two long texts that differ
+/// only in the middle get the same vector (the guard, which reads whole texts, tells them apart),
+/// and a different tail moves it.
+#[tokio::test]
+async fn a_long_text_is_embedded_by_its_head_and_tail() {
+    use isartor::inference::embedder::{Bert, MAX_TOKENS};
+    use isartor::store::vectors::dot;
+    let files = minilm_files().await;
+    let bert = tokio::task::spawn_blocking(move || Bert::load(&files).unwrap())
+        .await
+        .unwrap();
+    let words = |w: &str| vec![w; MAX_TOKENS].join(" ");
+    let (head, tail) = (words("pipeline"), words("container"));
+    let text = |middle: &str, tail: &str| format!("{head} {middle} {tail}");
+    let cats = text("the middle is about cats", &tail);
+    let databases = text("the middle is about databases", &tail);
+    let other_tail = text("the middle is about cats", &words("kernel"));
+    let v = bert.embed(&[&cats, &databases, &other_tail]).unwrap();
+    assert!(dot(&v[0], &v[1]) > 0.9999, "{}", dot(&v[0], &v[1]));
+    assert!(dot(&v[0], &v[2]) < 0.99, "{}", dot(&v[0], &v[2]));
+}
+
 /// A model directory laid out by sentence-transformers with CLS pooling (as the BGE family is):
 /// its `1_Pooling/config.json` is read, and the vector is the first token's state, not the mean.
 #[tokio::test]
