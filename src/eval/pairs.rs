@@ -207,9 +207,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn decisions_count_each_rule_on_pairs_above_the_threshold() {
-        let pairs = [
+    /// Two traps above 0.85, one below, and a paraphrase.
+    fn sample() -> [Scored; 4] {
+        [
             scored(
                 "sort the list ascending",
                 "sort the list descending",
@@ -224,8 +224,12 @@ mod tests {
                 true,
                 0.97,
             ),
-        ];
-        let d = decisions(&pairs, 0.85);
+        ]
+    }
+
+    #[test]
+    fn decisions_count_each_rule_on_pairs_above_the_threshold() {
+        let d = decisions(&sample(), 0.85);
         assert_eq!(d.served, (0, 1));
         let refused: usize = d.refused.values().map(|(traps, _)| traps).sum();
         assert_eq!(refused, 2, "{d:?}");
@@ -234,17 +238,8 @@ mod tests {
 
     #[test]
     fn scores_name_each_pair_and_the_rule_that_refused_it() {
-        let pairs = [
-            scored("retry 3 times", "retry 5 times", false, 0.5),
-            scored(
-                "how do I undo a commit",
-                "how can I undo a commit",
-                true,
-                0.97,
-            ),
-        ];
         let mut out = Vec::new();
-        write_scores(&pairs, &mut out).unwrap();
+        write_scores(&sample()[2..], &mut out).unwrap();
         let lines: Vec<serde_json::Value> = String::from_utf8(out)
             .unwrap()
             .lines()
