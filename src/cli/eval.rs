@@ -244,6 +244,12 @@ fn print_trace(path: &std::path::Path, threshold: f64, r: &trace::Report) {
         r.lines,
         100.0 * r.served as f64 / a.lines.max(1) as f64
     );
+    // The share above counts a wrong hit as deflection; this one does not.
+    let right = r.served.saturating_sub(r.wrong.len());
+    println!(
+        "right answers served: {right}, {:.1}% of the answerable",
+        100.0 * right as f64 / a.lines.max(1) as f64
+    );
     println!(
         "wrong hits: {} ({:.2}% of served, {:.2}% of lines)",
         r.wrong.len(),
