@@ -26,6 +26,7 @@ Nothing here ships: it measures whether a trained judge would pay for itself
 Usage: scripts/probe-judge.py bi [--out DIR] | cross
 """
 import glob
+import importlib.util
 import json
 import os
 import random
@@ -43,6 +44,9 @@ from safetensors.numpy import load_file, save_file
 from tokenizers import Tokenizer
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+_spec = importlib.util.spec_from_file_location("trace_pairs", os.path.join(ROOT, "scripts", "trace-pairs.py"))
+_TRACE_PAIRS = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_TRACE_PAIRS)
 SHARED = os.path.join(ROOT, "..", "shared", "data")
 TUNING_TRACES = [os.path.join(SHARED, "coding-trace.jsonl"), "tests/data/heldout-trace.jsonl"] + [
     f"tests/data/heldout-trace-{i}.jsonl" for i in (4, 5, 6, 7)]
@@ -73,14 +77,8 @@ def read_jsonl(path):
 
 
 def trace_pairs(path):
-    """Every distinct prompt against every distinct one before it, as scripts/trace-pairs.py does."""
-    earlier, pairs = [], []
-    for row in read_jsonl(path):
-        if any(row["prompt"] == p for p, _ in earlier):
-            continue
-        pairs += [(p, row["prompt"], c == row["class"]) for p, c in earlier]
-        earlier.append((row["prompt"], row["class"]))
-    return pairs
+    """Every distinct prompt against every distinct one before it (scripts/trace-pairs.py)."""
+    return list(_TRACE_PAIRS.pairs(os.path.join(ROOT, path)))
 
 
 def file_pairs(path):

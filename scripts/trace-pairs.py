@@ -9,12 +9,9 @@ import json
 import sys
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__.strip())
-    path, tag = sys.argv[1], sys.argv[2]
+def pairs(path):
+    """Yields (earlier prompt, later prompt, same answer) for every pair of distinct prompts."""
     earlier = []  # (prompt, class), each prompt once
-    n = 0
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.strip():
@@ -24,11 +21,17 @@ def main():
             if any(prompt == p for p, _ in earlier):
                 continue
             for p, c in earlier:
-                n += 1
-                same = c == cls
-                print(json.dumps({"id": f"{tag}-{n}", "category": "pos" if same else "neg",
-                                  "a": p, "b": prompt, "same": same}))
+                yield p, prompt, c == cls
             earlier.append((prompt, cls))
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__.strip())
+    path, tag = sys.argv[1], sys.argv[2]
+    for n, (a, b, same) in enumerate(pairs(path), 1):
+        print(json.dumps({"id": f"{tag}-{n}", "category": "pos" if same else "neg",
+                          "a": a, "b": b, "same": same}))
 
 
 if __name__ == "__main__":
